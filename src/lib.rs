@@ -1,0 +1,2 @@
+//! herdctl
+pub mod protocol;
