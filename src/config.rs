@@ -1,7 +1,53 @@
 //! Topologies: the herd's servers, their ports and the "talks with" graph, loaded from TOML or
 //! from a built-in preset, validated into a [`Topology`] (pure, table-tested).
+//!
+//! # File shape
+//!
+//! ```toml
+//! [[server]]
+//! name = "Bailey"
+//! port = 12401            # 0 = pick a free port
+//! neighbours = ["Bona", "Campbell"]
+//! # host = "127.0.0.1"    # the default; binding elsewhere must be explicit
+//! # x = 0.0               # optional layout position for the dashboard,
+//! # y = 1.0               # x and y given together or not at all
+//! ```
+//!
+//! `neighbours` may be left out. A link listed on one side only is enough: links are
+//! symmetric. Unknown keys are rejected. Every error names the file, and where it can the line,
+//! column and server.
+//!
+//! # Presets
+//!
+//! [`Topology::load`] first tries the spec as a preset (see [`preset_names`]); only when it is
+//! not one does it read the spec as a file path (write `./ring` to read a file called `ring`).
+//!
+//! * `cs131`: the 2023 herd Bailey, Bona, Campbell, Clark, Jaquez.
+//! * `cs131-2019`: the 2019 herd Goloman, Hands, Holiday, Welsh, Wilkes.
+//! * `ring:N` (N >= 3; smaller rings are rejected, use `line:N`), `line:N`, `star:N` (`S1` is
+//!   the hub), `full:N`, `grid:RxC` (R rows of C servers, numbered row-major, 4-neighbour
+//!   links), `tree:N` (binary tree: `Si`'s children are `S(2i)` and `S(2i+1)`).
+//!
+//! Generated servers are named `S1..SN`; a preset's servers get ports `base_port`,
+//! `base_port + 1`, … in order (with `base_port` 0 every server picks a free port), at most
+//! [`MAX_PRESET_SERVERS`] of them, and layout positions with `x` and `y` in `[0, 1]`.
 
-use std::path::Path;
+use std::collections::HashMap;
+use std::f64::consts::TAU;
+use std::fmt::{self, Write as _};
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use toml::Spanned;
+
+/// First port of a preset herd unless told otherwise.
+pub const DEFAULT_BASE_PORT: u16 = 12401;
+
+/// Host a server binds to when its entry names none.
+pub const DEFAULT_HOST: &str = "127.0.0.1";
+
+/// Largest herd a generated preset may have.
+pub const MAX_PRESET_SERVERS: usize = 2000;
 
 /// One server of the herd.
 #[derive(Debug, Clone, PartialEq)]
@@ -14,7 +60,8 @@ pub struct ServerSpec {
     /// Indices into [`Topology::servers`] of this server's neighbours: symmetric, sorted, no
     /// duplicates, never itself.
     pub neighbours: Vec<usize>,
-    /// Optional layout position for the dashboard (any unit; the view scales it).
+    /// Optional layout position for the dashboard (any unit; the view scales it). Presets use
+    /// `[0, 1]`. Either both `x` and `y` are set or neither.
     pub x: Option<f64>,
     pub y: Option<f64>,
 }
@@ -25,28 +72,483 @@ pub struct Topology {
     pub servers: Vec<ServerSpec>,
 }
 
+/// Where in a topology file something is: `origin:line:column` (1-based, column in
+/// characters), or just `origin` when the position is unknown.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Location {
+    pub origin: String,
+    pub line: Option<u32>,
+    pub column: Option<u32>,
+}
+
+impl Location {
+    /// The location of byte `offset` of `text`.
+    fn at(text: &str, origin: &str, offset: usize) -> Self {
+        let mut offset = offset.min(text.len());
+        while !text.is_char_boundary(offset) {
+            offset -= 1;
+        }
+        let before = &text[..offset];
+        let line = before.matches('\n').count() + 1;
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        let column = before[line_start..].chars().count() + 1;
+        Self {
+            origin: origin.to_owned(),
+            line: Some(u32::try_from(line).unwrap_or(u32::MAX)),
+            column: Some(u32::try_from(column).unwrap_or(u32::MAX)),
+        }
+    }
+
+    fn unknown(origin: &str) -> Self {
+        Self {
+            origin: origin.to_owned(),
+            line: None,
+            column: None,
+        }
+    }
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.origin)?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+            if let Some(column) = self.column {
+                write!(f, ":{column}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Why a topology could not be loaded. Messages name the file (with line and column where
+/// known) and the server concerned, or the preset spec.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    // filled in by the implementation; messages name the file, line and server.
+    /// The topology file could not be read.
+    #[error("cannot read topology file {}: {source}{}", path.display(), not_found_hint(source))]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// The text is not TOML, or not of the expected shape (unknown key, wrong type, …).
+    #[error("{at}: invalid topology: {message}")]
+    Toml { at: Location, message: String },
+    /// No `[[server]]` entries at all.
+    #[error("{origin}: empty herd: no [[server]] entries")]
+    EmptyHerd { origin: String },
+    /// A name that is empty or could not be sent in a protocol line.
+    #[error("{at}: bad server name {name:?}: {problem}")]
+    BadName {
+        at: Location,
+        name: String,
+        problem: &'static str,
+    },
+    /// Two servers with the same name.
+    #[error("{at}: duplicate server name {name:?} (first defined on line {first_line})")]
+    DuplicateName {
+        at: Location,
+        name: String,
+        first_line: u32,
+    },
+    /// A host that is empty or contains white space or control characters.
+    #[error("{at}: server {server:?}: bad host {host:?}: {problem}")]
+    BadHost {
+        at: Location,
+        server: String,
+        host: String,
+        problem: &'static str,
+    },
+    /// A server entry without `port`.
+    #[error("{at}: server {server:?}: missing `port` (use 0 to pick a free port)")]
+    MissingPort { at: Location, server: String },
+    /// Two servers with the same non-zero port on the same host.
+    #[error(
+        "{at}: server {server:?}: duplicate port {port} on {host} \
+         (already used by server {other:?})"
+    )]
+    DuplicatePort {
+        at: Location,
+        server: String,
+        other: String,
+        host: String,
+        port: u16,
+    },
+    /// A server listing itself as a neighbour.
+    #[error("{at}: server {server:?} lists itself as a neighbour")]
+    SelfLink { at: Location, server: String },
+    /// A neighbour name that no server has.
+    #[error("{at}: server {server:?}: unknown neighbour {neighbour:?}")]
+    UnknownNeighbour {
+        at: Location,
+        server: String,
+        neighbour: String,
+    },
+    /// `x` without `y` or `y` without `x`.
+    #[error("{at}: server {server:?}: `{given}` given without `{missing}` (give both or neither)")]
+    HalfPosition {
+        at: Location,
+        server: String,
+        given: &'static str,
+        missing: &'static str,
+    },
+    /// A layout coordinate that is NaN or infinite.
+    #[error("{at}: server {server:?}: `{coordinate}` must be a finite number, not {value}")]
+    BadPosition {
+        at: Location,
+        server: String,
+        coordinate: &'static str,
+        value: f64,
+    },
+    /// A malformed or out-of-range preset spec.
+    #[error("bad preset {spec:?}: {problem}")]
+    BadPreset { spec: String, problem: String },
+    /// A preset whose ports would run past 65535.
+    #[error(
+        "preset {spec:?}: {count} servers from base port {base_port} need ports up to {}, \
+         past 65535 (use a lower base port)",
+        *base_port as usize + *count - 1
+    )]
+    PortOverflow {
+        spec: String,
+        base_port: u16,
+        count: usize,
+    },
+}
+
+fn not_found_hint(source: &std::io::Error) -> &'static str {
+    if source.kind() == std::io::ErrorKind::NotFound {
+        " (and it is not a preset: cs131, cs131-2019, ring:N, line:N, star:N, full:N, \
+         grid:RxC, tree:N)"
+    } else {
+        ""
+    }
+}
+
+/// The preset names and forms [`Topology::load`] accepts, for help text.
+pub fn preset_names() -> &'static [&'static str] {
+    &[
+        "cs131",
+        "cs131-2019",
+        "ring:N",
+        "line:N",
+        "star:N",
+        "full:N",
+        "grid:RxC",
+        "tree:N",
+    ]
+}
+
+/// The file shape, as read by serde.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    #[serde(default)]
+    server: Vec<RawServer>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawServer {
+    name: Spanned<String>,
+    port: Option<Spanned<u16>>,
+    #[serde(default)]
+    neighbours: Vec<Spanned<String>>,
+    host: Option<Spanned<String>>,
+    x: Option<Spanned<f64>>,
+    y: Option<Spanned<f64>>,
+}
+
+/// What is wrong with a name or host, if anything.
+fn word_problem(word: &str) -> Option<&'static str> {
+    if word.is_empty() {
+        Some("it is empty")
+    } else if word.chars().any(char::is_whitespace) {
+        Some("it contains white space")
+    } else if word.chars().any(char::is_control) {
+        Some("it contains a control character")
+    } else {
+        None
+    }
+}
+
+/// The text being parsed and the name of where it came from, for error locations.
+#[derive(Clone, Copy)]
+struct Source<'a> {
+    text: &'a str,
+    origin: &'a str,
+}
+
+impl Source<'_> {
+    fn at<T>(self, spanned: &Spanned<T>) -> Location {
+        Location::at(self.text, self.origin, spanned.span().start)
+    }
+
+    fn toml_error(self, err: &toml::de::Error) -> ConfigError {
+        let at = err.span().map_or_else(
+            || Location::unknown(self.origin),
+            |span| Location::at(self.text, self.origin, span.start),
+        );
+        let message = err
+            .message()
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect::<Vec<_>>()
+            .join("; ");
+        ConfigError::Toml { at, message }
+    }
+
+    /// Checks names are well-formed and unique; returns the index of each.
+    fn check_names(self, raw: &[RawServer]) -> Result<HashMap<&str, usize>, ConfigError> {
+        let mut index: HashMap<&str, usize> = HashMap::new();
+        for (i, s) in raw.iter().enumerate() {
+            let name = s.name.get_ref().as_str();
+            if let Some(problem) = word_problem(name) {
+                return Err(ConfigError::BadName {
+                    at: self.at(&s.name),
+                    name: name.to_owned(),
+                    problem,
+                });
+            }
+            if let Some(&first) = index.get(name) {
+                return Err(ConfigError::DuplicateName {
+                    at: self.at(&s.name),
+                    name: name.to_owned(),
+                    first_line: self.at(&raw[first].name).line.unwrap_or(0),
+                });
+            }
+            index.insert(name, i);
+        }
+        Ok(index)
+    }
+
+    /// Checks hosts, ports and positions; returns the servers, not yet linked.
+    fn servers(self, raw: &[RawServer]) -> Result<Vec<ServerSpec>, ConfigError> {
+        let mut taken: HashMap<(&str, u16), usize> = HashMap::new();
+        let mut servers = Vec::with_capacity(raw.len());
+        for (i, s) in raw.iter().enumerate() {
+            let name = s.name.get_ref().as_str();
+            let host = match &s.host {
+                Some(h) => {
+                    if let Some(problem) = word_problem(h.get_ref()) {
+                        return Err(ConfigError::BadHost {
+                            at: self.at(h),
+                            server: name.to_owned(),
+                            host: h.get_ref().clone(),
+                            problem,
+                        });
+                    }
+                    h.get_ref().as_str()
+                }
+                None => DEFAULT_HOST,
+            };
+            let Some(port_at) = &s.port else {
+                return Err(ConfigError::MissingPort {
+                    at: self.at(&s.name),
+                    server: name.to_owned(),
+                });
+            };
+            let port = *port_at.get_ref();
+            if port != 0 {
+                if let Some(&other) = taken.get(&(host, port)) {
+                    return Err(ConfigError::DuplicatePort {
+                        at: self.at(port_at),
+                        server: name.to_owned(),
+                        other: raw[other].name.get_ref().clone(),
+                        host: host.to_owned(),
+                        port,
+                    });
+                }
+                taken.insert((host, port), i);
+            }
+            let (x, y) = self.position(s)?;
+            servers.push(ServerSpec {
+                name: name.to_owned(),
+                host: host.to_owned(),
+                port,
+                neighbours: Vec::new(),
+                x,
+                y,
+            });
+        }
+        Ok(servers)
+    }
+
+    /// A server's layout position: both coordinates finite, or neither given.
+    fn position(self, s: &RawServer) -> Result<(Option<f64>, Option<f64>), ConfigError> {
+        let server = s.name.get_ref();
+        for (value, coordinate) in [(&s.x, "x"), (&s.y, "y")] {
+            if let Some(v) = value
+                && !v.get_ref().is_finite()
+            {
+                return Err(ConfigError::BadPosition {
+                    at: self.at(v),
+                    server: server.clone(),
+                    coordinate,
+                    value: *v.get_ref(),
+                });
+            }
+        }
+        let half = match (&s.x, &s.y) {
+            (Some(x), Some(y)) => return Ok((Some(*x.get_ref()), Some(*y.get_ref()))),
+            (None, None) => return Ok((None, None)),
+            (Some(x), None) => (x, "x", "y"),
+            (None, Some(y)) => (y, "y", "x"),
+        };
+        Err(ConfigError::HalfPosition {
+            at: self.at(half.0),
+            server: server.clone(),
+            given: half.1,
+            missing: half.2,
+        })
+    }
+
+    /// Checks every neighbour is another known server; returns the links as listed.
+    fn links(
+        self,
+        raw: &[RawServer],
+        index: &HashMap<&str, usize>,
+    ) -> Result<Vec<(usize, usize)>, ConfigError> {
+        let mut links = Vec::new();
+        for (i, s) in raw.iter().enumerate() {
+            let name = s.name.get_ref().as_str();
+            for n in &s.neighbours {
+                let neighbour = n.get_ref().as_str();
+                if neighbour == name {
+                    return Err(ConfigError::SelfLink {
+                        at: self.at(n),
+                        server: name.to_owned(),
+                    });
+                }
+                let Some(&j) = index.get(neighbour) else {
+                    return Err(ConfigError::UnknownNeighbour {
+                        at: self.at(n),
+                        server: name.to_owned(),
+                        neighbour: neighbour.to_owned(),
+                    });
+                };
+                links.push((i, j));
+            }
+        }
+        Ok(links)
+    }
+}
+
+/// A TOML basic string holding `s`.
+fn quoted(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() => {
+                let _ = write!(out, "\\u{:04X}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// `v` rounded to 3 decimals (left alone if that would overflow), without negative zero.
+fn round3(v: f64) -> f64 {
+    let r = (v * 1000.0).round() / 1000.0;
+    if r.is_finite() { r + 0.0 } else { v }
+}
+
+/// A TOML float literal for `v` rounded to 3 decimals.
+fn float_literal(v: f64) -> String {
+    format!("{:?}", round3(v))
 }
 
 impl Topology {
     /// Parse and validate TOML text; `origin` names the file in error messages.
     pub fn from_toml(text: &str, origin: &str) -> Result<Self, ConfigError> {
-        let _ = (text, origin);
-        todo!()
+        let source = Source { text, origin };
+        let raw: RawFile = toml::from_str(text).map_err(|e| source.toml_error(&e))?;
+        if raw.server.is_empty() {
+            return Err(ConfigError::EmptyHerd {
+                origin: origin.to_owned(),
+            });
+        }
+        let index = source.check_names(&raw.server)?;
+        let mut servers = source.servers(&raw.server)?;
+        let links = source.links(&raw.server, &index)?;
+        link_all(&mut servers, &links);
+        Ok(Self { servers })
     }
 
     /// A preset name (`cs131`, `cs131-2019`, `ring:N`, `line:N`, `star:N`, `full:N`,
     /// `grid:RxC`, `tree:N`) or else a path to a TOML file.
     pub fn load(spec: &str, base_port: u16) -> Result<Self, ConfigError> {
-        let _ = (spec, base_port, Path::new(spec));
-        todo!()
+        if let Some(preset) = Self::preset(spec, base_port) {
+            return preset;
+        }
+        let path = Path::new(spec);
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::from_toml(&text, spec)
+    }
+
+    /// The preset `spec` with ports from `base_port`, or `None` when `spec` is not of a preset
+    /// form at all (neither a fixed name nor `kind` / `kind:…` for a generated kind).
+    pub fn preset(spec: &str, base_port: u16) -> Option<Result<Self, ConfigError>> {
+        match spec {
+            "cs131" => return Some(cs131(spec, base_port)),
+            "cs131-2019" => return Some(cs131_2019(spec, base_port)),
+            _ => {}
+        }
+        let (kind, arg) = match spec.split_once(':') {
+            Some((kind, arg)) => (kind, Some(arg)),
+            None => (spec, None),
+        };
+        let kind = Generated::parse(kind)?;
+        Some(kind.build(spec, arg, base_port))
     }
 
     /// The topology as TOML in the file shape `from_toml` reads (each link listed once).
+    ///
+    /// Links appear on the lower-numbered server, `host` only when not [`DEFAULT_HOST`], and
+    /// positions rounded to 3 decimals.
     pub fn to_toml(&self) -> String {
-        todo!()
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "# herd topology: {} server{}, {} link{}; links are symmetric, each listed once",
+            self.servers.len(),
+            if self.servers.len() == 1 { "" } else { "s" },
+            self.links().len(),
+            if self.links().len() == 1 { "" } else { "s" },
+        );
+        for (i, s) in self.servers.iter().enumerate() {
+            let _ = writeln!(out, "\n[[server]]\nname = {}", quoted(&s.name));
+            if s.host != DEFAULT_HOST {
+                let _ = writeln!(out, "host = {}", quoted(&s.host));
+            }
+            let _ = writeln!(out, "port = {}", s.port);
+            let later: Vec<String> = s
+                .neighbours
+                .iter()
+                .filter(|&&j| j > i)
+                .filter_map(|&j| self.servers.get(j))
+                .map(|n| quoted(&n.name))
+                .collect();
+            if !later.is_empty() {
+                let _ = writeln!(out, "neighbours = [{}]", later.join(", "));
+            }
+            if let Some(x) = s.x {
+                let _ = writeln!(out, "x = {}", float_literal(x));
+            }
+            if let Some(y) = s.y {
+                let _ = writeln!(out, "y = {}", float_literal(y));
+            }
+        }
+        out
     }
 
     pub fn index_of(&self, name: &str) -> Option<usize> {
@@ -64,5 +566,853 @@ impl Topology {
             }
         }
         out
+    }
+}
+
+/// Adds every link in both directions, then sorts and deduplicates each neighbour list.
+fn link_all(servers: &mut [ServerSpec], links: &[(usize, usize)]) {
+    for &(a, b) in links {
+        if a == b || a >= servers.len() || b >= servers.len() {
+            continue;
+        }
+        servers[a].neighbours.push(b);
+        servers[b].neighbours.push(a);
+    }
+    for s in servers {
+        s.neighbours.sort_unstable();
+        s.neighbours.dedup();
+    }
+}
+
+/// Ports `base_port..base_port + count`, or all 0 when `base_port` is 0.
+fn preset_ports(spec: &str, base_port: u16, count: usize) -> Result<Vec<u16>, ConfigError> {
+    if base_port == 0 {
+        return Ok(vec![0; count]);
+    }
+    (0..count)
+        .map(|i| {
+            u16::try_from(usize::from(base_port) + i).map_err(|_| ConfigError::PortOverflow {
+                spec: spec.to_owned(),
+                base_port,
+                count,
+            })
+        })
+        .collect()
+}
+
+/// A preset herd from names, layout positions and links.
+fn build(
+    spec: &str,
+    base_port: u16,
+    names: Vec<String>,
+    positions: &[(f64, f64)],
+    links: &[(usize, usize)],
+) -> Result<Topology, ConfigError> {
+    let ports = preset_ports(spec, base_port, names.len())?;
+    let mut servers: Vec<ServerSpec> = names
+        .into_iter()
+        .zip(ports)
+        .zip(positions)
+        .map(|((name, port), &(x, y))| ServerSpec {
+            name,
+            host: DEFAULT_HOST.to_owned(),
+            port,
+            neighbours: Vec::new(),
+            x: Some(round3(x)),
+            y: Some(round3(y)),
+        })
+        .collect();
+    link_all(&mut servers, links);
+    Ok(Topology { servers })
+}
+
+/// A named herd: `(name, x, y)` per server, and links by name.
+fn named(
+    spec: &str,
+    base_port: u16,
+    layout: &[(&str, f64, f64)],
+    links: &[(&str, &str)],
+) -> Result<Topology, ConfigError> {
+    let at = |name: &str| layout.iter().position(|&(n, _, _)| n == name);
+    let links: Vec<(usize, usize)> = links
+        .iter()
+        .filter_map(|&(a, b)| Some((at(a)?, at(b)?)))
+        .collect();
+    let names = layout.iter().map(|&(n, _, _)| n.to_owned()).collect();
+    let positions: Vec<(f64, f64)> = layout.iter().map(|&(_, x, y)| (x, y)).collect();
+    build(spec, base_port, names, &positions, &links)
+}
+
+/// The 2023 herd, laid out as a "house": Bailey on the left, Bona–Clark along the top,
+/// Campbell–Jaquez along the bottom.
+fn cs131(spec: &str, base_port: u16) -> Result<Topology, ConfigError> {
+    named(
+        spec,
+        base_port,
+        &[
+            ("Bailey", 0.1, 0.5),
+            ("Bona", 0.45, 0.2),
+            ("Campbell", 0.45, 0.8),
+            ("Clark", 0.9, 0.2),
+            ("Jaquez", 0.9, 0.8),
+        ],
+        &[
+            ("Bailey", "Bona"),
+            ("Bailey", "Campbell"),
+            ("Bona", "Campbell"),
+            ("Bona", "Clark"),
+            ("Campbell", "Jaquez"),
+            ("Clark", "Jaquez"),
+        ],
+    )
+}
+
+/// The 2019 herd: two triangles sharing Goloman–Wilkes, with Welsh hanging off Holiday.
+fn cs131_2019(spec: &str, base_port: u16) -> Result<Topology, ConfigError> {
+    named(
+        spec,
+        base_port,
+        &[
+            ("Goloman", 0.35, 0.15),
+            ("Hands", 0.08, 0.5),
+            ("Holiday", 0.65, 0.5),
+            ("Welsh", 0.92, 0.5),
+            ("Wilkes", 0.35, 0.85),
+        ],
+        &[
+            ("Goloman", "Hands"),
+            ("Goloman", "Holiday"),
+            ("Goloman", "Wilkes"),
+            ("Hands", "Wilkes"),
+            ("Holiday", "Welsh"),
+            ("Holiday", "Wilkes"),
+        ],
+    )
+}
+
+/// The generated preset kinds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Generated {
+    Ring,
+    Line,
+    Star,
+    Full,
+    Grid,
+    Tree,
+}
+
+/// `i` of `n` evenly spread over `[0.05, 0.95]`, or the middle when alone.
+fn spread(i: usize, n: usize) -> f64 {
+    if n <= 1 {
+        0.5
+    } else {
+        0.05 + 0.9 * i as f64 / (n - 1) as f64
+    }
+}
+
+/// `i` of `n` on a circle round the centre, starting at the top.
+fn on_circle(i: usize, n: usize) -> (f64, f64) {
+    let angle = TAU * i as f64 / n.max(1) as f64 - TAU / 4.0;
+    (0.5 + 0.45 * angle.cos(), 0.5 + 0.45 * angle.sin())
+}
+
+/// A size for a preset: decimal digits only.
+fn parse_size(s: &str) -> Option<usize> {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse().ok()
+}
+
+impl Generated {
+    fn parse(kind: &str) -> Option<Self> {
+        Some(match kind {
+            "ring" => Self::Ring,
+            "line" => Self::Line,
+            "star" => Self::Star,
+            "full" => Self::Full,
+            "grid" => Self::Grid,
+            "tree" => Self::Tree,
+            _ => return None,
+        })
+    }
+
+    fn form(self) -> &'static str {
+        match self {
+            Self::Ring => "ring:N",
+            Self::Line => "line:N",
+            Self::Star => "star:N",
+            Self::Full => "full:N",
+            Self::Grid => "grid:RxC",
+            Self::Tree => "tree:N",
+        }
+    }
+
+    fn minimum(self) -> usize {
+        if self == Self::Ring { 3 } else { 1 }
+    }
+
+    /// `(rows, columns)` for a grid, `(1, n)` for the others.
+    fn shape(self, spec: &str, arg: Option<&str>) -> Result<(usize, usize), ConfigError> {
+        let bad = |problem: String| ConfigError::BadPreset {
+            spec: spec.to_owned(),
+            problem,
+        };
+        let min = self.minimum();
+        let malformed = || {
+            let sizes = if self == Self::Grid {
+                "R and C whole numbers of at least 1"
+            } else if min == 3 {
+                "N a whole number of at least 3"
+            } else {
+                "N a whole number of at least 1"
+            };
+            bad(format!("expected {}, with {sizes}", self.form()))
+        };
+        let arg = arg.ok_or_else(malformed)?;
+        let (rows, columns) = if self == Self::Grid {
+            let (r, c) = arg.split_once('x').ok_or_else(malformed)?;
+            (
+                parse_size(r).ok_or_else(malformed)?,
+                parse_size(c).ok_or_else(malformed)?,
+            )
+        } else {
+            (1, parse_size(arg).ok_or_else(malformed)?)
+        };
+        if rows == 0 || columns == 0 {
+            return Err(malformed());
+        }
+        let count = rows.saturating_mul(columns);
+        if count < min {
+            return Err(bad(format!(
+                "a ring needs at least 3 servers (use line:{count} for fewer)"
+            )));
+        }
+        if count > MAX_PRESET_SERVERS {
+            return Err(bad(format!(
+                "{count} servers is too many (at most {MAX_PRESET_SERVERS})"
+            )));
+        }
+        Ok((rows, columns))
+    }
+
+    fn build(self, spec: &str, arg: Option<&str>, base_port: u16) -> Result<Topology, ConfigError> {
+        let (rows, columns) = self.shape(spec, arg)?;
+        let n = rows * columns;
+        let mut links = Vec::new();
+        let positions: Vec<(f64, f64)> = match self {
+            Self::Ring => {
+                links.extend((0..n).map(|i| (i, (i + 1) % n)));
+                (0..n).map(|i| on_circle(i, n)).collect()
+            }
+            Self::Line => {
+                links.extend((1..n).map(|i| (i - 1, i)));
+                (0..n).map(|i| (spread(i, n), 0.5)).collect()
+            }
+            Self::Star => {
+                links.extend((1..n).map(|i| (0, i)));
+                std::iter::once((0.5, 0.5))
+                    .chain((1..n).map(|i| on_circle(i - 1, n - 1)))
+                    .collect()
+            }
+            Self::Full => {
+                links.extend((0..n).flat_map(|a| (a + 1..n).map(move |b| (a, b))));
+                (0..n).map(|i| on_circle(i, n)).collect()
+            }
+            Self::Grid => {
+                for r in 0..rows {
+                    for c in 0..columns {
+                        let i = r * columns + c;
+                        if c + 1 < columns {
+                            links.push((i, i + 1));
+                        }
+                        if r + 1 < rows {
+                            links.push((i, i + columns));
+                        }
+                    }
+                }
+                (0..n)
+                    .map(|i| (spread(i % columns, columns), spread(i / columns, rows)))
+                    .collect()
+            }
+            Self::Tree => {
+                // Server k (1-based) has parent k / 2; depth d holds k in 2^d..2^(d+1).
+                links.extend((2..=n).map(|k| (k / 2 - 1, k - 1)));
+                let depths = (n.ilog2() + 1) as usize;
+                (1..=n)
+                    .map(|k| {
+                        let depth = k.ilog2();
+                        let width = 1usize << depth;
+                        let slot = k - width;
+                        (
+                            (slot as f64 + 0.5) / width as f64,
+                            spread(depth as usize, depths),
+                        )
+                    })
+                    .collect()
+            }
+        };
+        let names = (1..=n).map(|i| format!("S{i}")).collect();
+        build(spec, base_port, names, &positions, &links)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(text: &str) -> String {
+        match Topology::from_toml(text, "herd.toml") {
+            Ok(t) => panic!("expected an error, got {t:?}"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    fn names(t: &Topology, i: usize) -> Vec<&str> {
+        t.servers[i]
+            .neighbours
+            .iter()
+            .map(|&j| t.servers[j].name.as_str())
+            .collect()
+    }
+
+    fn check_invariants(t: &Topology) {
+        for (i, s) in t.servers.iter().enumerate() {
+            assert!(!s.neighbours.contains(&i), "{} links to itself", s.name);
+            assert!(
+                s.neighbours.windows(2).all(|w| w[0] < w[1]),
+                "{}: unsorted",
+                s.name
+            );
+            for &j in &s.neighbours {
+                assert!(t.servers[j].neighbours.contains(&i), "asymmetric {i}-{j}");
+            }
+            assert_eq!(s.x.is_some(), s.y.is_some());
+        }
+    }
+
+    #[test]
+    fn parses_the_file_shape() {
+        let text = r#"
+[[server]]
+name = "Bailey"
+port = 12401
+neighbours = ["Bona", "Campbell"]
+
+[[server]]
+name = "Bona"
+port = 0
+host = "0.0.0.0"
+x = 0.25
+y = -3
+
+[[server]]
+name = "Campbell"
+port = 12403
+"#;
+        let t = Topology::from_toml(text, "herd.toml").unwrap();
+        check_invariants(&t);
+        assert_eq!(t.servers.len(), 3);
+        assert_eq!(t.servers[0].host, DEFAULT_HOST);
+        assert_eq!(t.servers[1].host, "0.0.0.0");
+        assert_eq!(t.servers[1].port, 0);
+        assert_eq!((t.servers[1].x, t.servers[1].y), (Some(0.25), Some(-3.0)));
+        assert_eq!((t.servers[0].x, t.servers[0].y), (None, None));
+        assert_eq!(names(&t, 0), ["Bona", "Campbell"]);
+        assert_eq!(names(&t, 1), ["Bailey"]);
+        assert_eq!(names(&t, 2), ["Bailey"]);
+        assert_eq!(t.index_of("Campbell"), Some(2));
+        assert_eq!(t.index_of("Nobody"), None);
+    }
+
+    #[test]
+    fn links_are_symmetric_sorted_and_deduplicated() {
+        let text = r#"
+[[server]]
+name = "C"
+port = 1
+neighbours = ["A"]
+[[server]]
+name = "A"
+port = 2
+neighbours = ["C", "B", "C"]
+[[server]]
+name = "B"
+port = 3
+neighbours = ["A"]
+"#;
+        let t = Topology::from_toml(text, "f").unwrap();
+        check_invariants(&t);
+        assert_eq!(t.servers[0].neighbours, [1]);
+        assert_eq!(t.servers[1].neighbours, [0, 2]);
+        assert_eq!(t.servers[2].neighbours, [1]);
+        assert_eq!(t.links(), [(0, 1), (1, 2)]);
+    }
+
+    #[test]
+    fn ports_may_repeat_when_zero_or_on_other_hosts() {
+        let text = r#"
+[[server]]
+name = "A"
+port = 0
+[[server]]
+name = "B"
+port = 0
+[[server]]
+name = "C"
+port = 5000
+[[server]]
+name = "D"
+port = 5000
+host = "127.0.0.2"
+"#;
+        assert_eq!(Topology::from_toml(text, "f").unwrap().servers.len(), 4);
+    }
+
+    #[test]
+    #[allow(clippy::too_many_lines)]
+    fn errors_name_file_line_and_server() {
+        // (what, text, fragments the message must contain)
+        let cases: &[(&str, &str, &[&str])] = &[
+            (
+                "bad toml",
+                "[[server]]\nname = \"A\"\nport = = 3\n",
+                &["herd.toml:3:", "invalid topology"],
+            ),
+            (
+                "unknown key",
+                "[[server]]\nname = \"A\"\nport = 1\nneighbors = [\"B\"]\n",
+                &["herd.toml:4:1", "unknown field `neighbors`"],
+            ),
+            (
+                "unknown top-level table",
+                "[[servers]]\nname = \"A\"\nport = 1\n",
+                &["herd.toml:1:", "unknown field `servers`"],
+            ),
+            (
+                "missing port",
+                "[[server]]\nname = \"A\"\n",
+                &["herd.toml:2:8", "server \"A\"", "missing `port`"],
+            ),
+            (
+                "missing name",
+                "[[server]]\nport = 1\n",
+                &["herd.toml:1:", "missing field `name`"],
+            ),
+            (
+                "port out of range",
+                "[[server]]\nname = \"A\"\nport = 70000\n",
+                &["herd.toml:3:8", "invalid topology"],
+            ),
+            ("empty file", "", &["herd.toml: empty herd"]),
+            ("comments only", "# nothing\n", &["herd.toml: empty herd"]),
+            (
+                "empty name",
+                "[[server]]\nname = \"\"\nport = 1\n",
+                &["herd.toml:2:8", "bad server name \"\"", "empty"],
+            ),
+            (
+                "space in name",
+                "[[server]]\nname = \"A\"\nport = 1\n[[server]]\nname = \"Bad Name\"\nport = 2\n",
+                &["herd.toml:5:8", "\"Bad Name\"", "white space"],
+            ),
+            (
+                "vertical tab in name",
+                "[[server]]\nname = \"A\\u000Bb\"\nport = 1\n",
+                &["herd.toml:2:", "white space"],
+            ),
+            (
+                "tab in name",
+                "[[server]]\nname = \"A\\tb\"\nport = 1\n",
+                &["herd.toml:2:", "white space"],
+            ),
+            (
+                "control character in name",
+                "[[server]]\nname = \"A\\u0001\"\nport = 1\n",
+                &["herd.toml:2:", "control character"],
+            ),
+            (
+                "duplicate name",
+                "[[server]]\nname = \"A\"\nport = 1\n\n[[server]]\nname = \"A\"\nport = 2\n",
+                &["herd.toml:6:8", "duplicate server name \"A\"", "line 2"],
+            ),
+            (
+                "duplicate port",
+                "[[server]]\nname = \"A\"\nport = 7\n[[server]]\nname = \"B\"\nport = 7\n",
+                &[
+                    "herd.toml:6:8",
+                    "server \"B\"",
+                    "duplicate port 7 on 127.0.0.1",
+                    "server \"A\"",
+                ],
+            ),
+            (
+                "duplicate port, explicit default host",
+                "[[server]]\nname = \"A\"\nport = 7\n\
+                 [[server]]\nname = \"B\"\nhost = \"127.0.0.1\"\nport = 7\n",
+                &["herd.toml:7:8", "duplicate port 7"],
+            ),
+            (
+                "empty host",
+                "[[server]]\nname = \"A\"\nhost = \"\"\nport = 7\n",
+                &["herd.toml:3:8", "server \"A\"", "bad host"],
+            ),
+            (
+                "self link",
+                "[[server]]\nname = \"A\"\nport = 1\nneighbours = [\"A\"]\n",
+                &["herd.toml:4:", "server \"A\" lists itself"],
+            ),
+            (
+                "unknown neighbour",
+                "[[server]]\nname = \"A\"\nport = 1\nneighbours = [\n  \"A2\",\n  \"Ghost\",\n]\n\
+                 [[server]]\nname = \"A2\"\nport = 2\n",
+                &[
+                    "herd.toml:6:3",
+                    "server \"A\"",
+                    "unknown neighbour \"Ghost\"",
+                ],
+            ),
+            (
+                "x without y",
+                "[[server]]\nname = \"A\"\nport = 1\nx = 0.5\n",
+                &["herd.toml:4:5", "server \"A\"", "`x` given without `y`"],
+            ),
+            (
+                "y without x",
+                "[[server]]\nname = \"A\"\nport = 1\ny = 2\n",
+                &["herd.toml:4:5", "server \"A\"", "`y` given without `x`"],
+            ),
+            (
+                "non-finite x",
+                "[[server]]\nname = \"A\"\nport = 1\nx = nan\ny = 0.0\n",
+                &["herd.toml:4:5", "server \"A\"", "finite"],
+            ),
+        ];
+        for (what, text, fragments) in cases {
+            let message = err(text);
+            for fragment in *fragments {
+                assert!(
+                    message.contains(fragment),
+                    "{what}: {message:?} lacks {fragment:?}"
+                );
+            }
+            assert!(
+                !message.contains('\n'),
+                "{what}: multi-line message {message:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn error_variants_carry_their_fields() {
+        let e = Topology::from_toml(
+            "[[server]]\nname = \"A\"\nport = 1\nneighbours = [\"Z\"]\n",
+            "t",
+        )
+        .unwrap_err();
+        match e {
+            ConfigError::UnknownNeighbour {
+                at,
+                server,
+                neighbour,
+            } => {
+                assert_eq!(
+                    (at.origin.as_str(), at.line, at.column),
+                    ("t", Some(4), Some(15))
+                );
+                assert_eq!((server.as_str(), neighbour.as_str()), ("A", "Z"));
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn presets_have_the_right_sizes() {
+        // (spec, servers, links)
+        let cases: &[(&str, usize, usize)] = &[
+            ("cs131", 5, 6),
+            ("cs131-2019", 5, 6),
+            ("ring:3", 3, 3),
+            ("ring:12", 12, 12),
+            ("line:1", 1, 0),
+            ("line:2", 2, 1),
+            ("line:9", 9, 8),
+            ("star:1", 1, 0),
+            ("star:7", 7, 6),
+            ("full:1", 1, 0),
+            ("full:6", 6, 15),
+            ("grid:1x1", 1, 0),
+            ("grid:1x5", 5, 4),
+            ("grid:3x4", 12, 3 * 3 + 4 * 2),
+            ("grid:5x2", 10, 5 + 2 * 4),
+            ("tree:1", 1, 0),
+            ("tree:10", 10, 9),
+            ("ring:2000", 2000, 2000),
+            ("grid:40x50", 2000, 40 * 49 + 50 * 39),
+        ];
+        for &(spec, servers, links) in cases {
+            let t = Topology::load(spec, DEFAULT_BASE_PORT).unwrap();
+            check_invariants(&t);
+            assert_eq!(t.servers.len(), servers, "{spec}: servers");
+            assert_eq!(t.links().len(), links, "{spec}: links");
+            for (i, s) in t.servers.iter().enumerate() {
+                assert_eq!(
+                    usize::from(s.port),
+                    usize::from(DEFAULT_BASE_PORT) + i,
+                    "{spec}"
+                );
+                assert_eq!(s.host, DEFAULT_HOST);
+                let (x, y) = (s.x.unwrap(), s.y.unwrap());
+                assert!(
+                    (0.0..=1.0).contains(&x) && (0.0..=1.0).contains(&y),
+                    "{spec}: {x},{y}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn named_presets_have_the_course_graphs() {
+        let t = Topology::load("cs131", 12401).unwrap();
+        let expected: &[(&str, u16, &[&str])] = &[
+            ("Bailey", 12401, &["Bona", "Campbell"]),
+            ("Bona", 12402, &["Bailey", "Campbell", "Clark"]),
+            ("Campbell", 12403, &["Bailey", "Bona", "Jaquez"]),
+            ("Clark", 12404, &["Bona", "Jaquez"]),
+            ("Jaquez", 12405, &["Campbell", "Clark"]),
+        ];
+        for (i, &(name, port, neighbours)) in expected.iter().enumerate() {
+            assert_eq!(
+                (t.servers[i].name.as_str(), t.servers[i].port),
+                (name, port)
+            );
+            assert_eq!(names(&t, i), neighbours, "{name}");
+        }
+
+        let t = Topology::load("cs131-2019", 20000).unwrap();
+        let expected: &[(&str, u16, &[&str])] = &[
+            ("Goloman", 20000, &["Hands", "Holiday", "Wilkes"]),
+            ("Hands", 20001, &["Goloman", "Wilkes"]),
+            ("Holiday", 20002, &["Goloman", "Welsh", "Wilkes"]),
+            ("Welsh", 20003, &["Holiday"]),
+            ("Wilkes", 20004, &["Goloman", "Hands", "Holiday"]),
+        ];
+        for (i, &(name, port, neighbours)) in expected.iter().enumerate() {
+            assert_eq!(
+                (t.servers[i].name.as_str(), t.servers[i].port),
+                (name, port)
+            );
+            assert_eq!(names(&t, i), neighbours, "{name}");
+        }
+    }
+
+    #[test]
+    fn generated_shapes() {
+        let t = Topology::load("ring:4", 1000).unwrap();
+        assert_eq!(t.links(), [(0, 1), (0, 3), (1, 2), (2, 3)]);
+        assert_eq!(t.servers[3].name, "S4");
+
+        let t = Topology::load("star:4", 1000).unwrap();
+        assert_eq!(t.servers[0].neighbours, [1, 2, 3]);
+        assert_eq!((t.servers[0].x, t.servers[0].y), (Some(0.5), Some(0.5)));
+
+        // grid:2x3 is S1 S2 S3 over S4 S5 S6.
+        let t = Topology::load("grid:2x3", 1000).unwrap();
+        assert_eq!(names(&t, 0), ["S2", "S4"]);
+        assert_eq!(names(&t, 4), ["S2", "S4", "S6"]);
+        assert!(t.servers[0].y < t.servers[3].y && t.servers[0].x < t.servers[1].x);
+
+        // tree:7: S1 -> S2, S3; S2 -> S4, S5; S3 -> S6, S7.
+        let t = Topology::load("tree:7", 1000).unwrap();
+        assert_eq!(names(&t, 0), ["S2", "S3"]);
+        assert_eq!(names(&t, 1), ["S1", "S4", "S5"]);
+        assert_eq!(names(&t, 2), ["S1", "S6", "S7"]);
+        assert_eq!(names(&t, 6), ["S3"]);
+        assert!(t.servers[0].y < t.servers[1].y && t.servers[1].y < t.servers[3].y);
+
+        let t = Topology::load("line:3", 1000).unwrap();
+        assert_eq!(t.links(), [(0, 1), (1, 2)]);
+
+        // Base port 0: every server picks a free port.
+        let t = Topology::load("full:4", 0).unwrap();
+        assert!(t.servers.iter().all(|s| s.port == 0));
+    }
+
+    #[test]
+    fn presets_round_trip_through_toml() {
+        for spec in [
+            "cs131",
+            "cs131-2019",
+            "ring:3",
+            "ring:17",
+            "line:1",
+            "line:6",
+            "star:9",
+            "full:7",
+            "grid:3x5",
+            "grid:1x1",
+            "tree:1",
+            "tree:12",
+        ] {
+            let t = Topology::load(spec, DEFAULT_BASE_PORT).unwrap();
+            let text = t.to_toml();
+            let back = Topology::from_toml(&text, "x").unwrap();
+            assert_eq!(back, t, "{spec}:\n{text}");
+            assert_eq!(back.to_toml(), text, "{spec}");
+        }
+    }
+
+    #[test]
+    fn to_toml_lists_each_link_once() {
+        let t = Topology::load("cs131", DEFAULT_BASE_PORT).unwrap();
+        let text = t.to_toml();
+        assert!(text.starts_with('#'));
+        assert_eq!(text.matches("[[server]]").count(), 5);
+        assert!(
+            text.contains("name = \"Bailey\"\nport = 12401\nneighbours = [\"Bona\", \"Campbell\"]")
+        );
+        assert!(text.contains("name = \"Jaquez\"\nport = 12405\nx ="));
+        assert!(!text.contains("host"));
+    }
+
+    #[test]
+    fn to_toml_keeps_hosts_odd_names_and_rounds_positions() {
+        let text = r#"
+[[server]]
+name = "q\"b\\s"
+host = "10.0.0.1"
+port = 9
+x = 0.123456
+y = -1e-9
+[[server]]
+name = "p"
+port = 0
+neighbours = ["q\"b\\s"]
+"#;
+        let t = Topology::from_toml(text, "f").unwrap();
+        let out = t.to_toml();
+        assert!(out.contains("host = \"10.0.0.1\""), "{out}");
+        assert!(out.contains("x = 0.123\ny = 0.0\n"), "{out}");
+        let back = Topology::from_toml(&out, "f").unwrap();
+        assert_eq!(back.servers[0].name, "q\"b\\s");
+        assert_eq!(back.servers[0].host, "10.0.0.1");
+        assert_eq!(back.links(), t.links());
+        assert_eq!(back.servers[1].x, None);
+    }
+
+    #[test]
+    fn bad_preset_specs() {
+        // (spec, fragments the message must contain)
+        let cases: &[(&str, &[&str])] = &[
+            ("ring:x", &["\"ring:x\"", "expected ring:N"]),
+            ("ring:", &["\"ring:\"", "expected ring:N"]),
+            ("ring", &["\"ring\"", "expected ring:N"]),
+            ("ring:+5", &["expected ring:N"]),
+            ("ring:-1", &["expected ring:N"]),
+            ("ring:1", &["at least 3", "line:1"]),
+            ("ring:2", &["at least 3", "line:2"]),
+            ("line:0", &["\"line:0\"", "expected line:N"]),
+            ("star:2.5", &["expected star:N"]),
+            ("full:0", &["expected full:N"]),
+            ("tree:0", &["expected tree:N"]),
+            ("grid:3", &["\"grid:3\"", "expected grid:RxC"]),
+            ("grid:0x4", &["\"grid:0x4\"", "expected grid:RxC"]),
+            ("grid:4x0", &["expected grid:RxC"]),
+            ("grid:3x", &["expected grid:RxC"]),
+            ("grid:3x4x5", &["expected grid:RxC"]),
+            ("grid:99999999999999999999x2", &["expected grid:RxC"]),
+            ("line:2001", &["\"line:2001\"", "too many", "2000"]),
+            ("grid:1000x1000000", &["too many"]),
+        ];
+        for &(spec, fragments) in cases {
+            let e = Topology::load(spec, DEFAULT_BASE_PORT).unwrap_err();
+            assert!(matches!(e, ConfigError::BadPreset { .. }), "{spec}: {e:?}");
+            let message = e.to_string();
+            for fragment in fragments {
+                assert!(
+                    message.contains(fragment),
+                    "{spec}: {message:?} lacks {fragment:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn port_overflow() {
+        // (spec, base port, overflows)
+        let cases: &[(&str, u16, bool)] = &[
+            ("line:10", 65526, false),
+            ("line:11", 65526, true),
+            ("cs131", 65531, false),
+            ("cs131", 65532, true),
+            ("cs131-2019", 65535, true),
+            ("grid:2x2", 65535, true),
+            ("line:1", 65535, false),
+        ];
+        for &(spec, base, overflows) in cases {
+            match Topology::load(spec, base) {
+                Ok(t) => {
+                    assert!(!overflows, "{spec} from {base} should overflow");
+                    let last = usize::from(base) + t.servers.len() - 1;
+                    assert_eq!(t.servers.last().map(|s| usize::from(s.port)), Some(last));
+                }
+                Err(e) => {
+                    assert!(overflows, "{spec} from {base}: {e}");
+                    let message = e.to_string();
+                    assert!(matches!(e, ConfigError::PortOverflow { .. }));
+                    assert!(
+                        message.contains(spec) && message.contains("65535"),
+                        "{message}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn load_reads_files_and_reports_unreadable_ones() {
+        let path =
+            std::env::temp_dir().join(format!("herd-config-test-{}.toml", std::process::id()));
+        std::fs::write(&path, Topology::load("tree:5", 3000).unwrap().to_toml()).unwrap();
+        let spec = path.to_str().unwrap();
+        let t = Topology::load(spec, DEFAULT_BASE_PORT).unwrap();
+        assert_eq!(t, Topology::load("tree:5", 3000).unwrap());
+
+        std::fs::write(
+            &path,
+            "[[server]]\nname = \"A\"\nport = 1\nneighbours = [\"B\"]\n",
+        )
+        .unwrap();
+        let message = Topology::load(spec, DEFAULT_BASE_PORT)
+            .unwrap_err()
+            .to_string();
+        assert!(message.starts_with(&format!("{spec}:4:")), "{message}");
+        std::fs::remove_file(&path).unwrap();
+
+        let e = Topology::load(spec, DEFAULT_BASE_PORT).unwrap_err();
+        assert!(matches!(e, ConfigError::Io { .. }));
+        let message = e.to_string();
+        assert!(
+            message.contains(spec) && message.contains("not a preset"),
+            "{message}"
+        );
+
+        let message = Topology::load("cs132", DEFAULT_BASE_PORT)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            message.contains("cs132") && message.contains("cs131"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn preset_names_all_load() {
+        for form in preset_names() {
+            let spec = form.replace("RxC", "2x3").replace('N', "4");
+            assert!(Topology::load(&spec, DEFAULT_BASE_PORT).is_ok(), "{spec}");
+        }
+        assert!(Topology::preset("herd.toml", 1).is_none());
+        assert!(Topology::preset("C:\\herd.toml", 1).is_none());
     }
 }

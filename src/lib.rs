@@ -1,2 +1,7 @@
 //! herdctl
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+pub mod cli;
+pub mod config;
+pub mod herd;
+pub mod places;
 pub mod protocol;

@@ -1,1 +1,101 @@
-fn main() {}
+//! The `herdctl` binary: parse the command line, then run the chosen face of the herd.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::Parser;
+use color_eyre::eyre::{Result, WrapErr};
+use herdctl::cli::{Cli, Command, UsageError};
+use herdctl::config::Topology;
+use herdctl::herd::{Herd, HerdError, HerdHandle};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Err(err) = color_eyre::install() {
+        eprintln!("herdctl: {err}");
+    }
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("herdctl: cannot start the runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(report) => {
+            let usage = report.downcast_ref::<UsageError>().is_some()
+                || matches!(
+                    report.downcast_ref::<HerdError>(),
+                    Some(HerdError::Bind { .. } | HerdError::UnknownNeighbourPort { .. })
+                );
+            if usage {
+                eprintln!("herdctl: error: {report}");
+                ExitCode::from(2)
+            } else {
+                eprintln!("herdctl: error: {report:?}");
+                ExitCode::FAILURE
+            }
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<()> {
+    match &cli.command {
+        Some(Command::Topology { print: _, preset }) => {
+            let spec = preset.as_deref().unwrap_or(&cli.herd.topology);
+            let topology = Topology::load(spec, cli.herd.base_port).map_err(UsageError::from)?;
+            print!("{}", topology.to_toml());
+            Ok(())
+        }
+        Some(Command::Serve { name }) => {
+            let mut config = cli.herd.herd_config()?;
+            let id = config
+                .topology
+                .index_of(name)
+                .ok_or_else(|| UsageError::UnknownServer {
+                    name: name.clone(),
+                    known: config
+                        .topology
+                        .servers
+                        .iter()
+                        .map(|s| s.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                })?;
+            config.only = Some(id);
+            serve_headless(Herd::start(config).await?).await
+        }
+        None => {
+            let config = cli.herd.herd_config()?;
+            serve_headless(Herd::start(config).await?).await
+        }
+    }
+}
+
+/// Prints `NAME HOST:PORT` for each server this process runs, then serves until Ctrl-C or
+/// SIGTERM and shuts down cleanly.
+async fn serve_headless(herd: HerdHandle) -> Result<()> {
+    let snapshot = herd.snapshot();
+    let mut stdout = std::io::stdout().lock();
+    for server in snapshot.servers.iter().filter(|s| s.local) {
+        if let Some(addr) = server.addr {
+            writeln!(stdout, "{} {addr}", server.name)?;
+        }
+    }
+    stdout.flush()?;
+    drop(stdout);
+    shutdown_signal()
+        .await
+        .wrap_err("waiting for a shutdown signal")?;
+    herd.shutdown().await;
+    Ok(())
+}
+
+async fn shutdown_signal() -> std::io::Result<()> {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        ctrl_c = tokio::signal::ctrl_c() => ctrl_c,
+        _ = term.recv() => Ok(()),
+    }
+}

@@ -63,7 +63,13 @@ pub struct AtReport<'a> {
 impl AtReport<'_> {
     /// The report as the origin server wrote it, without the sender field, one space apart.
     pub fn canonical_line(&self) -> String {
-        at_line(self.server, self.diff, self.client, self.coords.as_str(), self.time_text)
+        at_line(
+            self.server,
+            self.diff,
+            self.client,
+            self.coords.as_str(),
+            self.time_text,
+        )
     }
 }
 
@@ -187,7 +193,11 @@ fn parse_bound(text: &str) -> Option<usize> {
         return None;
     }
     let digits = text.trim_start_matches('0');
-    let value: usize = if digits.len() > 2 { 21 } else { digits.parse().unwrap_or(0) };
+    let value: usize = if digits.len() > 2 {
+        21
+    } else {
+        digits.parse().unwrap_or(0)
+    };
     (1..=20).contains(&value).then_some(value)
 }
 
@@ -196,7 +206,10 @@ pub fn at_line(server: &str, diff: &str, client: &str, coords: &str, time: &str)
     let mut line = String::with_capacity(
         8 + server.len() + diff.len() + client.len() + coords.len() + time.len(),
     );
-    for (i, field) in ["AT", server, diff, client, coords, time].into_iter().enumerate() {
+    for (i, field) in ["AT", server, diff, client, coords, time]
+        .into_iter()
+        .enumerate()
+    {
         if i > 0 {
             line.push(' ');
         }
@@ -283,11 +296,15 @@ mod tests {
         };
         assert_eq!((at.server, at.sender), ("Clark", None));
         assert_eq!(at.canonical_line(), plain);
-        let spaced = format!("  AT\tClark +0.263873386  kiwi +34.068930-118.445127 1621464827.959498503 Bona\n");
-        let Ok(Some(Command::At(at))) = parse(&spaced) else {
+        let spaced =
+            "  AT\tClark +0.263873386  kiwi +34.068930-118.445127 1621464827.959498503 Bona\n";
+        let Ok(Some(Command::At(at))) = parse(spaced) else {
             panic!("AT with sender rejected");
         };
-        assert_eq!((at.canonical_line().as_str(), at.sender), (plain, Some("Bona")));
+        assert_eq!(
+            (at.canonical_line().as_str(), at.sender),
+            (plain, Some("Bona"))
+        );
     }
 
     #[test]
@@ -325,7 +342,10 @@ mod tests {
         ] {
             assert_eq!(parse(line).map(|_| ()), Err(why), "{line:?}");
         }
-        assert_eq!(parse_line(b"IAMAT \xff\xfe +1+2 5").map(|_| ()), Err(NotText));
+        assert_eq!(
+            parse_line(b"IAMAT \xff\xfe +1+2 5").map(|_| ()),
+            Err(NotText)
+        );
     }
 
     #[test]

@@ -1,0 +1,148 @@
+//! The command line: flags shared by every face of the herd, and the subcommands.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::config::{self, Topology};
+use crate::herd::HerdConfig;
+use crate::places::{GooglePlaces, Places};
+
+/// Run a proxy herd on real loopback TCP: watch it flood, and break it on purpose.
+#[derive(Debug, Parser)]
+#[command(name = "herdctl", version, about, after_help = presets_help())]
+pub struct Cli {
+    #[command(flatten)]
+    pub herd: HerdArgs,
+    /// Run without the dashboard: print each server's address, serve until Ctrl-C or SIGTERM.
+    #[arg(long)]
+    pub headless: bool,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run only server NAME of the topology in this process (its neighbours may be other
+    /// processes), like `python3 server.py NAME`.
+    Serve {
+        /// The server's name in the topology.
+        name: String,
+    },
+    /// Show a topology (a preset or a file) as TOML, to start a file of your own from.
+    Topology {
+        /// Print the topology as TOML.
+        #[arg(long)]
+        print: bool,
+        /// A preset or file; defaults to --topology.
+        preset: Option<String>,
+    },
+}
+
+/// Flags every face of the herd shares.
+#[derive(Debug, Clone, Args)]
+pub struct HerdArgs {
+    /// A topology file, or a preset: cs131, cs131-2019, ring:N, line:N, star:N, full:N,
+    /// grid:RxC, tree:N.
+    #[arg(long, short = 't', global = true, default_value = "cs131")]
+    pub topology: String,
+    /// First port of a preset's servers.
+    #[arg(long, global = true, default_value_t = config::DEFAULT_BASE_PORT)]
+    pub base_port: u16,
+    /// Directory for the per-server log files (created if missing).
+    #[arg(long, global = true, default_value = "logs")]
+    pub log_dir: PathBuf,
+    /// Where WHATSAT answers come from.
+    #[arg(long, global = true, value_enum, default_value_t = PlacesKind::Offline)]
+    pub places: PlacesKind,
+    /// Base URL of the Places service (for --places google).
+    #[arg(long, global = true, default_value = "https://maps.googleapis.com")]
+    pub places_url: String,
+    /// API key for --places google.
+    #[arg(
+        long,
+        global = true,
+        env = "GOOGLE_PLACES_API_KEY",
+        hide_env_values = true
+    )]
+    pub places_key: Option<String>,
+    /// Give up on a Places request after this long.
+    #[arg(long, global = true, default_value = "5s", value_parser = humantime::parse_duration)]
+    pub places_timeout: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PlacesKind {
+    /// Deterministic made-up places near the location: no key, no network.
+    Offline,
+    /// The legacy Google Places Nearby Search over HTTP.
+    Google,
+}
+
+/// A problem with what the user asked for (exit code 2).
+#[derive(Debug, thiserror::Error)]
+pub enum UsageError {
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
+    #[error("--places google needs an API key: pass --places-key or set GOOGLE_PLACES_API_KEY")]
+    MissingKey,
+    #[error("no server {name} in the topology (it has {known})")]
+    UnknownServer { name: String, known: String },
+}
+
+impl HerdArgs {
+    pub fn load_topology(&self) -> Result<Topology, UsageError> {
+        Ok(Topology::load(&self.topology, self.base_port)?)
+    }
+
+    pub fn places(&self) -> Result<Places, UsageError> {
+        match self.places {
+            PlacesKind::Offline => Ok(Places::Offline),
+            PlacesKind::Google => {
+                let key = self.places_key.as_deref().filter(|k| !k.is_empty());
+                let key = key.ok_or(UsageError::MissingKey)?;
+                Ok(Places::Google(GooglePlaces::new(
+                    &self.places_url,
+                    key,
+                    self.places_timeout,
+                )))
+            }
+        }
+    }
+
+    /// The engine configuration these flags describe.
+    pub fn herd_config(&self) -> Result<HerdConfig, UsageError> {
+        let mut config = HerdConfig::new(self.load_topology()?);
+        config.places = self.places()?;
+        config.log_dir = Some(self.log_dir.clone());
+        Ok(config)
+    }
+}
+
+fn presets_help() -> String {
+    format!("Topology presets: {}", config::preset_names().join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shared_flags_work_before_and_after_the_subcommand() {
+        let cli =
+            Cli::try_parse_from(["herdctl", "serve", "Bona", "--topology", "ring:5"]).unwrap();
+        assert_eq!(cli.herd.topology, "ring:5");
+        assert!(matches!(cli.command, Some(Command::Serve { ref name }) if name == "Bona"));
+        let cli = Cli::try_parse_from(["herdctl", "--places", "google", "--headless"]).unwrap();
+        assert_eq!(cli.herd.places, PlacesKind::Google);
+        assert!(cli.headless);
+    }
+
+    #[test]
+    fn google_places_needs_a_key() {
+        let mut cli = Cli::try_parse_from(["herdctl", "--places", "google"]).unwrap();
+        cli.herd.places_key = None;
+        assert!(matches!(cli.herd.places(), Err(UsageError::MissingKey)));
+    }
+}

@@ -1,0 +1,563 @@
+//! The herd engine: starts every server of a topology on real TCP listeners, wires their
+//! neighbour links, and exposes a [`HerdHandle`] for observers (events, snapshots) and the
+//! operator's faults (kill, restart, cut, heal).
+
+pub mod codec;
+pub mod events;
+pub mod flood;
+pub mod link;
+pub mod log;
+mod server;
+mod session;
+pub mod table;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::Duration;
+
+use tokio::net::{TcpListener, TcpSocket, lookup_host};
+use tokio::sync::{broadcast, mpsc, watch};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::Topology;
+use crate::places::Places;
+pub use events::{DropReason, EventBus, Fault, HerdEvent, ServerId};
+use link::{Link, LinkFaults, LinkState, LinkStats};
+use log::ServerLog;
+use server::{Node, Outbox};
+
+/// How to run a herd.
+#[derive(Debug, Clone)]
+pub struct HerdConfig {
+    pub topology: Topology,
+    pub places: Places,
+    /// One log file per server in this directory (created); `None` logs nowhere.
+    pub log_dir: Option<PathBuf>,
+    /// Run only this server here (its neighbours are other processes); `None` runs them all.
+    pub only: Option<ServerId>,
+    /// Capacity of each link's queue of reports.
+    pub link_queue: usize,
+    /// Events buffered for each observer before it lags.
+    pub event_buffer: usize,
+}
+
+impl HerdConfig {
+    pub fn new(topology: Topology) -> Self {
+        Self {
+            topology,
+            places: Places::Offline,
+            log_dir: None,
+            only: None,
+            link_queue: 4096,
+            event_buffer: 1 << 16,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum HerdError {
+    #[error("cannot listen for {name} on {addr}: {source}")]
+    Bind {
+        name: String,
+        addr: String,
+        source: std::io::Error,
+    },
+    #[error("cannot create log directory {}: {source}", path.display())]
+    LogDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot open the log of {name}: {source}")]
+    LogFile {
+        name: String,
+        source: std::io::Error,
+    },
+    #[error("neighbour {name} has port 0; a server run alone needs fixed neighbour ports")]
+    UnknownNeighbourPort { name: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ControlError {
+    #[error("no server {0} in this herd")]
+    NoSuchServer(String),
+    #[error("{0} is not running")]
+    NotRunning(String),
+    #[error("{0} is already running")]
+    AlreadyRunning(String),
+    #[error("{0} is not run by this process")]
+    NotLocal(String),
+    #[error("{0} and {1} are not neighbours")]
+    NoSuchLink(String, String),
+    #[error("cannot listen for {0} again: {1}")]
+    Rebind(String, String),
+}
+
+/// The herd's state shared by its tasks.
+struct Shared {
+    topology: Topology,
+    ids: HashMap<String, ServerId>,
+    places: Places,
+    events: EventBus,
+    link_queue: usize,
+    /// Where each server listens: bound address for local servers, configured for others.
+    addrs: Vec<RwLock<Option<SocketAddr>>>,
+    local: Vec<bool>,
+    logs: Vec<Arc<ServerLog>>,
+    running: Vec<Mutex<Option<Running>>>,
+    /// Faults per undirected link `(a, b)`, `a < b`.
+    faults: HashMap<(ServerId, ServerId), watch::Sender<LinkFaults>>,
+    /// Counters per directed link `(from, to)`.
+    stats: HashMap<(ServerId, ServerId), Arc<LinkStats>>,
+    root: CancellationToken,
+}
+
+struct Running {
+    node: Arc<Node>,
+    token: CancellationToken,
+    tracker: TaskTracker,
+}
+
+impl Shared {
+    fn id(&self, name: &str) -> Option<ServerId> {
+        self.ids.get(name).copied()
+    }
+
+    fn name(&self, id: ServerId) -> &str {
+        &self.topology.servers[id].name
+    }
+
+    fn addr(&self, id: ServerId) -> Option<SocketAddr> {
+        *self.addrs[id]
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn node(&self, id: ServerId) -> Option<Arc<Node>> {
+        let running = self.running[id]
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        running.as_ref().map(|r| r.node.clone())
+    }
+}
+
+/// Starts herds.
+pub struct Herd;
+
+impl Herd {
+    /// Binds every (or the one chosen) server, then starts links and accept loops. Fails
+    /// before serving anything if a port cannot be bound.
+    pub async fn start(config: HerdConfig) -> Result<HerdHandle, HerdError> {
+        let topology = config.topology;
+        let n = topology.servers.len();
+        let local: Vec<bool> = (0..n)
+            .map(|id| config.only.is_none_or(|only| only == id))
+            .collect();
+        if let Some(dir) = &config.log_dir {
+            std::fs::create_dir_all(dir).map_err(|source| HerdError::LogDir {
+                path: dir.clone(),
+                source,
+            })?;
+        }
+        let mut logs = Vec::with_capacity(n);
+        for (id, spec) in topology.servers.iter().enumerate() {
+            let dir = config.log_dir.as_deref().filter(|_| local[id]);
+            let log = ServerLog::open(dir, &spec.name).map_err(|source| HerdError::LogFile {
+                name: spec.name.clone(),
+                source,
+            })?;
+            logs.push(Arc::new(log));
+        }
+        let mut listeners = Vec::with_capacity(n);
+        let mut addrs = Vec::with_capacity(n);
+        for (id, spec) in topology.servers.iter().enumerate() {
+            if local[id] {
+                let listener =
+                    bind(&spec.host, spec.port)
+                        .await
+                        .map_err(|source| HerdError::Bind {
+                            name: spec.name.clone(),
+                            addr: format!("{}:{}", spec.host, spec.port),
+                            source,
+                        })?;
+                addrs.push(listener.local_addr().ok());
+                listeners.push(Some(listener));
+            } else {
+                let needed = config
+                    .only
+                    .is_some_and(|only| topology.servers[only].neighbours.contains(&id));
+                if needed && spec.port == 0 {
+                    return Err(HerdError::UnknownNeighbourPort {
+                        name: spec.name.clone(),
+                    });
+                }
+                let resolved = lookup_host((spec.host.as_str(), spec.port))
+                    .await
+                    .ok()
+                    .and_then(|mut a| a.next());
+                addrs.push(resolved);
+                listeners.push(None);
+            }
+        }
+        let mut faults = HashMap::new();
+        let mut stats = HashMap::new();
+        for (a, b) in topology.links() {
+            faults.insert((a, b), watch::channel(LinkFaults::default()).0);
+            stats.insert((a, b), Arc::default());
+            stats.insert((b, a), Arc::default());
+        }
+        let ids = topology
+            .servers
+            .iter()
+            .enumerate()
+            .map(|(id, s)| (s.name.clone(), id))
+            .collect();
+        let shared = Arc::new(Shared {
+            ids,
+            places: config.places,
+            events: EventBus::new(config.event_buffer),
+            link_queue: config.link_queue.max(1),
+            addrs: addrs.into_iter().map(RwLock::new).collect(),
+            local,
+            logs,
+            running: (0..n).map(|_| Mutex::new(None)).collect(),
+            faults,
+            stats,
+            root: CancellationToken::new(),
+            topology,
+        });
+        for (id, listener) in listeners.into_iter().enumerate() {
+            if let Some(listener) = listener {
+                launch(&shared, id, listener);
+            }
+        }
+        spawn_log_flusher(&shared);
+        Ok(HerdHandle { shared })
+    }
+}
+
+async fn bind(host: &str, port: u16) -> std::io::Result<TcpListener> {
+    let addr = lookup_host((host, port))
+        .await?
+        .next()
+        .ok_or_else(|| std::io::Error::other("host resolves to no address"))?;
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(1024)
+}
+
+/// Starts a fresh, empty server `id` on `listener`: its links and its accept loop.
+fn launch(shared: &Arc<Shared>, id: ServerId, listener: TcpListener) {
+    let token = shared.root.child_token();
+    let tracker = TaskTracker::new();
+    let spec = &shared.topology.servers[id];
+    let log = shared.logs[id].clone();
+    let mut outboxes = Vec::with_capacity(spec.neighbours.len());
+    for &to in &spec.neighbours {
+        let (queue, inbox) = mpsc::channel(shared.link_queue);
+        let stats = shared.stats[&(id, to)].clone();
+        stats.set_state(LinkState::Down);
+        let resolver = shared.clone();
+        let link = Link {
+            from: id,
+            to,
+            to_name: shared.name(to).into(),
+            resolve: Box::new(move || resolver.addr(to)),
+            inbox,
+            faults: shared.faults[&(id.min(to), id.max(to))].subscribe(),
+            stats: stats.clone(),
+            log: log.clone(),
+            events: shared.events.clone(),
+        };
+        tracker.spawn(token.clone().run_until_cancelled_owned(link.run()));
+        outboxes.push(Outbox { to, queue, stats });
+    }
+    let node = Arc::new(Node {
+        id,
+        name: spec.name.as_str().into(),
+        table: table::ClientTable::default(),
+        log: log.clone(),
+        outboxes,
+        shared: shared.clone(),
+    });
+    let addr = listener.local_addr().ok();
+    if let Some(addr) = addr {
+        log.note(format_args!("{} listening on {addr}", spec.name));
+        shared
+            .events
+            .emit(|| HerdEvent::ServerStarted { server: id, addr });
+    }
+    tracker.spawn(server::accept_loop(
+        node.clone(),
+        listener,
+        token.clone(),
+        tracker.clone(),
+    ));
+    *shared.running[id]
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner) = Some(Running {
+        node,
+        token,
+        tracker,
+    });
+}
+
+fn spawn_log_flusher(shared: &Arc<Shared>) {
+    let shared = shared.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_millis(200));
+        loop {
+            tokio::select! {
+                () = shared.root.cancelled() => break,
+                _ = tick.tick() => {}
+            }
+            for log in &shared.logs {
+                log.flush();
+            }
+        }
+    });
+}
+
+/// A cheap handle on a running herd.
+#[derive(Clone)]
+pub struct HerdHandle {
+    shared: Arc<Shared>,
+}
+
+/// An owned copy of the herd's state for display.
+#[derive(Debug, Clone)]
+pub struct HerdSnapshot {
+    pub servers: Vec<ServerSnapshot>,
+    pub links: Vec<LinkSnapshot>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ServerSnapshot {
+    pub id: ServerId,
+    pub name: String,
+    pub addr: Option<SocketAddr>,
+    pub local: bool,
+    pub up: bool,
+    /// The stored AT line of every client this server knows.
+    pub clients: Vec<Arc<str>>,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct LinkSnapshot {
+    pub a: ServerId,
+    pub b: ServerId,
+    pub cut: bool,
+    pub a_to_b: LinkState,
+    pub b_to_a: LinkState,
+    pub sent: u64,
+    pub dropped: u64,
+}
+
+impl HerdHandle {
+    pub fn topology(&self) -> &Topology {
+        &self.shared.topology
+    }
+
+    pub fn events(&self) -> broadcast::Receiver<HerdEvent> {
+        self.shared.events.subscribe()
+    }
+
+    pub fn id(&self, name: &str) -> Option<ServerId> {
+        self.shared.id(name)
+    }
+
+    /// Where server `id` listens (for a local server, the address it bound).
+    pub fn addr(&self, id: ServerId) -> Option<SocketAddr> {
+        self.shared.addr(id)
+    }
+
+    pub fn addr_of(&self, name: &str) -> Option<SocketAddr> {
+        self.id(name).and_then(|id| self.addr(id))
+    }
+
+    pub fn is_up(&self, id: ServerId) -> bool {
+        self.shared.node(id).is_some()
+    }
+
+    pub fn snapshot(&self) -> HerdSnapshot {
+        let shared = &self.shared;
+        let servers = shared
+            .topology
+            .servers
+            .iter()
+            .enumerate()
+            .map(|(id, spec)| {
+                let node = shared.node(id);
+                ServerSnapshot {
+                    id,
+                    name: spec.name.clone(),
+                    addr: shared.addr(id),
+                    local: shared.local[id],
+                    up: node.is_some(),
+                    clients: node.map(|n| n.table.lines()).unwrap_or_default(),
+                }
+            })
+            .collect();
+        let links = shared
+            .topology
+            .links()
+            .into_iter()
+            .map(|(a, b)| {
+                let (ab, ba) = (&shared.stats[&(a, b)], &shared.stats[&(b, a)]);
+                LinkSnapshot {
+                    a,
+                    b,
+                    cut: shared.faults[&(a, b)].borrow().cut,
+                    a_to_b: ab.state(),
+                    b_to_a: ba.state(),
+                    sent: ab.sent() + ba.sent(),
+                    dropped: ab.dropped() + ba.dropped(),
+                }
+            })
+            .collect();
+        HerdSnapshot { servers, links }
+    }
+
+    fn lookup(&self, name: &str) -> Result<ServerId, ControlError> {
+        self.id(name)
+            .ok_or_else(|| ControlError::NoSuchServer(name.to_owned()))
+    }
+
+    /// Stops server `name`: its port closes, its connections and links end, its table is gone.
+    pub async fn kill(&self, name: &str) -> Result<(), ControlError> {
+        let id = self.lookup(name)?;
+        let running = self.shared.running[id]
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        let running = running.ok_or_else(|| ControlError::NotRunning(name.to_owned()))?;
+        stop(&self.shared, id, running).await;
+        self.shared.logs[id].note("killed by operator");
+        self.shared.events.emit(|| HerdEvent::FaultApplied {
+            fault: Fault::Killed(id),
+        });
+        Ok(())
+    }
+
+    /// Starts server `name` again, empty, on the address it had.
+    pub async fn restart(&self, name: &str) -> Result<(), ControlError> {
+        let id = self.lookup(name)?;
+        if !self.shared.local[id] {
+            return Err(ControlError::NotLocal(name.to_owned()));
+        }
+        if self.is_up(id) {
+            return Err(ControlError::AlreadyRunning(name.to_owned()));
+        }
+        let spec = &self.shared.topology.servers[id];
+        let port = self.addr(id).map_or(spec.port, |a| a.port());
+        let listener = bind(&spec.host, port)
+            .await
+            .map_err(|err| ControlError::Rebind(name.to_owned(), err.to_string()))?;
+        launch(&self.shared, id, listener);
+        self.shared.logs[id].note("restarted by operator");
+        self.shared.events.emit(|| HerdEvent::FaultApplied {
+            fault: Fault::Restarted(id),
+        });
+        Ok(())
+    }
+
+    fn link_key(&self, a: &str, b: &str) -> Result<(ServerId, ServerId), ControlError> {
+        let (ia, ib) = (self.lookup(a)?, self.lookup(b)?);
+        let key = (ia.min(ib), ia.max(ib));
+        if self.shared.faults.contains_key(&key) {
+            Ok(key)
+        } else {
+            Err(ControlError::NoSuchLink(a.to_owned(), b.to_owned()))
+        }
+    }
+
+    /// Cuts the link between `a` and `b` both ways: its connections close and reports sent
+    /// over it are dropped (and counted) until it is healed.
+    pub fn cut(&self, a: &str, b: &str) -> Result<(), ControlError> {
+        let key = self.link_key(a, b)?;
+        self.set_cut(key, true);
+        Ok(())
+    }
+
+    pub fn heal(&self, a: &str, b: &str) -> Result<(), ControlError> {
+        let key = self.link_key(a, b)?;
+        self.set_cut(key, false);
+        Ok(())
+    }
+
+    /// Heals every cut link.
+    pub fn heal_all(&self) {
+        let cut: Vec<_> = self
+            .shared
+            .faults
+            .iter()
+            .filter(|(_, f)| f.borrow().cut)
+            .map(|(k, _)| *k)
+            .collect();
+        for key in cut {
+            self.set_cut(key, false);
+        }
+    }
+
+    fn set_cut(&self, (a, b): (ServerId, ServerId), cut: bool) {
+        let changed = self.shared.faults[&(a, b)]
+            .send_if_modified(|f| std::mem::replace(&mut f.cut, cut) != cut);
+        if !changed {
+            return;
+        }
+        let verb = if cut { "cut" } else { "healed" };
+        for (x, y) in [(a, b), (b, a)] {
+            if cut {
+                self.shared.stats[&(x, y)].set_state(LinkState::Cut);
+            }
+            self.shared.logs[x].note(format_args!(
+                "link to {} {verb} by operator",
+                self.shared.name(y)
+            ));
+        }
+        let fault = if cut {
+            Fault::Cut(a, b)
+        } else {
+            Fault::Healed(a, b)
+        };
+        self.shared
+            .events
+            .emit(|| HerdEvent::FaultApplied { fault });
+    }
+
+    /// Stops every server and waits for their tasks; flushes the logs.
+    pub async fn shutdown(&self) {
+        for id in 0..self.shared.running.len() {
+            let running = self.shared.running[id]
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take();
+            if let Some(running) = running {
+                stop(&self.shared, id, running).await;
+            }
+        }
+        self.shared.root.cancel();
+        for log in &self.shared.logs {
+            log.flush();
+        }
+    }
+}
+
+async fn stop(shared: &Shared, id: ServerId, running: Running) {
+    running.token.cancel();
+    running.tracker.close();
+    running.tracker.wait().await;
+    for &to in &shared.topology.servers[id].neighbours {
+        shared.stats[&(id, to)].set_state(LinkState::Idle);
+    }
+    shared
+        .events
+        .emit(|| HerdEvent::ServerStopped { server: id });
+}

@@ -1,0 +1,143 @@
+//! What the herd tells its observers: past-tense [`HerdEvent`]s on a broadcast channel. The
+//! herd never waits on an observer; a slow one lags and is told how many events it missed.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::sync::broadcast;
+
+/// Index of a server in the herd's topology.
+pub type ServerId = usize;
+
+/// Why a flooded report did not reach a neighbour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DropReason {
+    /// The neighbour could not be reached (refused, reset, or closed).
+    NeighbourDown,
+    /// The link is cut by the operator.
+    Cut,
+    /// The link's bounded queue was full.
+    QueueFull,
+}
+
+impl DropReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::NeighbourDown => "neighbour down",
+            Self::Cut => "link cut",
+            Self::QueueFull => "queue full",
+        }
+    }
+}
+
+/// A fault the operator applied through the control API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fault {
+    Killed(ServerId),
+    Restarted(ServerId),
+    Cut(ServerId, ServerId),
+    Healed(ServerId, ServerId),
+}
+
+/// Something that happened in the herd, in the order it happened.
+#[derive(Debug, Clone)]
+pub enum HerdEvent {
+    ServerStarted {
+        server: ServerId,
+        addr: SocketAddr,
+    },
+    ServerStopped {
+        server: ServerId,
+    },
+    /// A line arrived on a connection (client or neighbour), line ending removed.
+    LineIn {
+        server: ServerId,
+        peer: SocketAddr,
+        line: Arc<str>,
+    },
+    /// A reply was written to a connection.
+    LineOut {
+        server: ServerId,
+        peer: SocketAddr,
+        line: Arc<str>,
+    },
+    /// A report newer than what the server had was stored. `from` is the neighbour it came
+    /// from, `None` for a client's IAMAT (or an AT from outside the herd).
+    LocationStored {
+        server: ServerId,
+        client: Arc<str>,
+        line: Arc<str>,
+        from: Option<ServerId>,
+    },
+    /// A report the server already had (or an older one) arrived and was dropped: the end of a
+    /// flood branch.
+    FloodSuppressed {
+        server: ServerId,
+        client: Arc<str>,
+        from: Option<ServerId>,
+    },
+    /// A report was written to a neighbour's connection.
+    FloodSent {
+        from: ServerId,
+        to: ServerId,
+        client: Arc<str>,
+    },
+    /// A report could not be handed to a neighbour.
+    FloodDropped {
+        from: ServerId,
+        to: ServerId,
+        client: Arc<str>,
+        reason: DropReason,
+    },
+    /// A server's connection to a neighbour opened.
+    LinkUp {
+        from: ServerId,
+        to: ServerId,
+    },
+    /// A server's connection to a neighbour closed or could not be opened.
+    LinkDropped {
+        from: ServerId,
+        to: ServerId,
+        reason: Arc<str>,
+    },
+    /// A WHATSAT was answered with this Places status and number of results.
+    PlacesAnswered {
+        server: ServerId,
+        client: Arc<str>,
+        status: Arc<str>,
+        results: usize,
+    },
+    FaultApplied {
+        fault: Fault,
+    },
+}
+
+/// The sending side of the event stream, cheap to clone.
+#[derive(Debug, Clone)]
+pub struct EventBus {
+    sender: broadcast::Sender<HerdEvent>,
+}
+
+impl EventBus {
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            sender: broadcast::channel(capacity).0,
+        }
+    }
+
+    /// Is anyone listening? Lets hot paths skip building events nobody reads.
+    pub fn watched(&self) -> bool {
+        self.sender.receiver_count() > 0
+    }
+
+    /// Publishes an event built only when someone listens.
+    pub fn emit(&self, event: impl FnOnce() -> HerdEvent) {
+        if self.watched() {
+            let _ = self.sender.send(event());
+        }
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<HerdEvent> {
+        self.sender.subscribe()
+    }
+}

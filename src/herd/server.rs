@@ -1,0 +1,225 @@
+//! A running server ([`Node`]): its client table, what it does with each command, how it hands
+//! new reports to its links, and its accept loop.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::events::{DropReason, HerdEvent, ServerId};
+use super::flood;
+use super::link::{Flood, LinkStats};
+use super::log::ServerLog;
+use super::table::ClientTable;
+use super::{Shared, session};
+use crate::places::{self, NearbyQuery};
+use crate::protocol::{self, Command, IAmAt, Invalid, WhatsAt, at_line, format_diff, now_nanos};
+
+/// One neighbour's outbound queue.
+pub(super) struct Outbox {
+    pub to: ServerId,
+    pub queue: mpsc::Sender<Flood>,
+    pub stats: Arc<LinkStats>,
+}
+
+/// A server while it runs. A restart builds a new one, empty.
+pub(super) struct Node {
+    pub id: ServerId,
+    pub name: Arc<str>,
+    pub table: ClientTable,
+    pub log: Arc<ServerLog>,
+    pub outboxes: Vec<Outbox>,
+    pub shared: Arc<Shared>,
+}
+
+impl Node {
+    /// Answers one line into `out` (nothing for blank lines and AT reports).
+    pub async fn handle_line(&self, line: &[u8], peer: SocketAddr, out: &mut Vec<u8>) {
+        if protocol::is_blank(line) {
+            return;
+        }
+        self.log.line("IN", peer, line);
+        let events = &self.shared.events;
+        events.emit(|| HerdEvent::LineIn {
+            server: self.id,
+            peer,
+            line: crate::herd::log::printable(line).into(),
+        });
+        let start = out.len();
+        match protocol::parse_line(line) {
+            Ok(Some(Command::IAmAt(iamat))) => self.iamat(&iamat, out),
+            Ok(Some(Command::WhatsAt(whatsat))) => {
+                if let Err(why) = self.whatsat(&whatsat, out).await {
+                    self.invalid(line, why, out);
+                }
+            }
+            Ok(Some(Command::At(report))) => {
+                let sender = report.sender.and_then(|name| self.shared.id(name));
+                let origin = self.shared.id(report.server);
+                let canonical = report.canonical_line();
+                self.store(report.client, &report.time, &canonical, sender, origin);
+            }
+            Ok(None) => {}
+            Err(why) => self.invalid(line, why, out),
+        }
+        self.sent(peer, &out[start..]);
+    }
+
+    /// Answers the start of an over-long line with `? <prefix>`.
+    pub fn reject(&self, prefix: &[u8], peer: SocketAddr, out: &mut Vec<u8>) {
+        self.log.line("IN", peer, prefix);
+        let start = out.len();
+        self.invalid(prefix, Invalid::TooLong, out);
+        self.sent(peer, &out[start..]);
+    }
+
+    fn sent(&self, peer: SocketAddr, reply: &[u8]) {
+        if reply.is_empty() {
+            return;
+        }
+        self.log.line("OUT", peer, reply);
+        self.shared.events.emit(|| HerdEvent::LineOut {
+            server: self.id,
+            peer,
+            line: crate::herd::log::printable(reply).into(),
+        });
+    }
+
+    fn invalid(&self, line: &[u8], why: Invalid, out: &mut Vec<u8>) {
+        self.log.note(format_args!("invalid command: {why}"));
+        out.extend_from_slice(&protocol::invalid_reply(line));
+    }
+
+    /// Flood first, then reply: the report is in the neighbours' queues before the AT line
+    /// is written back.
+    fn iamat(&self, iamat: &IAmAt<'_>, out: &mut Vec<u8>) {
+        let diff = format_diff(now_nanos(), &iamat.time);
+        let line = at_line(
+            &self.name,
+            &diff,
+            iamat.client,
+            iamat.coords.as_str(),
+            iamat.time_text,
+        );
+        self.store(iamat.client, &iamat.time, &line, None, Some(self.id));
+        out.extend_from_slice(line.as_bytes());
+        out.push(b'\n');
+    }
+
+    async fn whatsat(&self, whatsat: &WhatsAt<'_>, out: &mut Vec<u8>) -> Result<(), Invalid> {
+        let stored = self
+            .table
+            .get(whatsat.client)
+            .ok_or(Invalid::UnknownClient)?;
+        let Ok(Some(Command::At(report))) = protocol::parse_line(stored.as_bytes()) else {
+            return Err(Invalid::UnknownClient);
+        };
+        let query = NearbyQuery {
+            lat: report.coords.lat_text().to_owned(),
+            lng: report.coords.lng_text().to_owned(),
+            radius_m: whatsat.radius_m.clone(),
+        };
+        let response = self.shared.places.nearby(&query).await;
+        let json = places::render_trimmed(&response, whatsat.bound);
+        let status: Arc<str> = places::status_of(&response).into();
+        let results = response
+            .get("results")
+            .and_then(serde_json::Value::as_array)
+            .map_or(0, |r| r.len().min(whatsat.bound));
+        self.shared.events.emit(|| HerdEvent::PlacesAnswered {
+            server: self.id,
+            client: whatsat.client.into(),
+            status,
+            results,
+        });
+        out.reserve(stored.len() + json.len() + 3);
+        out.extend_from_slice(stored.as_bytes());
+        out.push(b'\n');
+        out.extend_from_slice(json.as_bytes());
+        out.extend_from_slice(b"\n\n");
+        Ok(())
+    }
+
+    /// Stores a report if it is newer and floods it on; `sender` is the neighbour it came
+    /// from, `origin` the server that wrote it.
+    fn store(
+        &self,
+        client: &str,
+        time: &protocol::ClientTime,
+        line: &str,
+        sender: Option<ServerId>,
+        origin: Option<ServerId>,
+    ) {
+        let events = &self.shared.events;
+        let Some(stored) = self.table.accept(client, time, line) else {
+            events.emit(|| HerdEvent::FloodSuppressed {
+                server: self.id,
+                client: client.into(),
+                from: sender,
+            });
+            return;
+        };
+        let client: Arc<str> = client.into();
+        events.emit(|| HerdEvent::LocationStored {
+            server: self.id,
+            client: client.clone(),
+            line: stored.clone(),
+            from: sender,
+        });
+        let mut wire: Option<Bytes> = None;
+        for outbox in &self.outboxes {
+            if !flood::forwards_to(outbox.to, sender, origin) {
+                continue;
+            }
+            let wire = wire.get_or_insert_with(|| format!("{stored} {}\n", self.name).into());
+            let flood = Flood {
+                wire: wire.clone(),
+                client: client.clone(),
+            };
+            if outbox.queue.try_send(flood).is_err() {
+                outbox.stats.count_dropped(1);
+                self.log.note(format_args!(
+                    "dropped report of {client} for {}: queue full",
+                    self.shared.name(outbox.to)
+                ));
+                events.emit(|| HerdEvent::FloodDropped {
+                    from: self.id,
+                    to: outbox.to,
+                    client: client.clone(),
+                    reason: DropReason::QueueFull,
+                });
+            }
+        }
+    }
+}
+
+/// Accepts connections until cancelled; each connection is served on its own task.
+pub(super) async fn accept_loop(
+    node: Arc<Node>,
+    listener: TcpListener,
+    token: CancellationToken,
+    tracker: TaskTracker,
+) {
+    loop {
+        let accepted = tokio::select! {
+            () = token.cancelled() => return,
+            accepted = listener.accept() => accepted,
+        };
+        match accepted {
+            Ok((stream, peer)) => {
+                let _ = stream.set_nodelay(true);
+                let session = session::serve(node.clone(), stream, peer);
+                let token = token.clone();
+                tracker.spawn(async move { token.run_until_cancelled(session).await });
+            }
+            Err(err) => {
+                node.log.note(format_args!("accept failed: {err}"));
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+        }
+    }
+}

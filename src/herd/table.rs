@@ -1,0 +1,105 @@
+//! One server's client table: per client, the AT line of the report with the greatest client
+//! time. A std `Mutex` guards it; nothing awaits while holding it.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use crate::protocol::ClientTime;
+
+#[derive(Debug)]
+struct Entry {
+    time: ClientTime,
+    line: Arc<str>,
+}
+
+/// Client id → newest report.
+#[derive(Debug, Default)]
+pub struct ClientTable {
+    entries: Mutex<HashMap<Box<str>, Entry>>,
+}
+
+impl ClientTable {
+    /// Stores `line` if `time` is newer than what is held for `client`; returns the stored
+    /// line, or `None` when the report was older or equal (and nothing changed).
+    pub fn accept(&self, client: &str, time: &ClientTime, line: &str) -> Option<Arc<str>> {
+        let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(entry) = entries.get_mut(client) {
+            if *time <= entry.time {
+                return None;
+            }
+            entry.time = time.clone();
+            entry.line = line.into();
+            return Some(entry.line.clone());
+        }
+        let line: Arc<str> = line.into();
+        entries.insert(
+            client.into(),
+            Entry {
+                time: time.clone(),
+                line: line.clone(),
+            },
+        );
+        Some(line)
+    }
+
+    /// The stored AT line for `client`.
+    pub fn get(&self, client: &str) -> Option<Arc<str>> {
+        let entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+        entries.get(client).map(|entry| entry.line.clone())
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Every stored line, in no particular order.
+    pub fn lines(&self) -> Vec<Arc<str>> {
+        let entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+        entries.values().map(|entry| entry.line.clone()).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn time(text: &str) -> ClientTime {
+        ClientTime::parse(text).expect("valid time")
+    }
+
+    #[test]
+    fn newer_wins_and_equal_or_older_is_ignored() {
+        let table = ClientTable::default();
+        assert!(
+            table
+                .accept("kiwi", &time("10.5"), "AT A +0 kiwi +1+1 10.5")
+                .is_some()
+        );
+        assert!(
+            table
+                .accept("kiwi", &time("10.50"), "AT B +0 kiwi +1+1 10.50")
+                .is_none()
+        );
+        assert!(
+            table
+                .accept("kiwi", &time("9"), "AT B +0 kiwi +1+1 9")
+                .is_none()
+        );
+        assert_eq!(table.get("kiwi").as_deref(), Some("AT A +0 kiwi +1+1 10.5"));
+        assert!(
+            table
+                .accept("kiwi", &time("10.500000001"), "AT C +0 kiwi +1+1 x")
+                .is_some()
+        );
+        assert_eq!(table.get("kiwi").as_deref(), Some("AT C +0 kiwi +1+1 x"));
+        assert!(table.get("apple").is_none());
+        assert_eq!(table.len(), 1);
+    }
+}
