@@ -9,6 +9,7 @@ use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 
+use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Map, Value};
 
 /// Path of the legacy Nearby Search endpoint, appended to the base URL.
@@ -211,26 +212,34 @@ impl Places {
 /// `results` cut to the first `bound` entries, pretty-printed with no blank line and no
 /// trailing newline (protocol.md §5).
 pub fn render_trimmed(response: &Value, bound: usize) -> String {
-    let trimmed;
-    let to_print = match response {
-        Value::Object(fields) => {
-            let mut copy = Map::with_capacity(fields.len());
-            for (name, value) in fields {
-                let value = match value {
-                    Value::Array(items) if name == "results" => {
-                        Value::Array(items.iter().take(bound).cloned().collect())
-                    }
-                    other => other.clone(),
-                };
-                copy.insert(name.clone(), value);
-            }
-            trimmed = Value::Object(copy);
-            &trimmed
-        }
-        other => other,
-    };
     // Printing a `Value` cannot fail (its keys are always strings).
-    serde_json::to_string_pretty(to_print).unwrap_or_else(|_| String::from("{}"))
+    serde_json::to_string_pretty(&Trimmed { response, bound })
+        .unwrap_or_else(|_| String::from("{}"))
+}
+
+/// Serializes a response as if its `results` array held only its first `bound` entries,
+/// without copying anything.
+struct Trimmed<'a> {
+    response: &'a Value,
+    bound: usize,
+}
+
+impl Serialize for Trimmed<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let Value::Object(fields) = self.response else {
+            return self.response.serialize(serializer);
+        };
+        let mut map = serializer.serialize_map(Some(fields.len()))?;
+        for (name, value) in fields {
+            match value {
+                Value::Array(items) if name == "results" => {
+                    map.serialize_entry(name, &items[..items.len().min(self.bound)])?;
+                }
+                other => map.serialize_entry(name, other)?,
+            }
+        }
+        map.end()
+    }
 }
 
 /// The `status` field of a response, or `""`.
@@ -620,26 +629,8 @@ fn made_up_place(rng: &mut SplitMix64, lat: f64, lng: f64, radius_m: f64, city: 
     let place_lat = clamp_lat(round7(place_lat));
     let place_lng = round7(wrap_lng(place_lng));
 
-    let half_lat = 0.0012 + 0.0006 * rng.unit();
-    let half_lng = (half_lat / place_lat.to_radians().cos().max(0.01)).min(1.0);
-    let mut viewport = Map::with_capacity(2);
-    viewport.insert(
-        "northeast".into(),
-        lat_lng(
-            clamp_lat(round7(place_lat + half_lat)),
-            round7(wrap_lng(place_lng + half_lng)),
-        ),
-    );
-    viewport.insert(
-        "southwest".into(),
-        lat_lng(
-            clamp_lat(round7(place_lat - half_lat)),
-            round7(wrap_lng(place_lng - half_lng)),
-        ),
-    );
-    let mut geometry = Map::with_capacity(2);
+    let mut geometry = Map::with_capacity(1);
     geometry.insert("location".into(), lat_lng(place_lat, place_lng));
-    geometry.insert("viewport".into(), Value::Object(viewport));
 
     let prefix = rng.pick(NAME_PREFIXES);
     let noun = rng.pick(category.nouns);
@@ -666,7 +657,7 @@ fn made_up_place(rng: &mut SplitMix64, lat: f64, lng: f64, radius_m: f64, city: 
     types.push(Value::String("point_of_interest".into()));
     types.push(Value::String("establishment".into()));
 
-    let mut place = Map::with_capacity(13);
+    let mut place = Map::with_capacity(10);
     place.insert(
         "business_status".into(),
         Value::String("OPERATIONAL".into()),
@@ -676,13 +667,11 @@ fn made_up_place(rng: &mut SplitMix64, lat: f64, lng: f64, radius_m: f64, city: 
     let mut hours = Map::with_capacity(1);
     hours.insert("open_now".into(), Value::Bool(open_now));
     place.insert("opening_hours".into(), Value::Object(hours));
-    place.insert("place_id".into(), Value::String(place_id.clone()));
+    place.insert("place_id".into(), Value::String(place_id));
     if let Some(level) = price_level {
         place.insert("price_level".into(), Value::from(level));
     }
     place.insert("rating".into(), Value::from(rating));
-    place.insert("reference".into(), Value::String(place_id));
-    place.insert("scope".into(), Value::String("GOOGLE".into()));
     place.insert("types".into(), Value::Array(types));
     place.insert("user_ratings_total".into(), Value::from(ratings_total));
     place.insert("vicinity".into(), Value::String(vicinity));
@@ -930,7 +919,6 @@ mod tests {
             assert_eq!(place["business_status"], "OPERATIONAL");
             assert!(place["geometry"]["location"]["lat"].is_f64());
             assert!(place["geometry"]["location"]["lng"].is_f64());
-            assert!(place["geometry"]["viewport"]["northeast"]["lat"].is_f64());
             let name = place["name"].as_str().unwrap();
             assert!(name.contains(' '), "{name}");
             let id = place["place_id"].as_str().unwrap();
@@ -991,11 +979,6 @@ mod tests {
                 assert!((-180.0..=180.0).contains(&plng), "{plng}");
                 let d = haversine_m(lat, lng, plat, plng);
                 assert!(d <= radius, "{d} m > {radius} m at {lat},{lng}");
-                for corner in ["northeast", "southwest"] {
-                    let c = &place["geometry"]["viewport"][corner];
-                    assert!((-90.0..=90.0).contains(&c["lat"].as_f64().unwrap()));
-                    assert!((-180.0..=180.0).contains(&c["lng"].as_f64().unwrap()));
-                }
             }
         }
     }

@@ -1,0 +1,273 @@
+//! The `herdctl` binary from outside: headless runs, one server per process, topology
+//! printing, and clear exit-2 errors for bad configuration.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{SocketAddr, TcpListener};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use common::{PATIENCE, grading_at};
+use herdctl::config::Topology;
+
+fn herdctl() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_herdctl"))
+}
+
+/// A running herdctl process whose stdout lines arrive on a channel.
+struct Running {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+}
+
+impl Running {
+    fn spawn(args: &[&str], dir: &Path) -> Self {
+        let mut child = herdctl()
+            .args(args)
+            .current_dir(dir)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Self { child, lines }
+    }
+
+    /// The `NAME HOST:PORT` lines printed once the servers listen.
+    fn listening(&self, count: usize) -> Vec<(String, SocketAddr)> {
+        (0..count)
+            .map(|_| {
+                let line = self
+                    .lines
+                    .recv_timeout(PATIENCE)
+                    .expect("no listening line");
+                let (name, addr) = line.split_once(' ').expect("NAME HOST:PORT");
+                (name.to_owned(), addr.parse().expect("a socket address"))
+            })
+            .collect()
+    }
+
+    fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .args([signal, &self.child.id().to_string()])
+            .status();
+        assert!(status.unwrap().success());
+    }
+
+    fn wait(&mut self) -> std::process::ExitStatus {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "herdctl did not exit");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Free ports, found by binding port 0 and letting go (for multi-process herds, which need
+/// each other's ports up front).
+fn free_ports(n: usize) -> Vec<u16> {
+    let listeners: Vec<TcpListener> = (0..n)
+        .map(|_| TcpListener::bind("127.0.0.1:0").unwrap())
+        .collect();
+    listeners
+        .iter()
+        .map(|l| l.local_addr().unwrap().port())
+        .collect()
+}
+
+fn write_topology(dir: &Path, topology: &Topology) -> String {
+    let path = dir.join("herd.toml");
+    std::fs::File::create(&path)
+        .unwrap()
+        .write_all(topology.to_toml().as_bytes())
+        .unwrap();
+    path.to_str().unwrap().to_owned()
+}
+
+#[test]
+fn topology_print_gives_a_loadable_file() {
+    for preset in ["cs131", "cs131-2019", "ring:6", "grid:3x4"] {
+        let out = herdctl()
+            .args(["topology", "--print", preset])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{preset}");
+        let text = String::from_utf8(out.stdout).unwrap();
+        let printed = Topology::from_toml(&text, "printed").unwrap();
+        assert_eq!(printed, Topology::load(preset, 12401).unwrap(), "{preset}");
+    }
+}
+
+#[test]
+fn bad_topology_is_a_clear_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.toml");
+    std::fs::write(
+        &path,
+        "[[server]]\nname = \"A\"\nport = 1\nneighbours = [\"Ghost\"]\n",
+    )
+    .unwrap();
+    let out = herdctl()
+        .args(["--headless", "--topology"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("bad.toml") && stderr.contains("Ghost"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+
+    let out = herdctl()
+        .args(["--headless", "--topology", "ring:x"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn port_in_use_names_the_server_and_port() {
+    let dir = tempfile::tempdir().unwrap();
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let mut topology = Topology::load("line:2", 0).unwrap();
+    topology.servers[1].port = port;
+    let path = write_topology(dir.path(), &topology);
+    let out = herdctl()
+        .args(["--headless", "--topology", &path])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("S2") && stderr.contains(&port.to_string()),
+        "{stderr}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn headless_serves_logs_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let topology = Topology::load("cs131", 0).unwrap();
+    let path = write_topology(dir.path(), &topology);
+    let mut herd = Running::spawn(
+        &["--headless", "--topology", &path, "--log-dir", "herd-logs"],
+        dir.path(),
+    );
+    let servers = herd.listening(5);
+    let names: Vec<&str> = servers.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["Bailey", "Bona", "Campbell", "Clark", "Jaquez"]);
+    let addr = |name: &str| servers.iter().find(|(n, _)| n == name).unwrap().1;
+
+    let reply = grading_at(
+        addr("Bailey"),
+        b"IAMAT kiwi +34.068930-118.445127 1621464827.959498503",
+    )
+    .await;
+    assert!(reply.starts_with("AT Bailey +"), "{reply}");
+    let whatsat = grading_at(addr("Jaquez"), b"WHATSAT kiwi 10 2").await;
+    assert!(
+        whatsat.starts_with("AT Bailey +") && whatsat.ends_with("}\n\n"),
+        "{whatsat}"
+    );
+
+    herd.signal("-TERM");
+    assert!(herd.wait().success());
+    let bailey = std::fs::read_to_string(dir.path().join("herd-logs/Bailey.log")).unwrap();
+    assert!(
+        bailey.contains("IN ") && bailey.contains("IAMAT kiwi"),
+        "{bailey}"
+    );
+    assert!(
+        bailey.contains("OUT ") && bailey.contains("AT Bailey"),
+        "{bailey}"
+    );
+    assert!(bailey.contains("link to Bona up"), "{bailey}");
+    let jaquez = std::fs::read_to_string(dir.path().join("herd-logs/Jaquez.log")).unwrap();
+    assert!(jaquez.contains("WHATSAT kiwi 10 2"), "{jaquez}");
+}
+
+/// Five `herdctl serve NAME` processes, like five `python3 server.py NAME`: a killed process
+/// is routed around, and once restarted it learns new updates.
+#[tokio::test(flavor = "multi_thread")]
+async fn one_server_per_process_survives_a_kill_and_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut topology = Topology::load("cs131", 0).unwrap();
+    for (server, port) in topology.servers.iter_mut().zip(free_ports(5)) {
+        server.port = port;
+    }
+    let path = write_topology(dir.path(), &topology);
+    let serve = |name: &str| Running::spawn(&["serve", name, "--topology", &path], dir.path());
+    let mut procs: Vec<(String, Running)> = topology
+        .servers
+        .iter()
+        .map(|s| (s.name.clone(), serve(&s.name)))
+        .collect();
+    let mut addrs = Vec::new();
+    for (name, running) in &procs {
+        let listening = running.listening(1);
+        assert_eq!(&listening[0].0, name);
+        addrs.push((name.clone(), listening[0].1));
+    }
+    let addr = |name: &str| addrs.iter().find(|(n, _)| n == name).unwrap().1;
+    let knows = |name: &'static str, client: &'static str| async move {
+        let reply = grading_at(addr(name), format!("WHATSAT {client} 1 1").as_bytes()).await;
+        !reply.starts_with("? ")
+    };
+    let eventually = |name: &'static str, client: &'static str| async move {
+        let deadline = Instant::now() + PATIENCE;
+        while !knows(name, client).await {
+            assert!(Instant::now() < deadline, "{name} never learned {client}");
+            tokio::task::yield_now().await;
+        }
+    };
+
+    let t = common::now_text();
+    grading_at(addr("Bailey"), format!("IAMAT one +1+1 {t}").as_bytes()).await;
+    eventually("Jaquez", "one").await;
+
+    // Kill Campbell: Bailey's update still reaches Jaquez through Bona and Clark.
+    let campbell = procs.iter().position(|(n, _)| n == "Campbell").unwrap();
+    procs[campbell].1.signal("-KILL");
+    procs[campbell].1.wait();
+    let t = common::now_text();
+    let reply = grading_at(addr("Bailey"), format!("IAMAT two +2+2 {t}").as_bytes()).await;
+    assert!(reply.starts_with("AT Bailey"), "{reply}");
+    eventually("Jaquez", "two").await;
+
+    // Restart it: it starts empty, and new updates reach it.
+    procs[campbell].1 = serve("Campbell");
+    procs[campbell].1.listening(1);
+    assert!(
+        !knows("Campbell", "two").await,
+        "a restarted server must start empty"
+    );
+    let t = common::now_text();
+    grading_at(addr("Clark"), format!("IAMAT three +3+3 {t}").as_bytes()).await;
+    eventually("Campbell", "three").await;
+}

@@ -1,0 +1,227 @@
+//! Test harness: a herd on port 0, clients that talk like the grading client (connection per
+//! command, half-close, read to EOF) and like telnet (one open connection, CRLF lines), and
+//! waiting on engine events with timeouts instead of sleeping.
+#![allow(dead_code, clippy::unwrap_used)]
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use herdctl::config::Topology;
+use herdctl::herd::{Herd, HerdConfig, HerdEvent, HerdHandle, ServerId};
+use herdctl::places::Places;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::sync::broadcast;
+use tokio::time::timeout;
+
+/// How long any single wait in a test may take before it fails.
+pub const PATIENCE: Duration = Duration::from_secs(5);
+
+pub struct TestHerd {
+    pub herd: HerdHandle,
+    pub events: broadcast::Receiver<HerdEvent>,
+}
+
+/// Starts `preset` (or a TOML text when it contains `[[server]]`) with every port 0.
+pub async fn start(topology: &str) -> TestHerd {
+    start_with(topology, |_| {}).await
+}
+
+pub async fn start_with(topology: &str, tweak: impl FnOnce(&mut HerdConfig)) -> TestHerd {
+    let topology = if topology.contains("[[server]]") {
+        Topology::from_toml(topology, "test.toml").unwrap()
+    } else {
+        Topology::load(topology, 0).unwrap()
+    };
+    let mut config = HerdConfig::new(topology);
+    config.places = Places::Offline;
+    tweak(&mut config);
+    let herd = Herd::start(config).await.unwrap();
+    let events = herd.events();
+    TestHerd { herd, events }
+}
+
+impl TestHerd {
+    pub fn id(&self, name: &str) -> ServerId {
+        self.herd
+            .id(name)
+            .unwrap_or_else(|| panic!("no server {name}"))
+    }
+
+    pub fn addr(&self, name: &str) -> SocketAddr {
+        self.herd.addr_of(name).unwrap()
+    }
+
+    /// The grading client's way: connect, write, half-close, read until the server closes.
+    pub async fn grading(&self, server: &str, command: &str) -> String {
+        grading_at(self.addr(server), command.as_bytes()).await
+    }
+
+    pub async fn telnet(&self, server: &str) -> Telnet {
+        Telnet::connect(self.addr(server)).await
+    }
+
+    /// Waits for the first event matching `pred`.
+    pub async fn wait_for(
+        &mut self,
+        what: &str,
+        mut pred: impl FnMut(&HerdEvent) -> bool,
+    ) -> HerdEvent {
+        let found = timeout(PATIENCE, async {
+            loop {
+                match self.events.recv().await {
+                    Ok(event) if pred(&event) => return event,
+                    Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(broadcast::error::RecvError::Closed) => panic!("event bus closed"),
+                }
+            }
+        })
+        .await;
+        found.unwrap_or_else(|_| panic!("timed out waiting for {what}"))
+    }
+
+    /// Waits until every server in `names` has stored a report for `client`.
+    pub async fn wait_stored_at(&mut self, names: &[&str], client: &str) {
+        let mut missing: Vec<ServerId> = names.iter().map(|n| self.id(n)).collect();
+        missing.retain(|&id| !self.knows(id, client));
+        while !missing.is_empty() {
+            let what = format!("{client} stored at {missing:?}");
+            let event = self
+                .wait_for(
+                    &what,
+                    |e| matches!(e, HerdEvent::LocationStored { client: c, .. } if &**c == client),
+                )
+                .await;
+            if let HerdEvent::LocationStored { server, .. } = event {
+                missing.retain(|&id| id != server);
+            }
+        }
+    }
+
+    /// The AT line server `id` holds for `client`, if any.
+    pub fn stored(&self, id: ServerId, client: &str) -> Option<String> {
+        let snapshot = self.herd.snapshot();
+        snapshot.servers[id]
+            .clients
+            .iter()
+            .find(|line| line.split(' ').nth(3) == Some(client))
+            .map(ToString::to_string)
+    }
+
+    pub fn knows(&self, id: ServerId, client: &str) -> bool {
+        self.stored(id, client).is_some()
+    }
+
+    /// Waits until the herd has been quiet (no event) for `quiet`, so that a flood that should
+    /// not reach somewhere has had every chance to.
+    pub async fn settle(&mut self, quiet: Duration) {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            match timeout(quiet, self.events.recv()).await {
+                Err(_) => return,
+                Ok(_) if tokio::time::Instant::now() > deadline => panic!("herd never went quiet"),
+                Ok(_) => {}
+            }
+        }
+    }
+}
+
+/// Connection per command: write, half-close, read to EOF.
+pub async fn grading_at(addr: SocketAddr, command: &[u8]) -> String {
+    let bytes = grading_bytes(addr, command).await;
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+pub async fn grading_bytes(addr: SocketAddr, command: &[u8]) -> Vec<u8> {
+    let exchange = async {
+        let mut stream = TcpStream::connect(addr).await.unwrap();
+        stream.write_all(command).await.unwrap();
+        stream.shutdown().await.unwrap();
+        let mut reply = Vec::new();
+        stream.read_to_end(&mut reply).await.unwrap();
+        reply
+    };
+    timeout(PATIENCE, exchange)
+        .await
+        .expect("server did not close the connection")
+}
+
+/// A telnet-like client: one connection, CRLF lines, read replies line by line.
+pub struct Telnet {
+    pub reader: BufReader<OwnedReadHalf>,
+    pub writer: OwnedWriteHalf,
+}
+
+impl Telnet {
+    pub async fn connect(addr: SocketAddr) -> Self {
+        let stream = TcpStream::connect(addr).await.unwrap();
+        let (read, writer) = stream.into_split();
+        Self {
+            reader: BufReader::new(read),
+            writer,
+        }
+    }
+
+    pub async fn send(&mut self, line: &str) {
+        self.writer
+            .write_all(format!("{line}\r\n").as_bytes())
+            .await
+            .unwrap();
+    }
+
+    pub async fn write_raw(&mut self, bytes: &[u8]) {
+        self.writer.write_all(bytes).await.unwrap();
+    }
+
+    /// The next reply line, without its `\n`.
+    pub async fn line(&mut self) -> String {
+        let mut line = Vec::new();
+        let read = timeout(PATIENCE, self.reader.read_until(b'\n', &mut line)).await;
+        let n = read.expect("no reply line in time").unwrap();
+        assert!(n > 0, "connection closed while waiting for a line");
+        assert_eq!(line.pop(), Some(b'\n'), "reply line not ended by \\n");
+        String::from_utf8_lossy(&line).into_owned()
+    }
+
+    /// A whole WHATSAT reply: everything up to and including the empty line.
+    pub async fn whatsat_reply(&mut self) -> String {
+        let mut reply = String::new();
+        loop {
+            let line = self.line().await;
+            if line.is_empty() {
+                return reply;
+            }
+            reply.push_str(&line);
+            reply.push('\n');
+        }
+    }
+
+    /// Asserts nothing arrives within `quiet`.
+    pub async fn assert_silent(&mut self, quiet: Duration) {
+        let mut byte = [0u8; 1];
+        if let Ok(read) = timeout(quiet, self.reader.read(&mut byte)).await {
+            panic!("unexpected data: {read:?} {byte:?}");
+        }
+    }
+}
+
+/// An AT reply's fields, checked for shape.
+pub fn at_fields(reply: &str) -> Vec<String> {
+    let fields: Vec<String> = reply
+        .trim_end_matches('\n')
+        .split(' ')
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(fields.len(), 6, "not an AT line: {reply:?}");
+    assert_eq!(fields[0], "AT");
+    fields
+}
+
+/// Now as POSIX seconds with nine fraction digits.
+pub fn now_text() -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    format!("{}.{:09}", now.as_secs(), now.subsec_nanos())
+}
