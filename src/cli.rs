@@ -67,6 +67,9 @@ pub struct HerdArgs {
         hide_env_values = true
     )]
     pub places_key: Option<String>,
+    /// A real delay on every hop between servers (e.g. 300ms), to watch floods and race them.
+    #[arg(long, global = true, default_value = "0s", value_parser = humantime::parse_duration)]
+    pub link_delay: Duration,
     /// Give up on a Places request after this long.
     #[arg(long, global = true, default_value = "5s", value_parser = humantime::parse_duration)]
     pub places_timeout: Duration,
@@ -116,6 +119,7 @@ impl HerdArgs {
         let mut config = HerdConfig::new(self.load_topology()?);
         config.places = self.places()?;
         config.log_dir = Some(self.log_dir.clone());
+        config.link_delay = self.link_delay;
         Ok(config)
     }
 }

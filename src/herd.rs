@@ -10,6 +10,7 @@ pub mod log;
 mod server;
 mod session;
 pub mod table;
+pub mod traffic;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -42,6 +43,8 @@ pub struct HerdConfig {
     pub link_queue: usize,
     /// Events buffered for each observer before it lags.
     pub event_buffer: usize,
+    /// A real delay on every hop between servers.
+    pub link_delay: Duration,
 }
 
 impl HerdConfig {
@@ -53,6 +56,7 @@ impl HerdConfig {
             only: None,
             link_queue: 4096,
             event_buffer: 1 << 16,
+            link_delay: Duration::ZERO,
         }
     }
 }
@@ -111,6 +115,7 @@ struct Shared {
     faults: HashMap<(ServerId, ServerId), watch::Sender<LinkFaults>>,
     /// Counters per directed link `(from, to)`.
     stats: HashMap<(ServerId, ServerId), Arc<LinkStats>>,
+    traffic: traffic::Traffic,
     root: CancellationToken,
 }
 
@@ -225,6 +230,7 @@ impl Herd {
             running: (0..n).map(|_| Mutex::new(None)).collect(),
             faults,
             stats,
+            traffic: traffic::Traffic::default(),
             root: CancellationToken::new(),
             topology,
         });
@@ -233,6 +239,7 @@ impl Herd {
                 launch(&shared, id, listener);
             }
         }
+        shared.traffic.set_delay(config.link_delay);
         spawn_log_flusher(&shared);
         Ok(HerdHandle { shared })
     }
@@ -271,6 +278,7 @@ fn launch(shared: &Arc<Shared>, id: ServerId, listener: TcpListener) {
             to_name: shared.name(to).into(),
             resolve: Box::new(move || resolver.addr(to)),
             inbox,
+            pending: None,
             faults: shared.faults[&(id.min(to), id.max(to))].subscribe(),
             stats: stats.clone(),
             log: log.clone(),
@@ -530,6 +538,58 @@ impl HerdHandle {
         self.shared
             .events
             .emit(|| HerdEvent::FaultApplied { fault });
+    }
+
+    /// Holds every report between servers until [`step`](Self::step) or
+    /// [`resume`](Self::resume); clients are still answered.
+    pub fn pause(&self) {
+        if !self.shared.traffic.paused() {
+            self.shared.traffic.pause();
+            self.shared.events.emit(|| HerdEvent::FaultApplied {
+                fault: Fault::Paused,
+            });
+        }
+    }
+
+    /// Releases the oldest held report; `false` if none was held.
+    pub fn step(&self) -> bool {
+        let stepped = self.shared.traffic.step(&self.shared.events);
+        if stepped {
+            self.shared.events.emit(|| HerdEvent::FaultApplied {
+                fault: Fault::Stepped,
+            });
+        }
+        stepped
+    }
+
+    /// Stops holding and releases every held report in order; returns how many.
+    pub fn resume(&self) -> usize {
+        let released = self.shared.traffic.resume(&self.shared.events);
+        self.shared.events.emit(|| HerdEvent::FaultApplied {
+            fault: Fault::Resumed(released),
+        });
+        released
+    }
+
+    pub fn paused(&self) -> bool {
+        self.shared.traffic.paused()
+    }
+
+    /// Reports held while paused.
+    pub fn held(&self) -> usize {
+        self.shared.traffic.held()
+    }
+
+    /// Sets the real delay of every hop between servers (0 for none).
+    pub fn set_link_delay(&self, delay: Duration) {
+        self.shared.traffic.set_delay(delay);
+        self.shared.events.emit(|| HerdEvent::FaultApplied {
+            fault: Fault::Delay(delay),
+        });
+    }
+
+    pub fn link_delay(&self) -> Duration {
+        self.shared.traffic.delay()
     }
 
     /// Stops every server and waits for their tasks; flushes the logs.

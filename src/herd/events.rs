@@ -37,6 +37,11 @@ pub enum Fault {
     Restarted(ServerId),
     Cut(ServerId, ServerId),
     Healed(ServerId, ServerId),
+    Paused,
+    /// Traffic resumed; this many held reports were released.
+    Resumed(usize),
+    Stepped,
+    Delay(std::time::Duration),
 }
 
 /// Something that happened in the herd, in the order it happened.
@@ -75,6 +80,24 @@ pub enum HerdEvent {
         server: ServerId,
         client: Arc<str>,
         from: Option<ServerId>,
+    },
+    /// A report was handed to the link to a neighbour (it may wait there for the link delay).
+    FloodQueued {
+        from: ServerId,
+        to: ServerId,
+        client: Arc<str>,
+    },
+    /// A report was held because traffic is paused.
+    FloodHeld {
+        from: ServerId,
+        to: ServerId,
+        client: Arc<str>,
+    },
+    /// A held report was released to its link (by a step or a resume).
+    FloodReleased {
+        from: ServerId,
+        to: ServerId,
+        client: Arc<str>,
     },
     /// A report was written to a neighbour's connection.
     FloodSent {

@@ -26,6 +26,8 @@ use super::log::ServerLog;
 pub struct Flood {
     pub wire: Bytes,
     pub client: Arc<str>,
+    /// Not to be written before this instant (the link delay); `None` = at once.
+    pub due: Option<Instant>,
 }
 
 /// Operator faults on one undirected link.
@@ -118,6 +120,8 @@ pub(super) struct Link {
     /// Where the neighbour listens, looked up at each connect (it may move on restart).
     pub resolve: Box<dyn Fn() -> Option<SocketAddr> + Send + Sync>,
     pub inbox: mpsc::Receiver<Flood>,
+    /// A report taken from the inbox that is not yet due.
+    pub pending: Option<Flood>,
     pub faults: watch::Receiver<LinkFaults>,
     pub stats: Arc<LinkStats>,
     pub log: Arc<ServerLog>,
@@ -145,7 +149,7 @@ impl Link {
                 self.stats.set_state(LinkState::Cut);
                 tokio::select! {
                     changed = self.faults.changed() => if changed.is_err() { return },
-                    flood = self.inbox.recv() => match flood {
+                    flood = recv(&mut self.pending, &mut self.inbox) => match flood {
                         Some(flood) => self.drop_reports(&[flood], DropReason::Cut),
                         None => return,
                     },
@@ -172,9 +176,9 @@ impl Link {
                             retry_at = Instant::now() + backoff.next();
                         }
                     }
-                    flood = self.inbox.recv() => {
+                    flood = recv(&mut self.pending, &mut self.inbox) => {
                         let Some(flood) = flood else { return };
-                        let batch = self.batch(flood);
+                        let batch = self.batch(flood).await;
                         connection = self.deliver(connection.take(), &batch).await;
                     }
                 }
@@ -182,9 +186,9 @@ impl Link {
                 tokio::select! {
                     biased;
                     changed = self.faults.changed() => if changed.is_err() { return },
-                    flood = self.inbox.recv() => {
+                    flood = recv(&mut self.pending, &mut self.inbox) => {
                         let Some(flood) = flood else { return };
-                        let batch = self.batch(flood);
+                        let batch = self.batch(flood).await;
                         connection = self.deliver(None, &batch).await;
                         if connection.is_some() {
                             backoff.reset();
@@ -212,14 +216,25 @@ impl Link {
         }
     }
 
-    /// The first report plus whatever else is already queued, up to [`BATCH`].
-    fn batch(&mut self, first: Flood) -> Vec<Flood> {
+    /// Waits until `first` is due, then adds whatever else is queued and due, up to [`BATCH`].
+    async fn batch(&mut self, first: Flood) -> Vec<Flood> {
+        if let Some(due) = first.due {
+            sleep_until(due).await;
+        }
         let mut batch = vec![first];
         while batch.len() < BATCH {
-            match self.inbox.try_recv() {
-                Ok(flood) => batch.push(flood),
-                Err(_) => break,
+            let next = match self.pending.take() {
+                Some(flood) => flood,
+                None => match self.inbox.try_recv() {
+                    Ok(flood) => flood,
+                    Err(_) => break,
+                },
+            };
+            if next.due.is_some_and(|due| due > Instant::now()) {
+                self.pending = Some(next);
+                break;
             }
+            batch.push(next);
         }
         batch
     }
@@ -227,6 +242,10 @@ impl Link {
     /// Writes `batch` on `connection` (reconnecting at once if it is missing or the neighbour
     /// has closed it); returns the connection if it is still usable.
     async fn deliver(&self, connection: Option<Connection>, batch: &[Flood]) -> Option<Connection> {
+        if self.faults.borrow().cut {
+            self.drop_reports(batch, DropReason::Cut);
+            return connection;
+        }
         let connection = match connection {
             Some(conn) if !peer_closed(&conn.write) => Some(conn),
             Some(_) => {
@@ -318,6 +337,14 @@ impl Link {
                 reason,
             });
         }
+    }
+}
+
+/// The next report: the one held back as not yet due, or the inbox's next. Cancel-safe.
+async fn recv(pending: &mut Option<Flood>, inbox: &mut mpsc::Receiver<Flood>) -> Option<Flood> {
+    match pending.take() {
+        Some(flood) => Some(flood),
+        None => inbox.recv().await,
     }
 }
 

@@ -10,11 +10,12 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::events::{DropReason, HerdEvent, ServerId};
+use super::events::{HerdEvent, ServerId};
 use super::flood;
 use super::link::{Flood, LinkStats};
 use super::log::ServerLog;
 use super::table::ClientTable;
+use super::traffic::Handoff;
 use super::{Shared, session};
 use crate::places::{self, NearbyQuery};
 use crate::protocol::{self, Command, IAmAt, Invalid, WhatsAt, at_line, format_diff, now_nanos};
@@ -179,19 +180,42 @@ impl Node {
             let flood = Flood {
                 wire: wire.clone(),
                 client: client.clone(),
+                due: None,
             };
-            if outbox.queue.try_send(flood).is_err() {
-                outbox.stats.count_dropped(1);
-                self.log.note(format_args!(
-                    "dropped report of {client} for {}: queue full",
-                    self.shared.name(outbox.to)
-                ));
-                events.emit(|| HerdEvent::FloodDropped {
-                    from: self.id,
-                    to: outbox.to,
-                    client: client.clone(),
-                    reason: DropReason::QueueFull,
-                });
+            let (from, to) = (self.id, outbox.to);
+            match self
+                .shared
+                .traffic
+                .send((from, to), &outbox.queue, &outbox.stats, flood)
+            {
+                Handoff::Queued => {
+                    events.emit(|| HerdEvent::FloodQueued {
+                        from,
+                        to,
+                        client: client.clone(),
+                    });
+                }
+                Handoff::Held => {
+                    events.emit(|| HerdEvent::FloodHeld {
+                        from,
+                        to,
+                        client: client.clone(),
+                    });
+                }
+                Handoff::Dropped(reason) => {
+                    outbox.stats.count_dropped(1);
+                    self.log.note(format_args!(
+                        "dropped report of {client} for {}: {}",
+                        self.shared.name(to),
+                        reason.as_str()
+                    ));
+                    events.emit(|| HerdEvent::FloodDropped {
+                        from,
+                        to,
+                        client: client.clone(),
+                        reason,
+                    });
+                }
             }
         }
     }

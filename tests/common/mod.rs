@@ -225,3 +225,151 @@ pub fn now_text() -> String {
         .unwrap();
     format!("{}.{:09}", now.as_secs(), now.subsec_nanos())
 }
+
+impl TestHerd {
+    /// The names of the servers that hold a report for `client`, in topology order.
+    pub fn holders(&self, client: &str) -> Vec<String> {
+        let snapshot = self.herd.snapshot();
+        snapshot
+            .servers
+            .iter()
+            .filter(|s| {
+                s.clients
+                    .iter()
+                    .any(|line| line.split(' ').nth(3) == Some(client))
+            })
+            .map(|s| s.name.clone())
+            .collect()
+    }
+
+    /// Waits until every server in `names` holds exactly `line` for `client`.
+    pub async fn wait_line_at(&mut self, names: &[&str], client: &str, line: &str) {
+        loop {
+            let missing: Vec<&str> = names
+                .iter()
+                .copied()
+                .filter(|n| self.stored(self.id(n), client).as_deref() != Some(line))
+                .collect();
+            if missing.is_empty() {
+                return;
+            }
+            let what = format!("{line:?} stored at {missing:?}");
+            self.wait_for(
+                &what,
+                |e| matches!(e, HerdEvent::LocationStored { client: c, .. } if &**c == client),
+            )
+            .await;
+        }
+    }
+
+    /// Like [`TestHerd::settle`], but returns every event seen until the herd went quiet.
+    pub async fn collect_quiet(&mut self, quiet: Duration) -> Vec<HerdEvent> {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        let mut seen = Vec::new();
+        loop {
+            match timeout(quiet, self.events.recv()).await {
+                Err(_) => return seen,
+                Ok(_) if tokio::time::Instant::now() > deadline => panic!("herd never went quiet"),
+                Ok(Ok(event)) => seen.push(event),
+                Ok(Err(broadcast::error::RecvError::Lagged(n))) => panic!("lost {n} events"),
+                Ok(Err(broadcast::error::RecvError::Closed)) => panic!("event bus closed"),
+            }
+        }
+    }
+
+    /// Sends an IAMAT the grading client's way and returns its reply line without `\n`.
+    pub async fn iamat(&self, server: &str, client: &str, coords: &str, time: &str) -> String {
+        let reply = self
+            .grading(server, &format!("IAMAT {client} {coords} {time}\n"))
+            .await;
+        at_fields(&reply);
+        assert!(
+            reply.ends_with('\n') && reply.matches('\n').count() == 1,
+            "{reply:?}"
+        );
+        reply.trim_end_matches('\n').to_owned()
+    }
+}
+
+/// The grading client's read: connect, write, half-close, then one single read of up to 1 MB.
+pub async fn one_read(addr: SocketAddr, command: &[u8]) -> Vec<u8> {
+    let exchange = async {
+        let mut stream = TcpStream::connect(addr).await.unwrap();
+        stream.write_all(command).await.unwrap();
+        stream.shutdown().await.unwrap();
+        let mut buf = vec![0u8; 1 << 20];
+        let n = stream.read(&mut buf).await.unwrap();
+        buf.truncate(n);
+        buf
+    };
+    timeout(PATIENCE, exchange).await.expect("no reply in time")
+}
+
+/// Checks the framing of one whole WHATSAT reply (protocol.md §5) and returns its first line
+/// and its JSON, parsed.
+pub fn split_whatsat(reply: &str) -> (String, serde_json::Value) {
+    let (first, rest) = reply
+        .split_once('\n')
+        .unwrap_or_else(|| panic!("no first line: {reply:?}"));
+    at_fields(first);
+    let json = rest
+        .strip_suffix("\n\n")
+        .unwrap_or_else(|| panic!("WHATSAT reply not ended by an empty line: {reply:?}"));
+    assert!(
+        !json.ends_with('\n'),
+        "JSON ends with a newline of its own: {reply:?}"
+    );
+    assert!(
+        !json.contains("\n\n"),
+        "blank line inside the JSON: {reply:?}"
+    );
+    assert!(
+        json.starts_with('{') && json.ends_with('}'),
+        "not a JSON object: {json:?}"
+    );
+    let value: serde_json::Value =
+        serde_json::from_str(json).unwrap_or_else(|e| panic!("bad JSON ({e}): {json:?}"));
+    assert!(
+        value["html_attributions"].is_array(),
+        "no html_attributions: {json}"
+    );
+    assert!(value["results"].is_array(), "no results: {json}");
+    assert!(value["status"].is_string(), "no status: {json}");
+    (first.to_owned(), value)
+}
+
+/// Is `diff` a time difference as an AT line writes it: a sign, digits, a dot, 9 digits?
+pub fn is_diff(diff: &str) -> bool {
+    let Some(unsigned) = diff.strip_prefix(['+', '-']) else {
+        return false;
+    };
+    let Some((int, frac)) = unsigned.split_once('.') else {
+        return false;
+    };
+    !int.is_empty()
+        && int.bytes().all(|b| b.is_ascii_digit())
+        && frac.len() == 9
+        && frac.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// A time difference in nanoseconds.
+pub fn diff_nanos(diff: &str) -> i128 {
+    assert!(is_diff(diff), "malformed time difference {diff:?}");
+    let negative = diff.starts_with('-');
+    let (int, frac) = diff[1..].split_once('.').unwrap();
+    let magnitude = int.parse::<i128>().unwrap() * 1_000_000_000 + frac.parse::<i128>().unwrap();
+    if negative { -magnitude } else { magnitude }
+}
+
+/// Now in nanoseconds since the epoch.
+pub fn now_nanos() -> i128 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    i128::try_from(now.as_nanos()).unwrap()
+}
+
+/// `nanos` since the epoch as POSIX seconds with nine fraction digits.
+pub fn time_text(nanos: i128) -> String {
+    format!("{}.{:09}", nanos / 1_000_000_000, nanos % 1_000_000_000)
+}

@@ -1,0 +1,154 @@
+//! Herd-wide control of server-to-server traffic: a real per-hop delay, and pause / step /
+//! resume, which hold every report between servers in one ordered queue (clients are still
+//! answered). Holding happens where a server hands a report to a link, so held reports keep
+//! the order in which they were really sent.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use super::events::{DropReason, EventBus, HerdEvent, ServerId};
+use super::link::{Flood, LinkStats};
+
+/// Most reports held while paused; past that they are dropped and counted.
+pub const MAX_HELD: usize = 100_000;
+
+/// A report waiting for the operator to step or resume.
+struct Held {
+    from: ServerId,
+    to: ServerId,
+    queue: mpsc::Sender<Flood>,
+    stats: Arc<LinkStats>,
+    flood: Flood,
+}
+
+/// Delay and hold state shared by every server of a herd.
+#[derive(Default)]
+pub struct Traffic {
+    delay_micros: AtomicU64,
+    paused: AtomicBool,
+    held: Mutex<VecDeque<Held>>,
+}
+
+/// What happened to a report handed to [`Traffic::send`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Handoff {
+    Queued,
+    Held,
+    Dropped(DropReason),
+}
+
+impl Traffic {
+    pub fn delay(&self) -> Duration {
+        Duration::from_micros(self.delay_micros.load(Ordering::Relaxed))
+    }
+
+    pub fn set_delay(&self, delay: Duration) {
+        let micros = u64::try_from(delay.as_micros()).unwrap_or(u64::MAX);
+        self.delay_micros.store(micros, Ordering::Relaxed);
+    }
+
+    pub fn paused(&self) -> bool {
+        self.paused.load(Ordering::Relaxed)
+    }
+
+    pub fn held(&self) -> usize {
+        self.lock().len()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<Held>> {
+        self.held.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// When a report handed over now may be written: now plus the configured delay.
+    fn due(&self) -> Option<Instant> {
+        let micros = self.delay_micros.load(Ordering::Relaxed);
+        (micros > 0).then(|| Instant::now() + Duration::from_micros(micros))
+    }
+
+    /// Hands `flood` from server `from` to its link to `to`, or holds it while paused.
+    pub fn send(
+        &self,
+        (from, to): (ServerId, ServerId),
+        queue: &mpsc::Sender<Flood>,
+        stats: &Arc<LinkStats>,
+        mut flood: Flood,
+    ) -> Handoff {
+        if self.paused() {
+            let mut held = self.lock();
+            if self.paused() {
+                if held.len() >= MAX_HELD {
+                    return Handoff::Dropped(DropReason::QueueFull);
+                }
+                held.push_back(Held {
+                    from,
+                    to,
+                    queue: queue.clone(),
+                    stats: stats.clone(),
+                    flood,
+                });
+                return Handoff::Held;
+            }
+        }
+        flood.due = self.due();
+        match queue.try_send(flood) {
+            Ok(()) => Handoff::Queued,
+            Err(mpsc::error::TrySendError::Full(_)) => Handoff::Dropped(DropReason::QueueFull),
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                Handoff::Dropped(DropReason::NeighbourDown)
+            }
+        }
+    }
+
+    pub fn pause(&self) {
+        let _held = self.lock();
+        self.paused.store(true, Ordering::Relaxed);
+    }
+
+    /// Releases the oldest held report; returns whether there was one.
+    pub fn step(&self, events: &EventBus) -> bool {
+        let next = self.lock().pop_front();
+        next.is_some_and(|held| {
+            self.release(held, events);
+            true
+        })
+    }
+
+    /// Stops holding and releases every held report in order; returns how many.
+    pub fn resume(&self, events: &EventBus) -> usize {
+        let mut held = self.lock();
+        let count = held.len();
+        for report in held.drain(..) {
+            self.release(report, events);
+        }
+        self.paused.store(false, Ordering::Relaxed);
+        count
+    }
+
+    fn release(&self, mut held: Held, events: &EventBus) {
+        held.flood.due = self.due();
+        let client = held.flood.client.clone();
+        let handed = held.queue.try_send(held.flood);
+        let (from, to) = (held.from, held.to);
+        match handed {
+            Ok(()) => events.emit(|| HerdEvent::FloodReleased { from, to, client }),
+            Err(err) => {
+                held.stats.count_dropped(1);
+                let reason = match err {
+                    mpsc::error::TrySendError::Full(_) => DropReason::QueueFull,
+                    mpsc::error::TrySendError::Closed(_) => DropReason::NeighbourDown,
+                };
+                events.emit(|| HerdEvent::FloodDropped {
+                    from,
+                    to,
+                    client,
+                    reason,
+                });
+            }
+        }
+    }
+}
