@@ -5,3 +5,4 @@ pub mod config;
 pub mod herd;
 pub mod places;
 pub mod protocol;
+pub mod tui;

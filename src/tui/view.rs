@@ -1,0 +1,402 @@
+//! Rendering: pure functions from `&App` to a frame. No I/O, no locks, no clock reads.
+//!
+//! ```text
+//! ┌ header: herd, running/paused, servers, links, clients, msg/s, in flight, delay, dropped ┐
+//! ├ topology graph ──────────────────────┬ clients table ──────────────────────────────────┤
+//! │                                      ├ world map ──────────────────────────────────────┤
+//! ├ traffic ────────────────────────────────────────────────────────────────────────────────┤
+//! ├ command line / status ──────────────────────────────────────────────────────────────────┤
+//! └ keys that work now ─────────────────────────────────────────────────────────────────────┘
+//! ```
+//! Below 100×30 only the header, the graph, the command line and the keys remain.
+
+use std::time::Duration;
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Margin, Rect};
+use ratatui::style::{Color, Modifier, Style, Stylize};
+use ratatui::symbols::Marker;
+use ratatui::text::{Line, Span, Text};
+use ratatui::widgets::canvas::{Canvas, Map, MapResolution, Points};
+use ratatui::widgets::{Block, BorderType, Cell, Clear, Paragraph, Row, Table, Wrap};
+
+use super::app::{App, LinkLook, Mode, Selection, fmt_duration};
+use super::command;
+use super::graph::{self, EdgeState, EdgeView, Flash, GraphView, NodeState, NodeView, TokenState, TokenView};
+use super::playback::Outcome;
+use super::traffic::Direction;
+
+/// Smallest size that gets the full layout.
+pub const FULL_WIDTH: u16 = 100;
+pub const FULL_HEIGHT: u16 = 30;
+
+const ACCENT: Color = Color::Cyan;
+const DIM: Style = Style::new().fg(Color::DarkGray);
+
+pub fn draw(frame: &mut Frame, app: &App) {
+    let area = frame.area();
+    let full = area.width >= FULL_WIDTH && area.height >= FULL_HEIGHT;
+    let [header, body, command, footer] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Fill(1),
+        Constraint::Length(1),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    frame.render_widget(header_line(app, area.width), header);
+    if full {
+        let [top, traffic] = Layout::vertical([Constraint::Percentage(64), Constraint::Fill(1)]).areas(body);
+        let [graph_area, side] = Layout::horizontal([Constraint::Percentage(50), Constraint::Fill(1)]).areas(top);
+        let [clients, map] = Layout::vertical([Constraint::Percentage(50), Constraint::Fill(1)]).areas(side);
+        draw_graph(frame, app, graph_area);
+        draw_clients(frame, app, clients);
+        draw_map(frame, app, map);
+        draw_traffic(frame, app, traffic);
+    } else {
+        draw_graph(frame, app, body);
+    }
+    draw_command_line(frame, app, command, body);
+    frame.render_widget(footer_line(app), footer);
+    match &app.mode {
+        Mode::Help { scroll } => draw_help(frame, area, *scroll),
+        Mode::Popup { title, lines, scroll } => draw_popup(frame, area, title, lines, *scroll),
+        Mode::Confirm { prompt, .. } => draw_confirm(frame, area, prompt),
+        Mode::Normal | Mode::Command(_) => {}
+    }
+}
+
+fn pane(title: impl Into<Line<'static>>) -> Block<'static> {
+    Block::bordered().border_type(BorderType::Rounded).border_style(DIM).title(title.into().fg(ACCENT).bold())
+}
+
+fn header_line(app: &App, width: u16) -> Paragraph<'static> {
+    let up = app.servers.iter().filter(|s| s.up).count();
+    let links_up = app.links.iter().filter(|l| l.look(&app.servers) == LinkLook::Up).count();
+    let sep = || Span::styled(" │ ", DIM);
+    let mut spans = vec![Span::styled(" herdctl ", Style::new().fg(Color::Black).bg(ACCENT).bold()), Span::raw(" "), Span::styled(app.title.clone(), Style::new().bold())];
+    spans.push(sep());
+    if app.engine.paused {
+        spans.push(Span::styled(format!("‖ paused, {} held", app.engine.held), Style::new().fg(Color::Black).bg(Color::Yellow).bold()));
+    } else {
+        spans.push(Span::styled("▶ running", Style::new().fg(Color::Green).bold()));
+    }
+    let counts = [
+        ("servers", format!("{up}/{}", app.servers.len()), up < app.servers.len()),
+        ("links", format!("{links_up}/{}", app.links.len()), links_up < app.links.len()),
+        ("clients", app.clients.len().to_string(), false),
+        ("msg/s", app.rate.last.to_string(), false),
+        ("in flight", app.playback.in_flight().to_string(), false),
+    ];
+    for (label, value, warn) in counts {
+        spans.push(sep());
+        spans.push(Span::styled(format!("{label} "), DIM));
+        spans.push(Span::styled(value, if warn { Style::new().fg(Color::Yellow).bold() } else { Style::new().bold() }));
+    }
+    spans.push(sep());
+    spans.push(Span::styled("delay ", DIM));
+    let delay = Span::raw(fmt_duration(app.engine.delay));
+    spans.push(if app.engine.delay.is_zero() { delay } else { delay.fg(Color::Yellow).bold() });
+    if width >= FULL_WIDTH {
+        spans.push(sep());
+        spans.push(Span::styled(format!("replay slowed: {}/hop", fmt_duration(app.playback.hop)), DIM));
+    }
+    spans.push(sep());
+    let dropped = app.lagged + app.playback.skipped;
+    let style = if dropped > 0 { Style::new().fg(Color::Red).bold() } else { DIM };
+    spans.push(Span::styled(format!("view dropped {dropped}"), style));
+    Paragraph::new(Line::from(spans))
+}
+
+fn draw_graph(frame: &mut Frame, app: &App, area: Rect) {
+    let now = app.now;
+    let hop = app.playback.hop;
+    let nodes: Vec<NodeView> = app
+        .servers
+        .iter()
+        .enumerate()
+        .map(|(id, server)| {
+            let mark = app.playback.marks.get(&id);
+            let flash = mark.filter(|m| now < m.at + hop).map(|m| match m.outcome {
+                Outcome::Stored => Flash::Stored,
+                Outcome::Suppressed => Flash::Suppressed,
+            });
+            NodeView {
+                name: server.name.clone(),
+                pos: app.positions.get(id).copied().unwrap_or((0.5, 0.5)),
+                state: if server.up { NodeState::Up } else { NodeState::Killed },
+                selected: app.selection == Selection::Node(id),
+                tint: mark.filter(|m| m.outcome == Outcome::Stored).map(|m| m.colour),
+                flash,
+                clients: app.clients.held_by(id),
+            }
+        })
+        .collect();
+    let edges: Vec<EdgeView> = app
+        .links
+        .iter()
+        .enumerate()
+        .map(|(i, link)| EdgeView {
+            a: link.a,
+            b: link.b,
+            state: match link.look(&app.servers) {
+                LinkLook::Up => EdgeState::Up,
+                LinkLook::Reconnecting => EdgeState::Reconnecting,
+                LinkLook::Cut => EdgeState::Cut,
+                LinkLook::Idle => EdgeState::Idle,
+            },
+            selected: app.selection == Selection::Link(i),
+        })
+        .collect();
+    let tokens: Vec<TokenView> = app
+        .playback
+        .tokens
+        .iter()
+        .filter(|t| t.held || t.dropped.is_some() || now >= t.start)
+        .map(|t| TokenView {
+            from: t.from,
+            to: t.to,
+            progress: app.playback.progress(t, now),
+            colour: t.colour,
+            state: if t.dropped.is_some() {
+                TokenState::Dropped
+            } else if t.held {
+                TokenState::Held
+            } else {
+                TokenState::Moving
+            },
+        })
+        .collect();
+    let title = match app.selection {
+        Selection::Node(id) => {
+            let s = &app.servers[id];
+            let addr = s.addr.map_or_else(String::new, |a| format!(" {a}"));
+            format!(" Topology · {}{addr} ", s.name)
+        }
+        Selection::Link(i) => {
+            let l = &app.links[i];
+            format!(" Topology · link {}–{} ", app.name(l.a), app.name(l.b))
+        }
+    };
+    let view = GraphView { nodes: &nodes, edges: &edges, tokens: &tokens, block: Some(pane(title)) };
+    frame.render_widget(view, area);
+}
+
+fn age(d: Duration) -> String {
+    let s = d.as_secs();
+    match s {
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{}m", s / 60),
+        _ => format!("{}h", s / 3600),
+    }
+}
+
+fn draw_clients(frame: &mut Frame, app: &App, area: Rect) {
+    let total = app.servers.len();
+    let mut rows: Vec<_> = app.clients.rows().collect();
+    rows.sort_by(|a, b| b.updated.cmp(&a.updated).then_with(|| a.id.cmp(&b.id)));
+    let visible = area.height.saturating_sub(3) as usize;
+    let table_rows = rows.iter().take(visible).map(|row| {
+        let known = row.known_count();
+        let known_style = if known == total { Style::new().fg(Color::Green) } else { Style::new().fg(Color::Yellow) };
+        Row::new(vec![
+            Cell::from(row.id.to_string()).bold(),
+            Cell::from(row.coords.clone()),
+            Cell::from(row.time_text.clone()),
+            Cell::from(row.origin.clone()),
+            Cell::from(row.diff.clone()),
+            Cell::from(format!("{known}/{total}")).style(known_style),
+            Cell::from(age(app.now.saturating_duration_since(row.updated))).style(DIM),
+        ])
+    });
+    let widths = [
+        Constraint::Fill(2),
+        Constraint::Length(22),
+        Constraint::Length(20),
+        Constraint::Fill(1),
+        Constraint::Length(12),
+        Constraint::Length(5),
+        Constraint::Length(4),
+    ];
+    let header = Row::new(["client", "coordinates", "client time", "origin", "time diff", "known", "age"]).style(DIM.add_modifier(Modifier::BOLD));
+    let more = rows.len().saturating_sub(visible);
+    let title = if more > 0 { format!(" Clients {} (+{more} not shown) ", rows.len()) } else { format!(" Clients {} ", rows.len()) };
+    let table = Table::new(table_rows, widths).header(header).column_spacing(1).block(pane(title));
+    if app.clients.is_empty() {
+        let hint = Paragraph::new(Text::from(vec![Line::raw(""), Line::styled("no clients yet — press i (or :iamat) to report one", DIM)])).block(pane(" Clients 0 ")).centered();
+        frame.render_widget(hint, area);
+    } else {
+        frame.render_widget(table, area);
+    }
+}
+
+/// Most client labels drawn on the map (the newest ones).
+const MAP_LABELS: usize = 24;
+
+fn draw_map(frame: &mut Frame, app: &App, area: Rect) {
+    let mut rows: Vec<_> = app.clients.rows().collect();
+    rows.sort_by(|a, b| b.updated.cmp(&a.updated));
+    let coords: Vec<(f64, f64)> = rows.iter().map(|r| (r.lng, r.lat)).collect();
+    let canvas = Canvas::default()
+        .block(pane(" World "))
+        .marker(Marker::Braille)
+        .x_bounds([-180.0, 180.0])
+        .y_bounds([-90.0, 90.0])
+        .paint(|ctx| {
+            ctx.draw(&Map { resolution: MapResolution::High, color: Color::DarkGray });
+            ctx.layer();
+            ctx.draw(&Points { coords: &coords, color: Color::LightYellow });
+            for row in rows.iter().take(MAP_LABELS) {
+                ctx.print(row.lng, row.lat, Span::styled(format!("•{}", row.id), Style::new().fg(Color::LightYellow).bold()));
+            }
+        });
+    frame.render_widget(canvas, area);
+}
+
+fn draw_traffic(frame: &mut Frame, app: &App, area: Rect) {
+    let inner_height = area.height.saturating_sub(2) as usize;
+    let lines: Vec<Line> = app
+        .traffic
+        .latest(inner_height, app.filter)
+        .into_iter()
+        .map(|l| {
+            let at = l.at.saturating_duration_since(app.started);
+            let time = Span::styled(format!("{:>8.3}s ", at.as_secs_f64()), DIM);
+            let server = Span::styled(format!("{:<10}", app.name(l.server)), Style::new().bold());
+            let (arrow, who, style) = match l.direction {
+                Direction::In => ("←", l.peer.as_deref().unwrap_or("").to_owned(), Style::new()),
+                Direction::Out => ("→", l.peer.as_deref().unwrap_or("").to_owned(), Style::new().fg(Color::Green)),
+                Direction::Flood(to) => ("⇒", app.name(to).to_owned(), Style::new().fg(ACCENT)),
+            };
+            let text_style = if l.text.starts_with("? ") || l.text.starts_with("dropped") { Style::new().fg(Color::Red) } else { style };
+            Line::from(vec![time, server, Span::styled(format!("{arrow} {who:<22} "), DIM), Span::styled(l.text.to_string(), text_style)])
+        })
+        .collect();
+    let filter = app.filter.map_or_else(|| "all servers".to_owned(), |id| app.name(id).to_owned());
+    let title = format!(" Traffic · {filter} ");
+    frame.render_widget(Paragraph::new(lines).block(pane(title)), area);
+}
+
+fn draw_command_line(frame: &mut Frame, app: &App, area: Rect, body: Rect) {
+    match &app.mode {
+        Mode::Command(editor) => {
+            let line = Line::from(vec![Span::styled(":", Style::new().fg(ACCENT).bold()), Span::raw(editor.text.clone())]);
+            frame.render_widget(Paragraph::new(line), area);
+            let cursor_x = area.x + 1 + u16::try_from(editor.cursor).unwrap_or(u16::MAX);
+            frame.set_cursor_position((cursor_x.min(area.right().saturating_sub(1)), area.y));
+            let context = app.context();
+            let note = if let Some(error) = &editor.error {
+                Some(Line::styled(format!(" ✗ {error} "), Style::new().fg(Color::White).bg(Color::Red)))
+            } else if let Some((candidates, index)) = editor.candidates() {
+                let spans: Vec<Span> = candidates.iter().enumerate().flat_map(|(i, c)| {
+                    let style = if i == index { Style::new().fg(Color::Black).bg(ACCENT) } else { Style::new() };
+                    [Span::styled(c.clone(), style), Span::raw(" ")]
+                }).collect();
+                Some(Line::from(spans))
+            } else {
+                command::hint(&editor.text, &context).map(|hint| Line::styled(format!(" {hint} "), Style::new().fg(Color::Gray).bg(Color::DarkGray)))
+            };
+            if let Some(note) = note {
+                let width = u16::try_from(note.width()).unwrap_or(u16::MAX).min(body.width);
+                let y = body.bottom().saturating_sub(1);
+                let note_area = Rect { x: body.x, y, width, height: 1 };
+                frame.render_widget(Clear, note_area);
+                frame.render_widget(Paragraph::new(note), note_area);
+            }
+        }
+        _ => {
+            if let Some(status) = &app.status {
+                let style = if status.error { Style::new().fg(Color::Red) } else { Style::new().fg(Color::Green) };
+                let mark = if status.error { "✗ " } else { "✓ " };
+                frame.render_widget(Paragraph::new(Line::styled(format!("{mark}{}", status.text), style)), area);
+            }
+        }
+    }
+}
+
+fn footer_line(app: &App) -> Paragraph<'static> {
+    let keys: &[(&str, &str)] = match &app.mode {
+        Mode::Command(_) => &[("enter", "run"), ("tab", "complete"), ("↑↓", "history"), ("esc", "cancel")],
+        Mode::Confirm { .. } => &[("y", "yes"), ("n", "no")],
+        Mode::Help { .. } | Mode::Popup { .. } => &[("↑↓", "scroll"), ("esc", "close")],
+        Mode::Normal => match app.selection {
+            Selection::Link(_) => &[(":", "command"), ("?", "help"), ("tab", "select"), ("c", "cut"), ("h", "heal"), ("H", "heal all"), ("p", if app.engine.paused { "resume" } else { "pause" }), ("s", "step"), ("+-", "delay"), ("q", "quit")],
+            Selection::Node(_) => &[(":", "command"), ("?", "help"), ("tab ←→", "select"), ("i", "iamat"), ("w", "whatsat"), ("k", "kill"), ("r", "restart"), ("c", "cut"), ("p", if app.engine.paused { "resume" } else { "pause" }), ("s", "step"), ("+-", "delay"), ("f", "filter"), ("q", "quit")],
+        },
+    };
+    let mut spans = Vec::new();
+    for (key, what) in keys {
+        spans.push(Span::styled(format!(" {key} "), Style::new().fg(Color::Black).bg(Color::Gray)));
+        spans.push(Span::styled(format!(" {what}  "), DIM));
+    }
+    Paragraph::new(Line::from(spans))
+}
+
+fn centered(area: Rect, width: u16, height: u16) -> Rect {
+    let width = width.min(area.width);
+    let height = height.min(area.height);
+    Rect { x: area.x + (area.width - width) / 2, y: area.y + (area.height - height) / 2, width, height }
+}
+
+/// Every key and command, for the `?` overlay.
+pub fn help_lines() -> Vec<Line<'static>> {
+    let key = |k: &str, what: &str| Line::from(vec![Span::styled(format!("  {k:<12}"), Style::new().fg(ACCENT).bold()), Span::raw(what.to_owned())]);
+    let mut lines = vec![Line::styled("Keys", Style::new().bold().underlined())];
+    for (k, what) in [
+        (":", "open the command line (Tab completes, ↑↓ history)"),
+        ("?", "this help"),
+        ("Tab / S-Tab", "select the next / previous server or link"),
+        ("← ↑ → ↓", "select the nearest server that way"),
+        ("i / w", "iamat / whatsat at the selected server"),
+        ("k", "kill the selected server (asks first)"),
+        ("r", "restart the selected server"),
+        ("c / h", "cut / heal the selected link (with a server selected: type the other end)"),
+        ("H", "heal every link"),
+        ("p", "pause / resume server-to-server traffic (clients are still answered)"),
+        ("s", "step: release the next held report"),
+        ("+ / -", "real link delay up / down by 100ms"),
+        ("[ / ]", "replay slower / faster (display time per hop)"),
+        ("f", "traffic pane: only the selected server / all"),
+        ("q, Ctrl-C", "quit (stops the herd)"),
+    ] {
+        lines.push(key(k, what));
+    }
+    lines.push(Line::raw(""));
+    lines.push(Line::styled("Commands", Style::new().bold().underlined()));
+    for spec in command::COMMANDS {
+        lines.push(Line::from(vec![Span::styled(format!("  {:<38}", spec.usage), Style::new().fg(ACCENT)), Span::raw(spec.summary.to_owned())]));
+    }
+    lines.push(Line::raw(""));
+    lines.push(Line::styled("Legend", Style::new().bold().underlined()));
+    let mut legend = vec![Span::raw("  ")];
+    legend.extend(graph::legend());
+    lines.push(Line::from(legend));
+    lines
+}
+
+fn draw_help(frame: &mut Frame, area: Rect, scroll: u16) {
+    let popup = centered(area, 96, area.height.saturating_sub(4).max(10));
+    frame.render_widget(Clear, popup);
+    let text = Paragraph::new(help_lines()).block(pane(" Help · esc closes ").border_style(Style::new().fg(ACCENT))).scroll((scroll, 0));
+    frame.render_widget(text, popup);
+}
+
+fn draw_popup(frame: &mut Frame, area: Rect, title: &str, lines: &[String], scroll: u16) {
+    let width = lines.iter().map(|l| l.chars().count()).max().unwrap_or(20).clamp(30, 110) as u16 + 4;
+    let height = (lines.len() as u16 + 2).clamp(5, area.height.saturating_sub(4).max(5));
+    let popup = centered(area, width, height);
+    frame.render_widget(Clear, popup);
+    let text: Vec<Line> = lines.iter().map(|l| Line::raw(l.clone())).collect();
+    let more = (lines.len() as u16).saturating_sub(popup.height.saturating_sub(2));
+    let title = if more > 0 { format!("{title}· ↑↓ scroll · esc closes ") } else { format!("{title}· esc closes ") };
+    let paragraph = Paragraph::new(text).block(pane(title).border_style(Style::new().fg(ACCENT))).scroll((scroll.min(more), 0)).wrap(Wrap { trim: false });
+    frame.render_widget(paragraph, popup);
+}
+
+fn draw_confirm(frame: &mut Frame, area: Rect, prompt: &str) {
+    let popup = centered(area, (prompt.chars().count() as u16 + 6).min(area.width), 5);
+    frame.render_widget(Clear, popup);
+    let block = pane(" Confirm ").border_style(Style::new().fg(Color::Red));
+    let text = Paragraph::new(Line::styled(prompt.to_owned(), Style::new().bold())).block(block).centered();
+    frame.render_widget(text, popup);
+    let _ = popup.inner(Margin::new(1, 1));
+}
