@@ -18,6 +18,9 @@ pub struct Cli {
     /// Run without the dashboard: print each server's address, serve until Ctrl-C or SIGTERM.
     #[arg(long)]
     pub headless: bool,
+    /// Dashboard: how long each hop of a flood is shown in the slowed replay.
+    #[arg(long, default_value = "600ms", value_parser = humantime::parse_duration)]
+    pub hop_time: Duration,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -60,12 +63,7 @@ pub struct HerdArgs {
     #[arg(long, global = true, default_value = "https://maps.googleapis.com")]
     pub places_url: String,
     /// API key for --places google.
-    #[arg(
-        long,
-        global = true,
-        env = "GOOGLE_PLACES_API_KEY",
-        hide_env_values = true
-    )]
+    #[arg(long, global = true, env = "GOOGLE_PLACES_API_KEY", hide_env_values = true)]
     pub places_key: Option<String>,
     /// A real delay on every hop between servers (e.g. 300ms), to watch floods and race them.
     #[arg(long, global = true, default_value = "0s", value_parser = humantime::parse_duration)]
@@ -105,11 +103,7 @@ impl HerdArgs {
             PlacesKind::Google => {
                 let key = self.places_key.as_deref().filter(|k| !k.is_empty());
                 let key = key.ok_or(UsageError::MissingKey)?;
-                Ok(Places::Google(GooglePlaces::new(
-                    &self.places_url,
-                    key,
-                    self.places_timeout,
-                )))
+                Ok(Places::Google(GooglePlaces::new(&self.places_url, key, self.places_timeout)))
             }
         }
     }

@@ -97,11 +97,7 @@ impl Location {
     }
 
     fn unknown(origin: &str) -> Self {
-        Self {
-            origin: origin.to_owned(),
-            line: None,
-            column: None,
-        }
+        Self { origin: origin.to_owned(), line: None, column: None }
     }
 }
 
@@ -124,10 +120,7 @@ impl fmt::Display for Location {
 pub enum ConfigError {
     /// The topology file could not be read.
     #[error("cannot read topology file {}: {source}{}", path.display(), not_found_hint(source))]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Io { path: PathBuf, source: std::io::Error },
     /// The text is not TOML, or not of the expected shape (unknown key, wrong type, …).
     #[error("{at}: invalid topology: {message}")]
     Toml { at: Location, message: String },
@@ -136,26 +129,13 @@ pub enum ConfigError {
     EmptyHerd { origin: String },
     /// A name that is empty or could not be sent in a protocol line.
     #[error("{at}: bad server name {name:?}: {problem}")]
-    BadName {
-        at: Location,
-        name: String,
-        problem: &'static str,
-    },
+    BadName { at: Location, name: String, problem: &'static str },
     /// Two servers with the same name.
     #[error("{at}: duplicate server name {name:?} (first defined on line {first_line})")]
-    DuplicateName {
-        at: Location,
-        name: String,
-        first_line: u32,
-    },
+    DuplicateName { at: Location, name: String, first_line: u32 },
     /// A host that is empty or contains white space or control characters.
     #[error("{at}: server {server:?}: bad host {host:?}: {problem}")]
-    BadHost {
-        at: Location,
-        server: String,
-        host: String,
-        problem: &'static str,
-    },
+    BadHost { at: Location, server: String, host: String, problem: &'static str },
     /// A server entry without `port`.
     #[error("{at}: server {server:?}: missing `port` (use 0 to pick a free port)")]
     MissingPort { at: Location, server: String },
@@ -164,39 +144,19 @@ pub enum ConfigError {
         "{at}: server {server:?}: duplicate port {port} on {host} \
          (already used by server {other:?})"
     )]
-    DuplicatePort {
-        at: Location,
-        server: String,
-        other: String,
-        host: String,
-        port: u16,
-    },
+    DuplicatePort { at: Location, server: String, other: String, host: String, port: u16 },
     /// A server listing itself as a neighbour.
     #[error("{at}: server {server:?} lists itself as a neighbour")]
     SelfLink { at: Location, server: String },
     /// A neighbour name that no server has.
     #[error("{at}: server {server:?}: unknown neighbour {neighbour:?}")]
-    UnknownNeighbour {
-        at: Location,
-        server: String,
-        neighbour: String,
-    },
+    UnknownNeighbour { at: Location, server: String, neighbour: String },
     /// `x` without `y` or `y` without `x`.
     #[error("{at}: server {server:?}: `{given}` given without `{missing}` (give both or neither)")]
-    HalfPosition {
-        at: Location,
-        server: String,
-        given: &'static str,
-        missing: &'static str,
-    },
+    HalfPosition { at: Location, server: String, given: &'static str, missing: &'static str },
     /// A layout coordinate that is NaN or infinite.
     #[error("{at}: server {server:?}: `{coordinate}` must be a finite number, not {value}")]
-    BadPosition {
-        at: Location,
-        server: String,
-        coordinate: &'static str,
-        value: f64,
-    },
+    BadPosition { at: Location, server: String, coordinate: &'static str, value: f64 },
     /// A malformed or out-of-range preset spec.
     #[error("bad preset {spec:?}: {problem}")]
     BadPreset { spec: String, problem: String },
@@ -206,11 +166,7 @@ pub enum ConfigError {
          past 65535 (use a lower base port)",
         *base_port as usize + *count - 1
     )]
-    PortOverflow {
-        spec: String,
-        base_port: u16,
-        count: usize,
-    },
+    PortOverflow { spec: String, base_port: u16, count: usize },
 }
 
 fn not_found_hint(source: &std::io::Error) -> String {
@@ -398,10 +354,7 @@ impl Source<'_> {
             for n in &s.neighbours {
                 let neighbour = n.get_ref().as_str();
                 if neighbour == name {
-                    return Err(ConfigError::SelfLink {
-                        at: self.at(n),
-                        server: name.to_owned(),
-                    });
+                    return Err(ConfigError::SelfLink { at: self.at(n), server: name.to_owned() });
                 }
                 let Some(&j) = index.get(neighbour) else {
                     return Err(ConfigError::UnknownNeighbour {
@@ -452,9 +405,7 @@ impl Topology {
         let source = Source { text, origin };
         let raw: RawFile = toml::from_str(text).map_err(|e| source.toml_error(&e))?;
         if raw.server.is_empty() {
-            return Err(ConfigError::EmptyHerd {
-                origin: origin.to_owned(),
-            });
+            return Err(ConfigError::EmptyHerd { origin: origin.to_owned() });
         }
         let index = source.check_names(&raw.server)?;
         let mut servers = source.servers(&raw.server)?;
@@ -469,10 +420,8 @@ impl Topology {
             return preset;
         }
         let path = Path::new(spec);
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ConfigError::Io { path: path.to_path_buf(), source })?;
         Self::from_toml(&text, spec)
     }
 
@@ -561,21 +510,13 @@ mod tests {
     }
 
     pub(super) fn names(t: &Topology, i: usize) -> Vec<&str> {
-        t.servers[i]
-            .neighbours
-            .iter()
-            .map(|&j| t.servers[j].name.as_str())
-            .collect()
+        t.servers[i].neighbours.iter().map(|&j| t.servers[j].name.as_str()).collect()
     }
 
     pub(super) fn check_invariants(t: &Topology) {
         for (i, s) in t.servers.iter().enumerate() {
             assert!(!s.neighbours.contains(&i), "{} links to itself", s.name);
-            assert!(
-                s.neighbours.windows(2).all(|w| w[0] < w[1]),
-                "{}: unsorted",
-                s.name
-            );
+            assert!(s.neighbours.windows(2).all(|w| w[0] < w[1]), "{}: unsorted", s.name);
             for &j in &s.neighbours {
                 assert!(t.servers[j].neighbours.contains(&i), "asymmetric {i}-{j}");
             }
@@ -686,11 +627,7 @@ host = "127.0.0.2"
                 "[[server]]\nname = \"A\"\n",
                 &["herd.toml:2:8", "server \"A\"", "missing `port`"],
             ),
-            (
-                "missing name",
-                "[[server]]\nport = 1\n",
-                &["herd.toml:1:", "missing field `name`"],
-            ),
+            ("missing name", "[[server]]\nport = 1\n", &["herd.toml:1:", "missing field `name`"]),
             (
                 "port out of range",
                 "[[server]]\nname = \"A\"\nport = 70000\n",
@@ -731,12 +668,7 @@ host = "127.0.0.2"
             (
                 "duplicate port",
                 "[[server]]\nname = \"A\"\nport = 7\n[[server]]\nname = \"B\"\nport = 7\n",
-                &[
-                    "herd.toml:6:8",
-                    "server \"B\"",
-                    "duplicate port 7 on 127.0.0.1",
-                    "server \"A\"",
-                ],
+                &["herd.toml:6:8", "server \"B\"", "duplicate port 7 on 127.0.0.1", "server \"A\""],
             ),
             (
                 "duplicate port, explicit default host",
@@ -758,11 +690,7 @@ host = "127.0.0.2"
                 "unknown neighbour",
                 "[[server]]\nname = \"A\"\nport = 1\nneighbours = [\n  \"A2\",\n  \"Ghost\",\n]\n\
                  [[server]]\nname = \"A2\"\nport = 2\n",
-                &[
-                    "herd.toml:6:3",
-                    "server \"A\"",
-                    "unknown neighbour \"Ghost\"",
-                ],
+                &["herd.toml:6:3", "server \"A\"", "unknown neighbour \"Ghost\""],
             ),
             (
                 "x without y",
@@ -783,35 +711,20 @@ host = "127.0.0.2"
         for (what, text, fragments) in cases {
             let message = err(text);
             for fragment in *fragments {
-                assert!(
-                    message.contains(fragment),
-                    "{what}: {message:?} lacks {fragment:?}"
-                );
+                assert!(message.contains(fragment), "{what}: {message:?} lacks {fragment:?}");
             }
-            assert!(
-                !message.contains('\n'),
-                "{what}: multi-line message {message:?}"
-            );
+            assert!(!message.contains('\n'), "{what}: multi-line message {message:?}");
         }
     }
 
     #[test]
     fn error_variants_carry_their_fields() {
-        let e = Topology::from_toml(
-            "[[server]]\nname = \"A\"\nport = 1\nneighbours = [\"Z\"]\n",
-            "t",
-        )
-        .unwrap_err();
+        let e =
+            Topology::from_toml("[[server]]\nname = \"A\"\nport = 1\nneighbours = [\"Z\"]\n", "t")
+                .unwrap_err();
         match e {
-            ConfigError::UnknownNeighbour {
-                at,
-                server,
-                neighbour,
-            } => {
-                assert_eq!(
-                    (at.origin.as_str(), at.line, at.column),
-                    ("t", Some(4), Some(15))
-                );
+            ConfigError::UnknownNeighbour { at, server, neighbour } => {
+                assert_eq!((at.origin.as_str(), at.line, at.column), ("t", Some(4), Some(15)));
                 assert_eq!((server.as_str(), neighbour.as_str()), ("A", "Z"));
             }
             other => panic!("unexpected {other:?}"),
@@ -865,31 +778,18 @@ neighbours = ["q\"b\\s"]
         let t = Topology::load(spec, DEFAULT_BASE_PORT).unwrap();
         assert_eq!(t, Topology::load("tree:5", 3000).unwrap());
 
-        std::fs::write(
-            &path,
-            "[[server]]\nname = \"A\"\nport = 1\nneighbours = [\"B\"]\n",
-        )
-        .unwrap();
-        let message = Topology::load(spec, DEFAULT_BASE_PORT)
-            .unwrap_err()
-            .to_string();
+        std::fs::write(&path, "[[server]]\nname = \"A\"\nport = 1\nneighbours = [\"B\"]\n")
+            .unwrap();
+        let message = Topology::load(spec, DEFAULT_BASE_PORT).unwrap_err().to_string();
         assert!(message.starts_with(&format!("{spec}:4:")), "{message}");
         std::fs::remove_file(&path).unwrap();
 
         let e = Topology::load(spec, DEFAULT_BASE_PORT).unwrap_err();
         assert!(matches!(e, ConfigError::Io { .. }));
         let message = e.to_string();
-        assert!(
-            message.contains(spec) && message.contains("not a preset"),
-            "{message}"
-        );
+        assert!(message.contains(spec) && message.contains("not a preset"), "{message}");
 
-        let message = Topology::load("cs132", DEFAULT_BASE_PORT)
-            .unwrap_err()
-            .to_string();
-        assert!(
-            message.contains("cs132") && message.contains("cs131"),
-            "{message}"
-        );
+        let message = Topology::load("cs132", DEFAULT_BASE_PORT).unwrap_err().to_string();
+        assert!(message.contains("cs132") && message.contains("cs131"), "{message}");
     }
 }

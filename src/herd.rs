@@ -64,21 +64,11 @@ impl HerdConfig {
 #[derive(Debug, thiserror::Error)]
 pub enum HerdError {
     #[error("cannot listen for {name} on {addr}: {source}")]
-    Bind {
-        name: String,
-        addr: String,
-        source: std::io::Error,
-    },
+    Bind { name: String, addr: String, source: std::io::Error },
     #[error("cannot create log directory {}: {source}", path.display())]
-    LogDir {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    LogDir { path: PathBuf, source: std::io::Error },
     #[error("cannot open the log of {name}: {source}")]
-    LogFile {
-        name: String,
-        source: std::io::Error,
-    },
+    LogFile { name: String, source: std::io::Error },
     #[error("neighbour {name} has port 0; a server run alone needs fixed neighbour ports")]
     UnknownNeighbourPort { name: String },
 }
@@ -135,15 +125,11 @@ impl Shared {
     }
 
     fn addr(&self, id: ServerId) -> Option<SocketAddr> {
-        *self.addrs[id]
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
+        *self.addrs[id].read().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn node(&self, id: ServerId) -> Option<Arc<Node>> {
-        let running = self.running[id]
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let running = self.running[id].lock().unwrap_or_else(PoisonError::into_inner);
         running.as_ref().map(|r| r.node.clone())
     }
 }
@@ -157,22 +143,16 @@ impl Herd {
     pub async fn start(config: HerdConfig) -> Result<HerdHandle, HerdError> {
         let topology = config.topology;
         let n = topology.servers.len();
-        let local: Vec<bool> = (0..n)
-            .map(|id| config.only.is_none_or(|only| only == id))
-            .collect();
+        let local: Vec<bool> = (0..n).map(|id| config.only.is_none_or(|only| only == id)).collect();
         if let Some(dir) = &config.log_dir {
-            std::fs::create_dir_all(dir).map_err(|source| HerdError::LogDir {
-                path: dir.clone(),
-                source,
-            })?;
+            std::fs::create_dir_all(dir)
+                .map_err(|source| HerdError::LogDir { path: dir.clone(), source })?;
         }
         let mut logs = Vec::with_capacity(n);
         for (id, spec) in topology.servers.iter().enumerate() {
             let dir = config.log_dir.as_deref().filter(|_| local[id]);
-            let log = ServerLog::open(dir, &spec.name).map_err(|source| HerdError::LogFile {
-                name: spec.name.clone(),
-                source,
-            })?;
+            let log = ServerLog::open(dir, &spec.name)
+                .map_err(|source| HerdError::LogFile { name: spec.name.clone(), source })?;
             logs.push(Arc::new(log));
         }
         let mut listeners = Vec::with_capacity(n);
@@ -180,23 +160,18 @@ impl Herd {
         for (id, spec) in topology.servers.iter().enumerate() {
             if local[id] {
                 let listener =
-                    bind(&spec.host, spec.port)
-                        .await
-                        .map_err(|source| HerdError::Bind {
-                            name: spec.name.clone(),
-                            addr: format!("{}:{}", spec.host, spec.port),
-                            source,
-                        })?;
+                    bind(&spec.host, spec.port).await.map_err(|source| HerdError::Bind {
+                        name: spec.name.clone(),
+                        addr: format!("{}:{}", spec.host, spec.port),
+                        source,
+                    })?;
                 addrs.push(listener.local_addr().ok());
                 listeners.push(Some(listener));
             } else {
-                let needed = config
-                    .only
-                    .is_some_and(|only| topology.servers[only].neighbours.contains(&id));
+                let needed =
+                    config.only.is_some_and(|only| topology.servers[only].neighbours.contains(&id));
                 if needed && spec.port == 0 {
-                    return Err(HerdError::UnknownNeighbourPort {
-                        name: spec.name.clone(),
-                    });
+                    return Err(HerdError::UnknownNeighbourPort { name: spec.name.clone() });
                 }
                 let resolved = lookup_host((spec.host.as_str(), spec.port))
                     .await
@@ -213,12 +188,7 @@ impl Herd {
             stats.insert((a, b), Arc::default());
             stats.insert((b, a), Arc::default());
         }
-        let ids = topology
-            .servers
-            .iter()
-            .enumerate()
-            .map(|(id, s)| (s.name.clone(), id))
-            .collect();
+        let ids = topology.servers.iter().enumerate().map(|(id, s)| (s.name.clone(), id)).collect();
         let shared = Arc::new(Shared {
             ids,
             places: config.places,
@@ -250,11 +220,7 @@ async fn bind(host: &str, port: u16) -> std::io::Result<TcpListener> {
         .await?
         .next()
         .ok_or_else(|| std::io::Error::other("host resolves to no address"))?;
-    let socket = if addr.is_ipv4() {
-        TcpSocket::new_v4()?
-    } else {
-        TcpSocket::new_v6()?
-    };
+    let socket = if addr.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
     socket.set_reuseaddr(true)?;
     socket.bind(addr)?;
     socket.listen(1024)
@@ -298,23 +264,11 @@ fn launch(shared: &Arc<Shared>, id: ServerId, listener: TcpListener) {
     let addr = listener.local_addr().ok();
     if let Some(addr) = addr {
         log.note(format_args!("{} listening on {addr}", spec.name));
-        shared
-            .events
-            .emit(|| HerdEvent::ServerStarted { server: id, addr });
+        shared.events.emit(|| HerdEvent::ServerStarted { server: id, addr });
     }
-    tracker.spawn(server::accept_loop(
-        node.clone(),
-        listener,
-        token.clone(),
-        tracker.clone(),
-    ));
-    *shared.running[id]
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner) = Some(Running {
-        node,
-        token,
-        tracker,
-    });
+    tracker.spawn(server::accept_loop(node.clone(), listener, token.clone(), tracker.clone()));
+    *shared.running[id].lock().unwrap_or_else(PoisonError::into_inner) =
+        Some(Running { node, token, tracker });
 }
 
 fn spawn_log_flusher(shared: &Arc<Shared>) {
@@ -434,23 +388,17 @@ impl HerdHandle {
     }
 
     fn lookup(&self, name: &str) -> Result<ServerId, ControlError> {
-        self.id(name)
-            .ok_or_else(|| ControlError::NoSuchServer(name.to_owned()))
+        self.id(name).ok_or_else(|| ControlError::NoSuchServer(name.to_owned()))
     }
 
     /// Stops server `name`: its port closes, its connections and links end, its table is gone.
     pub async fn kill(&self, name: &str) -> Result<(), ControlError> {
         let id = self.lookup(name)?;
-        let running = self.shared.running[id]
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
+        let running = self.shared.running[id].lock().unwrap_or_else(PoisonError::into_inner).take();
         let running = running.ok_or_else(|| ControlError::NotRunning(name.to_owned()))?;
         stop(&self.shared, id, running).await;
         self.shared.logs[id].note("killed by operator");
-        self.shared.events.emit(|| HerdEvent::FaultApplied {
-            fault: Fault::Killed(id),
-        });
+        self.shared.events.emit(|| HerdEvent::FaultApplied { fault: Fault::Killed(id) });
         Ok(())
     }
 
@@ -470,9 +418,7 @@ impl HerdHandle {
             .map_err(|err| ControlError::Rebind(name.to_owned(), err.to_string()))?;
         launch(&self.shared, id, listener);
         self.shared.logs[id].note("restarted by operator");
-        self.shared.events.emit(|| HerdEvent::FaultApplied {
-            fault: Fault::Restarted(id),
-        });
+        self.shared.events.emit(|| HerdEvent::FaultApplied { fault: Fault::Restarted(id) });
         Ok(())
     }
 
@@ -502,13 +448,8 @@ impl HerdHandle {
 
     /// Heals every cut link.
     pub fn heal_all(&self) {
-        let cut: Vec<_> = self
-            .shared
-            .faults
-            .iter()
-            .filter(|(_, f)| f.borrow().cut)
-            .map(|(k, _)| *k)
-            .collect();
+        let cut: Vec<_> =
+            self.shared.faults.iter().filter(|(_, f)| f.borrow().cut).map(|(k, _)| *k).collect();
         for key in cut {
             self.set_cut(key, false);
         }
@@ -525,19 +466,11 @@ impl HerdHandle {
             if cut {
                 self.shared.stats[&(x, y)].set_state(LinkState::Cut);
             }
-            self.shared.logs[x].note(format_args!(
-                "link to {} {verb} by operator",
-                self.shared.name(y)
-            ));
+            self.shared.logs[x]
+                .note(format_args!("link to {} {verb} by operator", self.shared.name(y)));
         }
-        let fault = if cut {
-            Fault::Cut(a, b)
-        } else {
-            Fault::Healed(a, b)
-        };
-        self.shared
-            .events
-            .emit(|| HerdEvent::FaultApplied { fault });
+        let fault = if cut { Fault::Cut(a, b) } else { Fault::Healed(a, b) };
+        self.shared.events.emit(|| HerdEvent::FaultApplied { fault });
     }
 
     /// Holds every report between servers until [`step`](Self::step) or
@@ -545,9 +478,7 @@ impl HerdHandle {
     pub fn pause(&self) {
         if !self.shared.traffic.paused() {
             self.shared.traffic.pause();
-            self.shared.events.emit(|| HerdEvent::FaultApplied {
-                fault: Fault::Paused,
-            });
+            self.shared.events.emit(|| HerdEvent::FaultApplied { fault: Fault::Paused });
         }
     }
 
@@ -555,9 +486,7 @@ impl HerdHandle {
     pub fn step(&self) -> bool {
         let stepped = self.shared.traffic.step(&self.shared.events);
         if stepped {
-            self.shared.events.emit(|| HerdEvent::FaultApplied {
-                fault: Fault::Stepped,
-            });
+            self.shared.events.emit(|| HerdEvent::FaultApplied { fault: Fault::Stepped });
         }
         stepped
     }
@@ -565,9 +494,7 @@ impl HerdHandle {
     /// Stops holding and releases every held report in order; returns how many.
     pub fn resume(&self) -> usize {
         let released = self.shared.traffic.resume(&self.shared.events);
-        self.shared.events.emit(|| HerdEvent::FaultApplied {
-            fault: Fault::Resumed(released),
-        });
+        self.shared.events.emit(|| HerdEvent::FaultApplied { fault: Fault::Resumed(released) });
         released
     }
 
@@ -583,9 +510,7 @@ impl HerdHandle {
     /// Sets the real delay of every hop between servers (0 for none).
     pub fn set_link_delay(&self, delay: Duration) {
         self.shared.traffic.set_delay(delay);
-        self.shared.events.emit(|| HerdEvent::FaultApplied {
-            fault: Fault::Delay(delay),
-        });
+        self.shared.events.emit(|| HerdEvent::FaultApplied { fault: Fault::Delay(delay) });
     }
 
     pub fn link_delay(&self) -> Duration {
@@ -595,10 +520,8 @@ impl HerdHandle {
     /// Stops every server and waits for their tasks; flushes the logs.
     pub async fn shutdown(&self) {
         for id in 0..self.shared.running.len() {
-            let running = self.shared.running[id]
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .take();
+            let running =
+                self.shared.running[id].lock().unwrap_or_else(PoisonError::into_inner).take();
             if let Some(running) = running {
                 stop(&self.shared, id, running).await;
             }
@@ -617,7 +540,5 @@ async fn stop(shared: &Shared, id: ServerId, running: Running) {
     for &to in &shared.topology.servers[id].neighbours {
         shared.stats[&(id, to)].set_state(LinkState::Idle);
     }
-    shared
-        .events
-        .emit(|| HerdEvent::ServerStopped { server: id });
+    shared.events.emit(|| HerdEvent::ServerStopped { server: id });
 }

@@ -8,12 +8,14 @@ use color_eyre::eyre::{Result, WrapErr};
 use herdctl::cli::{Cli, Command, UsageError};
 use herdctl::config::Topology;
 use herdctl::herd::{Herd, HerdError, HerdHandle};
+use herdctl::tui::{self, history};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Err(err) = color_eyre::install() {
         eprintln!("herdctl: {err}");
     }
+    init_debug_log(&cli.herd.log_dir);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(err) => {
@@ -50,25 +52,34 @@ async fn run(cli: Cli) -> Result<()> {
         }
         Some(Command::Serve { name }) => {
             let mut config = cli.herd.herd_config()?;
-            let id = config
-                .topology
-                .index_of(name)
-                .ok_or_else(|| UsageError::UnknownServer {
-                    name: name.clone(),
-                    known: config
-                        .topology
-                        .servers
-                        .iter()
-                        .map(|s| s.name.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                })?;
+            let id = config.topology.index_of(name).ok_or_else(|| UsageError::UnknownServer {
+                name: name.clone(),
+                known: config
+                    .topology
+                    .servers
+                    .iter()
+                    .map(|s| s.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })?;
             config.only = Some(id);
+            serve_headless(Herd::start(config).await?).await
+        }
+        None if cli.headless => {
+            let config = cli.herd.herd_config()?;
             serve_headless(Herd::start(config).await?).await
         }
         None => {
             let config = cli.herd.herd_config()?;
-            serve_headless(Herd::start(config).await?).await
+            let herd = Herd::start(config).await?;
+            let options = tui::Options {
+                title: cli.herd.topology.clone(),
+                hop: cli.hop_time,
+                history: history::default_path(),
+            };
+            let result = tui::run(herd.clone(), options).await;
+            herd.shutdown().await;
+            result
         }
     }
 }
@@ -85,9 +96,7 @@ async fn serve_headless(herd: HerdHandle) -> Result<()> {
     }
     stdout.flush()?;
     drop(stdout);
-    shutdown_signal()
-        .await
-        .wrap_err("waiting for a shutdown signal")?;
+    shutdown_signal().await.wrap_err("waiting for a shutdown signal")?;
     herd.shutdown().await;
     Ok(())
 }
@@ -98,4 +107,23 @@ async fn shutdown_signal() -> std::io::Result<()> {
         ctrl_c = tokio::signal::ctrl_c() => ctrl_c,
         _ = term.recv() => Ok(()),
     }
+}
+
+/// With `RUST_LOG` set, debug logging goes to `{log_dir}/herdctl-debug.log`, never to the
+/// terminal the dashboard owns.
+fn init_debug_log(log_dir: &std::path::Path) {
+    let Ok(filter) = tracing_subscriber::EnvFilter::try_from_default_env() else {
+        return;
+    };
+    if std::fs::create_dir_all(log_dir).is_err() {
+        return;
+    }
+    let Ok(file) = std::fs::File::create(log_dir.join("herdctl-debug.log")) else {
+        return;
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(false)
+        .with_writer(std::sync::Mutex::new(file))
+        .init();
 }

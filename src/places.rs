@@ -99,17 +99,12 @@ mod tests {
     use serde_json::json;
 
     pub(super) fn query(lat: &str, lng: &str, radius: &str) -> NearbyQuery {
-        NearbyQuery {
-            lat: lat.into(),
-            lng: lng.into(),
-            radius_m: radius.into(),
-        }
+        NearbyQuery { lat: lat.into(), lng: lng.into(), radius_m: radius.into() }
     }
 
     fn response_with(n: usize) -> Value {
-        let results: Vec<Value> = (0..n)
-            .map(|i| json!({"name": format!("place {i}"), "rating": 4.5}))
-            .collect();
+        let results: Vec<Value> =
+            (0..n).map(|i| json!({"name": format!("place {i}"), "rating": 4.5})).collect();
         json!({
             "html_attributions": [],
             "next_page_token": "tok",
@@ -130,10 +125,7 @@ mod tests {
 
     pub(super) fn assert_well_formed(rendered: &str) {
         assert!(!rendered.contains("\n\n"), "blank line in {rendered:?}");
-        assert!(
-            !rendered.ends_with('\n'),
-            "trailing newline in {rendered:?}"
-        );
+        assert!(!rendered.ends_with('\n'), "trailing newline in {rendered:?}");
         assert!(!rendered.contains('\r'));
     }
 
@@ -157,10 +149,7 @@ mod tests {
         assert_eq!(response["results"].as_array().unwrap().len(), 10);
         let value: Value = serde_json::from_str(&rendered).unwrap();
         let keys: Vec<&String> = value.as_object().unwrap().keys().collect();
-        assert_eq!(
-            keys,
-            ["html_attributions", "next_page_token", "results", "status"]
-        );
+        assert_eq!(keys, ["html_attributions", "next_page_token", "results", "status"]);
         assert_eq!(value["next_page_token"], "tok");
         assert_eq!(value["status"], "OK");
     }
@@ -188,10 +177,7 @@ mod tests {
 
         let not_object = json!([1, 2, 3]);
         let rendered = render_trimmed(&not_object, 1);
-        assert_eq!(
-            serde_json::from_str::<Value>(&rendered).unwrap(),
-            not_object
-        );
+        assert_eq!(serde_json::from_str::<Value>(&rendered).unwrap(), not_object);
         assert_well_formed(&rendered);
     }
 
@@ -219,10 +205,7 @@ mod tests {
     #[test]
     fn status_of_reads_the_status() {
         assert_eq!(status_of(&json!({"status": "OK"})), "OK");
-        assert_eq!(
-            status_of(&json!({"status": "OVER_QUERY_LIMIT"})),
-            "OVER_QUERY_LIMIT"
-        );
+        assert_eq!(status_of(&json!({"status": "OVER_QUERY_LIMIT"})), "OVER_QUERY_LIMIT");
         assert_eq!(status_of(&json!({"results": []})), "");
         assert_eq!(status_of(&json!({"status": 3})), "");
         assert_eq!(status_of(&json!([])), "");

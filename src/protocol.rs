@@ -16,8 +16,7 @@ pub const fn is_space(byte: u8) -> bool {
 
 /// The fields of a line, split on runs of [`is_space`].
 pub fn fields(line: &str) -> impl Iterator<Item = &str> {
-    line.split(|c: char| c.is_ascii() && is_space(c as u8))
-        .filter(|field| !field.is_empty())
+    line.split(|c: char| c.is_ascii() && is_space(c as u8)).filter(|field| !field.is_empty())
 }
 
 /// A valid command, borrowing the line it came from.
@@ -63,13 +62,7 @@ pub struct AtReport<'a> {
 impl AtReport<'_> {
     /// The report as the origin server wrote it, without the sender field, one space apart.
     pub fn canonical_line(&self) -> String {
-        at_line(
-            self.server,
-            self.diff,
-            self.client,
-            self.coords.as_str(),
-            self.time_text,
-        )
+        at_line(self.server, self.diff, self.client, self.coords.as_str(), self.time_text)
     }
 }
 
@@ -193,11 +186,7 @@ fn parse_bound(text: &str) -> Option<usize> {
         return None;
     }
     let digits = text.trim_start_matches('0');
-    let value: usize = if digits.len() > 2 {
-        21
-    } else {
-        digits.parse().unwrap_or(0)
-    };
+    let value: usize = if digits.len() > 2 { 21 } else { digits.parse().unwrap_or(0) };
     (1..=20).contains(&value).then_some(value)
 }
 
@@ -206,10 +195,7 @@ pub fn at_line(server: &str, diff: &str, client: &str, coords: &str, time: &str)
     let mut line = String::with_capacity(
         8 + server.len() + diff.len() + client.len() + coords.len() + time.len(),
     );
-    for (i, field) in ["AT", server, diff, client, coords, time]
-        .into_iter()
-        .enumerate()
-    {
+    for (i, field) in ["AT", server, diff, client, coords, time].into_iter().enumerate() {
         if i > 0 {
             line.push(' ');
         }
@@ -301,10 +287,7 @@ mod tests {
         let Ok(Some(Command::At(at))) = parse(spaced) else {
             panic!("AT with sender rejected");
         };
-        assert_eq!(
-            (at.canonical_line().as_str(), at.sender),
-            (plain, Some("Bona"))
-        );
+        assert_eq!((at.canonical_line().as_str(), at.sender), (plain, Some("Bona")));
     }
 
     #[test]
@@ -342,10 +325,7 @@ mod tests {
         ] {
             assert_eq!(parse(line).map(|_| ()), Err(why), "{line:?}");
         }
-        assert_eq!(
-            parse_line(b"IAMAT \xff\xfe +1+2 5").map(|_| ()),
-            Err(NotText)
-        );
+        assert_eq!(parse_line(b"IAMAT \xff\xfe +1+2 5").map(|_| ()), Err(NotText));
     }
 
     #[test]

@@ -1,6 +1,226 @@
-//! The operator console: a ratatui dashboard over a running herd.
+//! The operator console: a ratatui dashboard over a running herd. One `select!` loop takes
+//! engine events, keys, and the results of the operator's commands; frames are drawn only
+//! when something changed or moves, at most about 30 a second, so an idle dashboard costs
+//! nothing and a busy herd never waits on the view (a lagging view drops events, says so,
+//! and rebuilds from a snapshot).
 
-pub mod command;
-pub mod playback;
+pub mod app;
 pub mod clients;
+pub mod command;
+pub mod editor;
+pub mod graph;
+pub mod history;
+pub mod layout;
+pub mod playback;
 pub mod traffic;
+pub mod view;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crossterm::event::{Event, EventStream, KeyEventKind};
+use futures::StreamExt;
+use ratatui::DefaultTerminal;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
+use tokio::sync::mpsc;
+use tokio::time::{Instant, sleep_until, timeout};
+
+use crate::herd::HerdHandle;
+use app::{App, Effect, Feedback};
+use history::History;
+
+/// How the dashboard starts.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Shown in the header (the topology's name).
+    pub title: String,
+    /// Display time of one hop in the flood replay.
+    pub hop: Duration,
+    /// Where the command history is kept; `None` keeps it for this run only.
+    pub history: Option<PathBuf>,
+}
+
+/// Frame period while something moves.
+const FRAME: Duration = Duration::from_millis(33);
+/// Most engine events taken in before the picture is brought up to date.
+const EVENT_BATCH: usize = 4096;
+
+/// Opens the dashboard over `herd` and runs it until the operator quits. The terminal is
+/// restored on every exit, panics included.
+pub async fn run(herd: HerdHandle, options: Options) -> color_eyre::Result<()> {
+    let mut terminal = ratatui::init();
+    let result = event_loop(&mut terminal, &herd, options).await;
+    ratatui::restore();
+    result
+}
+
+async fn event_loop(
+    terminal: &mut DefaultTerminal,
+    herd: &HerdHandle,
+    options: Options,
+) -> color_eyre::Result<()> {
+    let mut events = herd.events();
+    let mut keys = EventStream::new();
+    let (feedback_tx, mut feedback) = mpsc::channel::<Feedback>(64);
+    let positions = layout::positions(herd.topology());
+    let history = History::load(options.history);
+    let mut app = App::new(&options.title, &herd.snapshot(), positions, history, Instant::now());
+    app.playback.hop = options.hop;
+    let mut dirty = true;
+    let mut next_frame = Instant::now();
+    loop {
+        let now = Instant::now();
+        if dirty && now >= next_frame {
+            app.tick(now);
+            app.engine.paused = herd.paused();
+            app.engine.held = herd.held();
+            app.engine.delay = herd.link_delay();
+            terminal.draw(|frame| view::draw(frame, &app))?;
+            dirty = false;
+            next_frame = now + FRAME;
+        }
+        let wake = if dirty || app.animating() {
+            Some(next_frame)
+        } else if app.rate.last > 0 {
+            Some(now + Duration::from_millis(250))
+        } else {
+            None
+        };
+        tokio::select! {
+            event = events.recv() => {
+                app.now = Instant::now();
+                match event {
+                    Ok(event) => {
+                        app.apply(&event);
+                        for _ in 0..EVENT_BATCH {
+                            match events.try_recv() {
+                                Ok(event) => app.apply(&event),
+                                Err(TryRecvError::Lagged(missed)) => app.resync(missed, &herd.snapshot()),
+                                Err(_) => break,
+                            }
+                        }
+                    }
+                    Err(RecvError::Lagged(missed)) => app.resync(missed, &herd.snapshot()),
+                    Err(RecvError::Closed) => return Ok(()),
+                }
+                dirty = true;
+            }
+            input = keys.next() => {
+                match input {
+                    Some(Ok(Event::Key(key))) if key.kind != KeyEventKind::Release => {
+                        app.now = Instant::now();
+                        for effect in app.key(key) {
+                            if effect == Effect::Quit {
+                                return Ok(());
+                            }
+                            execute(effect, herd, &feedback_tx, &mut app);
+                        }
+                    }
+                    Some(Ok(Event::Resize(..))) => {}
+                    Some(Ok(_)) => continue,
+                    Some(Err(err)) => return Err(err.into()),
+                    None => return Ok(()),
+                }
+                dirty = true;
+                next_frame = Instant::now();
+            }
+            Some(result) = feedback.recv() => {
+                app.feedback(result);
+                dirty = true;
+            }
+            () = sleep_until(wake.unwrap_or(now)), if wake.is_some() => {
+                dirty = true;
+            }
+        }
+    }
+}
+
+/// Carries out one effect: engine controls at once, network sends on their own task.
+fn execute(effect: Effect, herd: &HerdHandle, feedback: &mpsc::Sender<Feedback>, app: &mut App) {
+    let done = |result: Result<String, String>| match result {
+        Ok(text) => Feedback::Done(text),
+        Err(text) => Feedback::Failed(text),
+    };
+    let kill = matches!(effect, Effect::Kill(_));
+    let immediate = match effect {
+        Effect::Send { server, line, kind } => {
+            let Some(addr) = herd.addr_of(&server) else {
+                app.feedback(Feedback::Failed(format!("{server} has no address")));
+                return;
+            };
+            let feedback = feedback.clone();
+            tokio::spawn(async move {
+                let result = match send_line(addr, &line).await {
+                    Ok(reply) => Feedback::Reply { server, kind, request: line, reply },
+                    Err(err) => Feedback::Failed(format!("{server} ({addr}): {err}")),
+                };
+                let _ = feedback.send(result).await;
+            });
+            return;
+        }
+        Effect::Kill(name) | Effect::Restart(name) => {
+            let (herd, feedback) = (herd.clone(), feedback.clone());
+            tokio::spawn(async move {
+                let result = if kill { herd.kill(&name).await } else { herd.restart(&name).await };
+                let verb = if kill { "killed" } else { "restarted" };
+                let _ = feedback
+                    .send(done(
+                        result.map(|()| format!("{verb} {name}")).map_err(|e| e.to_string()),
+                    ))
+                    .await;
+            });
+            return;
+        }
+        Effect::Cut(a, b) => {
+            done(herd.cut(&a, &b).map(|()| format!("cut {a}–{b}")).map_err(|e| e.to_string()))
+        }
+        Effect::Heal(a, b) => {
+            done(herd.heal(&a, &b).map(|()| format!("healed {a}–{b}")).map_err(|e| e.to_string()))
+        }
+        Effect::HealAll => {
+            herd.heal_all();
+            Feedback::Done("healed every link".into())
+        }
+        Effect::Pause => {
+            herd.pause();
+            Feedback::Done("paused: reports between servers are held (s steps, p resumes)".into())
+        }
+        Effect::Resume => {
+            Feedback::Done(format!("resumed: {} held reports released", herd.resume()))
+        }
+        Effect::Step => {
+            if herd.step() {
+                Feedback::Done("released the next held report".into())
+            } else if herd.paused() {
+                Feedback::Failed("nothing is held".into())
+            } else {
+                Feedback::Failed("not paused: p pauses".into())
+            }
+        }
+        Effect::Delay(delay) => {
+            herd.set_link_delay(delay);
+            Feedback::Done(format!("link delay {}", app::fmt_duration(delay)))
+        }
+        Effect::Quit => return,
+    };
+    app.feedback(immediate);
+}
+
+/// Sends one line to a server the way `nc` does and returns everything it answers.
+pub async fn send_line(addr: SocketAddr, line: &str) -> std::io::Result<String> {
+    let exchange = async {
+        let mut stream = TcpStream::connect(addr).await?;
+        stream.write_all(line.as_bytes()).await?;
+        stream.write_all(b"\n").await?;
+        stream.shutdown().await?;
+        let mut reply = Vec::new();
+        stream.read_to_end(&mut reply).await?;
+        Ok(String::from_utf8_lossy(&reply).into_owned())
+    };
+    timeout(Duration::from_secs(20), exchange)
+        .await
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "no reply within 20s"))?
+}

@@ -49,10 +49,7 @@ impl Running {
     fn listening(&self, count: usize) -> Vec<(String, SocketAddr)> {
         (0..count)
             .map(|_| {
-                let line = self
-                    .lines
-                    .recv_timeout(PATIENCE)
-                    .expect("no listening line");
+                let line = self.lines.recv_timeout(PATIENCE).expect("no listening line");
                 let (name, addr) = line.split_once(' ').expect("NAME HOST:PORT");
                 (name.to_owned(), addr.parse().expect("a socket address"))
             })
@@ -60,9 +57,7 @@ impl Running {
     }
 
     fn signal(&self, signal: &str) {
-        let status = Command::new("kill")
-            .args([signal, &self.child.id().to_string()])
-            .status();
+        let status = Command::new("kill").args([signal, &self.child.id().to_string()]).status();
         assert!(status.unwrap().success());
     }
 
@@ -88,31 +83,21 @@ impl Drop for Running {
 /// Free ports, found by binding port 0 and letting go (for multi-process herds, which need
 /// each other's ports up front).
 fn free_ports(n: usize) -> Vec<u16> {
-    let listeners: Vec<TcpListener> = (0..n)
-        .map(|_| TcpListener::bind("127.0.0.1:0").unwrap())
-        .collect();
-    listeners
-        .iter()
-        .map(|l| l.local_addr().unwrap().port())
-        .collect()
+    let listeners: Vec<TcpListener> =
+        (0..n).map(|_| TcpListener::bind("127.0.0.1:0").unwrap()).collect();
+    listeners.iter().map(|l| l.local_addr().unwrap().port()).collect()
 }
 
 fn write_topology(dir: &Path, topology: &Topology) -> String {
     let path = dir.join("herd.toml");
-    std::fs::File::create(&path)
-        .unwrap()
-        .write_all(topology.to_toml().as_bytes())
-        .unwrap();
+    std::fs::File::create(&path).unwrap().write_all(topology.to_toml().as_bytes()).unwrap();
     path.to_str().unwrap().to_owned()
 }
 
 #[test]
 fn topology_print_gives_a_loadable_file() {
     for preset in ["cs131", "cs131-2019", "ring:6", "grid:3x4"] {
-        let out = herdctl()
-            .args(["topology", "--print", preset])
-            .output()
-            .unwrap();
+        let out = herdctl().args(["topology", "--print", preset]).output().unwrap();
         assert!(out.status.success(), "{preset}");
         let text = String::from_utf8(out.stdout).unwrap();
         let printed = Topology::from_toml(&text, "printed").unwrap();
@@ -124,28 +109,15 @@ fn topology_print_gives_a_loadable_file() {
 fn bad_topology_is_a_clear_exit_2() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bad.toml");
-    std::fs::write(
-        &path,
-        "[[server]]\nname = \"A\"\nport = 1\nneighbours = [\"Ghost\"]\n",
-    )
-    .unwrap();
-    let out = herdctl()
-        .args(["--headless", "--topology"])
-        .arg(&path)
-        .output()
+    std::fs::write(&path, "[[server]]\nname = \"A\"\nport = 1\nneighbours = [\"Ghost\"]\n")
         .unwrap();
+    let out = herdctl().args(["--headless", "--topology"]).arg(&path).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains("bad.toml") && stderr.contains("Ghost"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("bad.toml") && stderr.contains("Ghost"), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
 
-    let out = herdctl()
-        .args(["--headless", "--topology", "ring:x"])
-        .output()
-        .unwrap();
+    let out = herdctl().args(["--headless", "--topology", "ring:x"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
 
@@ -164,10 +136,7 @@ fn port_in_use_names_the_server_and_port() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains("S2") && stderr.contains(&port.to_string()),
-        "{stderr}"
-    );
+    assert!(stderr.contains("S2") && stderr.contains(&port.to_string()), "{stderr}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -175,38 +144,24 @@ async fn headless_serves_logs_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let topology = Topology::load("cs131", 0).unwrap();
     let path = write_topology(dir.path(), &topology);
-    let mut herd = Running::spawn(
-        &["--headless", "--topology", &path, "--log-dir", "herd-logs"],
-        dir.path(),
-    );
+    let mut herd =
+        Running::spawn(&["--headless", "--topology", &path, "--log-dir", "herd-logs"], dir.path());
     let servers = herd.listening(5);
     let names: Vec<&str> = servers.iter().map(|(n, _)| n.as_str()).collect();
     assert_eq!(names, ["Bailey", "Bona", "Campbell", "Clark", "Jaquez"]);
     let addr = |name: &str| servers.iter().find(|(n, _)| n == name).unwrap().1;
 
-    let reply = grading_at(
-        addr("Bailey"),
-        b"IAMAT kiwi +34.068930-118.445127 1621464827.959498503",
-    )
-    .await;
+    let reply =
+        grading_at(addr("Bailey"), b"IAMAT kiwi +34.068930-118.445127 1621464827.959498503").await;
     assert!(reply.starts_with("AT Bailey +"), "{reply}");
     let whatsat = grading_at(addr("Jaquez"), b"WHATSAT kiwi 10 2").await;
-    assert!(
-        whatsat.starts_with("AT Bailey +") && whatsat.ends_with("}\n\n"),
-        "{whatsat}"
-    );
+    assert!(whatsat.starts_with("AT Bailey +") && whatsat.ends_with("}\n\n"), "{whatsat}");
 
     herd.signal("-TERM");
     assert!(herd.wait().success());
     let bailey = std::fs::read_to_string(dir.path().join("herd-logs/Bailey.log")).unwrap();
-    assert!(
-        bailey.contains("IN ") && bailey.contains("IAMAT kiwi"),
-        "{bailey}"
-    );
-    assert!(
-        bailey.contains("OUT ") && bailey.contains("AT Bailey"),
-        "{bailey}"
-    );
+    assert!(bailey.contains("IN ") && bailey.contains("IAMAT kiwi"), "{bailey}");
+    assert!(bailey.contains("OUT ") && bailey.contains("AT Bailey"), "{bailey}");
     assert!(bailey.contains("link to Bona up"), "{bailey}");
     let jaquez = std::fs::read_to_string(dir.path().join("herd-logs/Jaquez.log")).unwrap();
     assert!(jaquez.contains("WHATSAT kiwi 10 2"), "{jaquez}");
@@ -223,11 +178,8 @@ async fn one_server_per_process_survives_a_kill_and_restart() {
     }
     let path = write_topology(dir.path(), &topology);
     let serve = |name: &str| Running::spawn(&["serve", name, "--topology", &path], dir.path());
-    let mut procs: Vec<(String, Running)> = topology
-        .servers
-        .iter()
-        .map(|s| (s.name.clone(), serve(&s.name)))
-        .collect();
+    let mut procs: Vec<(String, Running)> =
+        topology.servers.iter().map(|s| (s.name.clone(), serve(&s.name))).collect();
     let mut addrs = Vec::new();
     for (name, running) in &procs {
         let listening = running.listening(1);
@@ -263,10 +215,7 @@ async fn one_server_per_process_survives_a_kill_and_restart() {
     // Restart it: it starts empty, and new updates reach it.
     procs[campbell].1 = serve("Campbell");
     procs[campbell].1.listening(1);
-    assert!(
-        !knows("Campbell", "two").await,
-        "a restarted server must start empty"
-    );
+    assert!(!knows("Campbell", "two").await, "a restarted server must start empty");
     let t = common::now_text();
     grading_at(addr("Clark"), format!("IAMAT three +3+3 {t}").as_bytes()).await;
     eventually("Campbell", "three").await;

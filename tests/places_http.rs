@@ -21,11 +21,7 @@ const KEY: &str = "SECRET-KEY-123";
 const NEARBY_PATH: &str = "/maps/api/place/nearbysearch/json";
 
 fn ucla() -> NearbyQuery {
-    NearbyQuery {
-        lat: "34.068930".into(),
-        lng: "-118.445127".into(),
-        radius_m: "10000".into(),
-    }
+    NearbyQuery { lat: "34.068930".into(), lng: "-118.445127".into(), radius_m: "10000".into() }
 }
 
 fn google(base: &str, timeout: Duration) -> Places {
@@ -44,10 +40,7 @@ fn assert_unknown_error(value: &Value) -> String {
     assert_eq!(value["html_attributions"], json!([]));
     assert_eq!(value["results"], json!([]));
     let keys: Vec<&String> = value.as_object().unwrap().keys().collect();
-    assert_eq!(
-        keys,
-        ["html_attributions", "results", "status", "error_message"]
-    );
+    assert_eq!(keys, ["html_attributions", "results", "status", "error_message"]);
     assert_no_key(value);
     let rendered = render_trimmed(value, 5);
     assert!(!rendered.contains("\n\n"));
@@ -140,9 +133,7 @@ async fn sends_the_documented_request_and_passes_the_answer_through() {
         .mount(&server)
         .await;
 
-    let value = google(&server.uri(), Duration::from_secs(5))
-        .nearby(&ucla())
-        .await;
+    let value = google(&server.uri(), Duration::from_secs(5)).nearby(&ucla()).await;
     assert_eq!(serde_json::to_string(&value).unwrap(), canonical(body));
     assert_eq!(status_of(&value), "OK");
 
@@ -150,16 +141,10 @@ async fn sends_the_documented_request_and_passes_the_answer_through() {
     assert_eq!(requests.len(), 1);
     let url = &requests[0].url;
     assert_eq!(url.path(), NEARBY_PATH);
-    let pairs: Vec<(String, String)> = url
-        .query_pairs()
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect();
-    let expected = [
-        ("location", "34.068930,-118.445127"),
-        ("radius", "10000"),
-        ("key", KEY),
-    ]
-    .map(|(k, v)| (k.to_owned(), v.to_owned()));
+    let pairs: Vec<(String, String)> =
+        url.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+    let expected = [("location", "34.068930,-118.445127"), ("radius", "10000"), ("key", KEY)]
+        .map(|(k, v)| (k.to_owned(), v.to_owned()));
     assert_eq!(pairs, expected);
     assert!(!url.query().unwrap_or("").contains('+'));
 }
@@ -195,9 +180,7 @@ async fn error_statuses_are_passed_through() {
             .respond_with(ResponseTemplate::new(200).set_body_string(body))
             .mount(&server)
             .await;
-        let value = google(&server.uri(), Duration::from_secs(5))
-            .nearby(&ucla())
-            .await;
+        let value = google(&server.uri(), Duration::from_secs(5)).nearby(&ucla()).await;
         assert_eq!(serde_json::to_string(&value).unwrap(), canonical(body));
     }
 }
@@ -215,9 +198,7 @@ async fn non_200_json_is_passed_through() {
         )
         .mount(&server)
         .await;
-    let value = google(&server.uri(), Duration::from_secs(5))
-        .nearby(&ucla())
-        .await;
+    let value = google(&server.uri(), Duration::from_secs(5)).nearby(&ucla()).await;
     assert_eq!(serde_json::to_string(&value).unwrap(), canonical(body));
     assert_eq!(status_of(&value), "OVER_QUERY_LIMIT");
 }
@@ -233,9 +214,7 @@ async fn html_error_page_becomes_unknown_error() {
         )
         .mount(&server)
         .await;
-    let value = google(&server.uri(), Duration::from_secs(5))
-        .nearby(&ucla())
-        .await;
+    let value = google(&server.uri(), Duration::from_secs(5)).nearby(&ucla()).await;
     let message = assert_unknown_error(&value);
     assert!(message.contains("HTTP 500"), "{message}");
     assert!(message.contains("non-JSON"), "{message}");
@@ -249,9 +228,7 @@ async fn json_that_is_not_an_object_becomes_unknown_error() {
             .respond_with(ResponseTemplate::new(code).set_body_string(body))
             .mount(&server)
             .await;
-        let value = google(&server.uri(), Duration::from_secs(5))
-            .nearby(&ucla())
-            .await;
+        let value = google(&server.uri(), Duration::from_secs(5)).nearby(&ucla()).await;
         let message = assert_unknown_error(&value);
         assert!(message.contains(&format!("HTTP {code}")), "{message}");
     }
@@ -294,18 +271,13 @@ async fn key_is_never_logged() {
     let capture = Capture::default();
     let _guard = tracing::subscriber::set_default(capture.clone());
 
-    let closed = google(
-        &format!("http://127.0.0.1:{}", closed_port()),
-        Duration::from_secs(5),
-    );
+    let closed = google(&format!("http://127.0.0.1:{}", closed_port()), Duration::from_secs(5));
     assert_no_key(&closed.nearby(&ucla()).await);
 
     let server = MockServer::start().await;
     Mock::given(method("GET"))
         .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_string("{}")
-                .set_delay(Duration::from_secs(30)),
+            ResponseTemplate::new(200).set_body_string("{}").set_delay(Duration::from_secs(30)),
         )
         .mount(&server)
         .await;
@@ -319,9 +291,7 @@ async fn key_is_never_logged() {
         ))
         .mount(&denied)
         .await;
-    let value = google(&denied.uri(), Duration::from_secs(5))
-        .nearby(&ucla())
-        .await;
+    let value = google(&denied.uri(), Duration::from_secs(5)).nearby(&ucla()).await;
     assert_eq!(status_of(&value), "REQUEST_DENIED");
 
     let logged = capture.text();

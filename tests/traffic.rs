@@ -13,23 +13,11 @@ async fn link_delay_slows_every_hop() {
     let delay = Duration::from_millis(150);
     let mut t = common::start_with("line:3", |c| c.link_delay = delay).await;
     let started = Instant::now();
-    let reply = t
-        .grading("S1", &format!("IAMAT kiwi +1+1 {}", common::now_text()))
-        .await;
-    assert!(
-        reply.starts_with("AT S1 "),
-        "clients are answered at once: {reply}"
-    );
-    assert!(
-        started.elapsed() < delay,
-        "the reply waited for the link delay"
-    );
+    let reply = t.grading("S1", &format!("IAMAT kiwi +1+1 {}", common::now_text())).await;
+    assert!(reply.starts_with("AT S1 "), "clients are answered at once: {reply}");
+    assert!(started.elapsed() < delay, "the reply waited for the link delay");
     t.wait_stored_at(&["S3"], "kiwi").await;
-    assert!(
-        started.elapsed() >= delay * 2,
-        "two hops took {:?}",
-        started.elapsed()
-    );
+    assert!(started.elapsed() >= delay * 2, "two hops took {:?}", started.elapsed());
 
     t.herd.set_link_delay(Duration::ZERO);
     assert_eq!(t.herd.link_delay(), Duration::ZERO);
@@ -40,33 +28,20 @@ async fn pause_holds_floods_step_releases_one_resume_the_rest() {
     let mut t = common::start("line:3").await;
     t.herd.pause();
     assert!(t.herd.paused());
-    let reply = t
-        .grading("S1", &format!("IAMAT kiwi +1+1 {}", common::now_text()))
-        .await;
+    let reply = t.grading("S1", &format!("IAMAT kiwi +1+1 {}", common::now_text())).await;
     assert!(reply.starts_with("AT S1 "), "{reply}");
-    t.wait_for("the hop to S2 held", |e| {
-        matches!(e, HerdEvent::FloodHeld { .. })
-    })
-    .await;
+    t.wait_for("the hop to S2 held", |e| matches!(e, HerdEvent::FloodHeld { .. })).await;
     assert_eq!(t.herd.held(), 1);
     t.settle(Duration::from_millis(100)).await;
-    assert!(
-        !t.knows(t.id("S2"), "kiwi"),
-        "a held report must not arrive"
-    );
+    assert!(!t.knows(t.id("S2"), "kiwi"), "a held report must not arrive");
 
     assert!(t.herd.step());
     t.wait_stored_at(&["S2"], "kiwi").await;
     // S2 forwarded to S3, and that hop is held in turn.
-    t.wait_for("the hop to S3 held", |e| {
-        matches!(e, HerdEvent::FloodHeld { .. })
-    })
-    .await;
+    t.wait_for("the hop to S3 held", |e| matches!(e, HerdEvent::FloodHeld { .. })).await;
     assert!(!t.knows(t.id("S3"), "kiwi"));
 
-    let reply = t
-        .grading("S3", &format!("IAMAT apple +2+2 {}", common::now_text()))
-        .await;
+    let reply = t.grading("S3", &format!("IAMAT apple +2+2 {}", common::now_text())).await;
     assert!(reply.starts_with("AT S3 "));
     assert_eq!(t.herd.resume(), 2);
     assert!(!t.herd.paused());

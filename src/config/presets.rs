@@ -14,16 +14,7 @@ pub const MAX_PRESET_SERVERS: usize = 2000;
 
 /// The preset names and forms [`Topology::load`] accepts, for help text.
 pub fn preset_names() -> &'static [&'static str] {
-    &[
-        "cs131",
-        "cs131-2019",
-        "ring:N",
-        "line:N",
-        "star:N",
-        "full:N",
-        "grid:RxC",
-        "tree:N",
-    ]
+    &["cs131", "cs131-2019", "ring:N", "line:N", "star:N", "full:N", "grid:RxC", "tree:N"]
 }
 
 impl Topology {
@@ -95,11 +86,8 @@ struct Named {
 impl Named {
     fn build(&self, spec: &str, base_port: u16) -> Result<Topology, ConfigError> {
         let at = |name: &str| self.layout.iter().position(|&(n, _, _)| n == name);
-        let links: Vec<(usize, usize)> = self
-            .links
-            .iter()
-            .filter_map(|&(a, b)| Some((at(a)?, at(b)?)))
-            .collect();
+        let links: Vec<(usize, usize)> =
+            self.links.iter().filter_map(|&(a, b)| Some((at(a)?, at(b)?))).collect();
         let names = self.layout.iter().map(|&(n, _, _)| n.to_owned()).collect();
         let positions: Vec<(f64, f64)> = self.layout.iter().map(|&(_, x, y)| (x, y)).collect();
         build(spec, base_port, names, &positions, &links)
@@ -158,11 +146,7 @@ enum Generated {
 
 /// `i` of `n` evenly spread over `[0.05, 0.95]`, or the middle when alone.
 fn spread(i: usize, n: usize) -> f64 {
-    if n <= 1 {
-        0.5
-    } else {
-        0.05 + 0.9 * i as f64 / (n - 1) as f64
-    }
+    if n <= 1 { 0.5 } else { 0.05 + 0.9 * i as f64 / (n - 1) as f64 }
 }
 
 /// `i` of `n` on a circle round the centre, starting at the top.
@@ -206,10 +190,7 @@ impl Generated {
 
     /// `(rows, columns)` for a grid, `(1, n)` for the others.
     fn shape(self, spec: &str, arg: Option<&str>) -> Result<(usize, usize), ConfigError> {
-        let bad = |problem: String| ConfigError::BadPreset {
-            spec: spec.to_owned(),
-            problem,
-        };
+        let bad = |problem: String| ConfigError::BadPreset { spec: spec.to_owned(), problem };
         let malformed = || {
             let sizes = match self {
                 Self::Grid => "R and C whole numbers of at least 1",
@@ -221,10 +202,7 @@ impl Generated {
         let arg = arg.ok_or_else(malformed)?;
         let (rows, columns) = if self == Self::Grid {
             let (r, c) = arg.split_once('x').ok_or_else(malformed)?;
-            (
-                parse_size(r).ok_or_else(malformed)?,
-                parse_size(c).ok_or_else(malformed)?,
-            )
+            (parse_size(r).ok_or_else(malformed)?, parse_size(c).ok_or_else(malformed)?)
         } else {
             (1, parse_size(arg).ok_or_else(malformed)?)
         };
@@ -235,9 +213,7 @@ impl Generated {
             )));
         }
         if count > MAX_PRESET_SERVERS {
-            return Err(bad(format!(
-                "{count} servers is too many (at most {MAX_PRESET_SERVERS})"
-            )));
+            return Err(bad(format!("{count} servers is too many (at most {MAX_PRESET_SERVERS})")));
         }
         Ok((rows, columns))
     }
@@ -257,9 +233,7 @@ impl Generated {
             }
             Self::Star => {
                 links.extend((1..n).map(|i| (0, i)));
-                std::iter::once((0.5, 0.5))
-                    .chain((1..n).map(|i| on_circle(i - 1, n - 1)))
-                    .collect()
+                std::iter::once((0.5, 0.5)).chain((1..n).map(|i| on_circle(i - 1, n - 1))).collect()
             }
             Self::Full => {
                 links.extend((0..n).flat_map(|a| (a + 1..n).map(move |b| (a, b))));
@@ -277,9 +251,7 @@ impl Generated {
                         }
                     }
                 }
-                (0..n)
-                    .map(|i| (spread(i % columns, columns), spread(i / columns, rows)))
-                    .collect()
+                (0..n).map(|i| (spread(i % columns, columns), spread(i / columns, rows))).collect()
             }
             Self::Tree => {
                 // Server k (1-based) has parent k / 2; depth d holds k in 2^d..2^(d+1).
@@ -290,10 +262,7 @@ impl Generated {
                         let depth = k.ilog2();
                         let width = 1usize << depth;
                         let slot = k - width;
-                        (
-                            (slot as f64 + 0.5) / width as f64,
-                            spread(depth as usize, depths),
-                        )
+                        ((slot as f64 + 0.5) / width as f64, spread(depth as usize, depths))
                     })
                     .collect()
             }
@@ -338,17 +307,10 @@ mod tests {
             assert_eq!(t.servers.len(), servers, "{spec}: servers");
             assert_eq!(t.links().len(), links, "{spec}: links");
             for (i, s) in t.servers.iter().enumerate() {
-                assert_eq!(
-                    usize::from(s.port),
-                    usize::from(DEFAULT_BASE_PORT) + i,
-                    "{spec}"
-                );
+                assert_eq!(usize::from(s.port), usize::from(DEFAULT_BASE_PORT) + i, "{spec}");
                 assert_eq!(s.host, DEFAULT_HOST);
                 let (x, y) = (s.x.unwrap(), s.y.unwrap());
-                assert!(
-                    (0.0..=1.0).contains(&x) && (0.0..=1.0).contains(&y),
-                    "{spec}: {x},{y}"
-                );
+                assert!((0.0..=1.0).contains(&x) && (0.0..=1.0).contains(&y), "{spec}: {x},{y}");
             }
         }
     }
@@ -364,10 +326,7 @@ mod tests {
             ("Jaquez", 12405, &["Campbell", "Clark"]),
         ];
         for (i, &(name, port, neighbours)) in expected.iter().enumerate() {
-            assert_eq!(
-                (t.servers[i].name.as_str(), t.servers[i].port),
-                (name, port)
-            );
+            assert_eq!((t.servers[i].name.as_str(), t.servers[i].port), (name, port));
             assert_eq!(names(&t, i), neighbours, "{name}");
         }
 
@@ -380,10 +339,7 @@ mod tests {
             ("Wilkes", 20004, &["Goloman", "Hands", "Holiday"]),
         ];
         for (i, &(name, port, neighbours)) in expected.iter().enumerate() {
-            assert_eq!(
-                (t.servers[i].name.as_str(), t.servers[i].port),
-                (name, port)
-            );
+            assert_eq!((t.servers[i].name.as_str(), t.servers[i].port), (name, port));
             assert_eq!(names(&t, i), neighbours, "{name}");
         }
     }
@@ -473,10 +429,7 @@ mod tests {
             assert!(matches!(e, ConfigError::BadPreset { .. }), "{spec}: {e:?}");
             let message = e.to_string();
             for fragment in fragments {
-                assert!(
-                    message.contains(fragment),
-                    "{spec}: {message:?} lacks {fragment:?}"
-                );
+                assert!(message.contains(fragment), "{spec}: {message:?} lacks {fragment:?}");
             }
         }
     }
@@ -504,10 +457,7 @@ mod tests {
                     assert!(overflows, "{spec} from {base}: {e}");
                     let message = e.to_string();
                     assert!(matches!(e, ConfigError::PortOverflow { .. }));
-                    assert!(
-                        message.contains(spec) && message.contains("65535"),
-                        "{message}"
-                    );
+                    assert!(message.contains(spec) && message.contains("65535"), "{message}");
                 }
             }
         }

@@ -31,11 +31,7 @@ pub struct LineDecoder {
 
 impl LineDecoder {
     pub fn new(max: usize) -> Self {
-        Self {
-            max,
-            scanned: 0,
-            discarding: false,
-        }
+        Self { max, scanned: 0, discarding: false }
     }
 
     fn prefix(buf: &BytesMut) -> Bytes {
@@ -126,10 +122,7 @@ mod tests {
     fn splits_pipelined_and_partial_lines() {
         let mut decoder = LineDecoder::new(64);
         let mut buf = BytesMut::from(&b"A 1\nB 2\r\nC"[..]);
-        assert_eq!(
-            frames(&mut decoder, &mut buf),
-            vec![line("A 1\n"), line("B 2\r\n")]
-        );
+        assert_eq!(frames(&mut decoder, &mut buf), vec![line("A 1\n"), line("B 2\r\n")]);
         buf.extend_from_slice(b" 3");
         assert!(frames(&mut decoder, &mut buf).is_empty());
         buf.extend_from_slice(b"\n");

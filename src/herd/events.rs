@@ -143,9 +143,7 @@ pub struct EventBus {
 
 impl EventBus {
     pub fn new(capacity: usize) -> Self {
-        Self {
-            sender: broadcast::channel(capacity).0,
-        }
+        Self { sender: broadcast::channel(capacity).0 }
     }
 
     /// Is anyone listening? Lets hot paths skip building events nobody reads.

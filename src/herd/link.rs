@@ -18,16 +18,19 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::{Instant, sleep_until, timeout};
 
 use super::events::{DropReason, EventBus, HerdEvent, ServerId};
+use super::flood::HandoffToken;
 use super::log::ServerLog;
 
 /// A report on its way to one neighbour: the wire line (with `\n`) shared by every link it
 /// goes to, and the client it is about.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Flood {
     pub wire: Bytes,
     pub client: Arc<str>,
     /// Not to be written before this instant (the link delay); `None` = at once.
     pub due: Option<Instant>,
+    /// Dropped once the report is written or given up on: the client's reply waits for it.
+    pub handoff: Option<HandoffToken>,
 }
 
 /// Operator faults on one undirected link.
@@ -155,8 +158,7 @@ impl Link {
                     },
                 }
                 if !self.faults.borrow().cut {
-                    self.log
-                        .note(format_args!("link to {} healed", self.to_name));
+                    self.log.note(format_args!("link to {} healed", self.to_name));
                     backoff.reset();
                     retry_at = Instant::now();
                     announced_down = false;
@@ -277,9 +279,7 @@ impl Link {
             self.drop_reports(batch, DropReason::NeighbourDown);
             return None;
         }
-        self.stats
-            .sent
-            .fetch_add(batch.len() as u64, Ordering::Relaxed);
+        self.stats.sent.fetch_add(batch.len() as u64, Ordering::Relaxed);
         for flood in batch {
             self.log.line("TO", &self.to_name, &flood.wire);
             self.events.emit(|| HerdEvent::FloodSent {
@@ -299,12 +299,8 @@ impl Link {
         let _ = stream.set_nodelay(true);
         let (read, write) = stream.into_split();
         self.stats.set_state(LinkState::Up);
-        self.log
-            .note(format_args!("link to {} up ({addr})", self.to_name));
-        self.events.emit(|| HerdEvent::LinkUp {
-            from: self.from,
-            to: self.to,
-        });
+        self.log.note(format_args!("link to {} up ({addr})", self.to_name));
+        self.events.emit(|| HerdEvent::LinkUp { from: self.from, to: self.to });
         Ok(Connection { read, write })
     }
 
@@ -312,8 +308,7 @@ impl Link {
         if !self.faults.borrow().cut {
             self.stats.set_state(LinkState::Down);
         }
-        self.log
-            .note(format_args!("link to {} down: {reason}", self.to_name));
+        self.log.note(format_args!("link to {} down: {reason}", self.to_name));
         self.events.emit(|| HerdEvent::LinkDropped {
             from: self.from,
             to: self.to,

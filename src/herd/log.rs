@@ -22,13 +22,9 @@ impl ServerLog {
         let Some(dir) = dir else {
             return Ok(Self::default());
         };
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(dir.join(format!("{name}.log")))?;
-        Ok(Self {
-            file: Some(Mutex::new(BufWriter::with_capacity(64 * 1024, file))),
-        })
+        let file =
+            OpenOptions::new().create(true).append(true).open(dir.join(format!("{name}.log")))?;
+        Ok(Self { file: Some(Mutex::new(BufWriter::with_capacity(64 * 1024, file))) })
     }
 
     /// `2026-11-25T08:45:25.123456Z IN 127.0.0.1:5000 IAMAT …`

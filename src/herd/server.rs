@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::net::TcpListener;
@@ -11,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::events::{HerdEvent, ServerId};
-use super::flood;
+use super::flood::{self, Handoffs};
 use super::link::{Flood, LinkStats};
 use super::log::ServerLog;
 use super::table::ClientTable;
@@ -19,6 +20,10 @@ use super::traffic::Handoff;
 use super::{Shared, session};
 use crate::places::{self, NearbyQuery};
 use crate::protocol::{self, Command, IAmAt, Invalid, WhatsAt, at_line, format_diff, now_nanos};
+
+/// How long a WHATSAT for an unknown client waits for a report that may be arriving from a
+/// neighbour at this very moment before it answers `? `.
+const IN_FLIGHT_WAIT: Duration = Duration::from_millis(20);
 
 /// One neighbour's outbound queue.
 pub(super) struct Outbox {
@@ -39,7 +44,15 @@ pub(super) struct Node {
 
 impl Node {
     /// Answers one line into `out` (nothing for blank lines and AT reports).
-    pub async fn handle_line(&self, line: &[u8], peer: SocketAddr, out: &mut Vec<u8>) {
+    /// IAMAT reports are handed off under `handoffs`, for the session to wait on before it
+    /// writes the reply.
+    pub async fn handle_line(
+        &self,
+        line: &[u8],
+        peer: SocketAddr,
+        handoffs: &Arc<Handoffs>,
+        out: &mut Vec<u8>,
+    ) {
         if protocol::is_blank(line) {
             return;
         }
@@ -52,7 +65,7 @@ impl Node {
         });
         let start = out.len();
         match protocol::parse_line(line) {
-            Ok(Some(Command::IAmAt(iamat))) => self.iamat(&iamat, out),
+            Ok(Some(Command::IAmAt(iamat))) => self.iamat(&iamat, handoffs, out),
             Ok(Some(Command::WhatsAt(whatsat))) => {
                 if let Err(why) = self.whatsat(&whatsat, out).await {
                     self.invalid(line, why, out);
@@ -60,9 +73,8 @@ impl Node {
             }
             Ok(Some(Command::At(report))) => {
                 let sender = report.sender.and_then(|name| self.shared.id(name));
-                let origin = self.shared.id(report.server);
                 let canonical = report.canonical_line();
-                self.store(report.client, &report.time, &canonical, sender, origin);
+                self.store(report.client, &report.time, &canonical, sender, None);
             }
             Ok(None) => {}
             Err(why) => self.invalid(line, why, out),
@@ -97,25 +109,17 @@ impl Node {
 
     /// Flood first, then reply: the report is in the neighbours' queues before the AT line
     /// is written back.
-    fn iamat(&self, iamat: &IAmAt<'_>, out: &mut Vec<u8>) {
+    fn iamat(&self, iamat: &IAmAt<'_>, handoffs: &Arc<Handoffs>, out: &mut Vec<u8>) {
         let diff = format_diff(now_nanos(), &iamat.time);
-        let line = at_line(
-            &self.name,
-            &diff,
-            iamat.client,
-            iamat.coords.as_str(),
-            iamat.time_text,
-        );
-        self.store(iamat.client, &iamat.time, &line, None, Some(self.id));
+        let line = at_line(&self.name, &diff, iamat.client, iamat.coords.as_str(), iamat.time_text);
+        self.store(iamat.client, &iamat.time, &line, None, Some(handoffs));
         out.extend_from_slice(line.as_bytes());
         out.push(b'\n');
     }
 
     async fn whatsat(&self, whatsat: &WhatsAt<'_>, out: &mut Vec<u8>) -> Result<(), Invalid> {
-        let stored = self
-            .table
-            .get(whatsat.client)
-            .ok_or(Invalid::UnknownClient)?;
+        let stored = self.table.get_or_wait(whatsat.client, IN_FLIGHT_WAIT).await;
+        let stored = stored.ok_or(Invalid::UnknownClient)?;
         let Ok(Some(Command::At(report))) = protocol::parse_line(stored.as_bytes()) else {
             return Err(Invalid::UnknownClient);
         };
@@ -146,14 +150,14 @@ impl Node {
     }
 
     /// Stores a report if it is newer and floods it on; `sender` is the neighbour it came
-    /// from, `origin` the server that wrote it.
+    /// from; `handoffs`, if given, tracks the reports until they are written.
     fn store(
         &self,
         client: &str,
         time: &protocol::ClientTime,
         line: &str,
         sender: Option<ServerId>,
-        origin: Option<ServerId>,
+        handoffs: Option<&Arc<Handoffs>>,
     ) {
         let events = &self.shared.events;
         let Some(stored) = self.table.accept(client, time, line) else {
@@ -173,34 +177,23 @@ impl Node {
         });
         let mut wire: Option<Bytes> = None;
         for outbox in &self.outboxes {
-            if !flood::forwards_to(outbox.to, sender, origin) {
+            if !flood::forwards_to(outbox.to, sender) {
                 continue;
             }
-            let wire = wire.get_or_insert_with(|| format!("{stored} {}\n", self.name).into());
+            let wire = wire.get_or_insert_with(|| flood::wire_line(&stored, &self.name).into());
             let flood = Flood {
                 wire: wire.clone(),
                 client: client.clone(),
                 due: None,
+                handoff: handoffs.map(Handoffs::token),
             };
             let (from, to) = (self.id, outbox.to);
-            match self
-                .shared
-                .traffic
-                .send((from, to), &outbox.queue, &outbox.stats, flood)
-            {
+            match self.shared.traffic.send((from, to), &outbox.queue, &outbox.stats, flood) {
                 Handoff::Queued => {
-                    events.emit(|| HerdEvent::FloodQueued {
-                        from,
-                        to,
-                        client: client.clone(),
-                    });
+                    events.emit(|| HerdEvent::FloodQueued { from, to, client: client.clone() });
                 }
                 Handoff::Held => {
-                    events.emit(|| HerdEvent::FloodHeld {
-                        from,
-                        to,
-                        client: client.clone(),
-                    });
+                    events.emit(|| HerdEvent::FloodHeld { from, to, client: client.clone() });
                 }
                 Handoff::Dropped(reason) => {
                     outbox.stats.count_dropped(1);

@@ -2,7 +2,11 @@
 //! time. A std `Mutex` guards it; nothing awaits while holding it.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use tokio::sync::Notify;
 
 use crate::protocol::ClientTime;
 
@@ -16,30 +20,56 @@ struct Entry {
 #[derive(Debug, Default)]
 pub struct ClientTable {
     entries: Mutex<HashMap<Box<str>, Entry>>,
+    /// Lookups waiting for a report that may be in flight, and their wake-up.
+    waiting: AtomicUsize,
+    stored: Notify,
 }
 
 impl ClientTable {
     /// Stores `line` if `time` is newer than what is held for `client`; returns the stored
     /// line, or `None` when the report was older or equal (and nothing changed).
     pub fn accept(&self, client: &str, time: &ClientTime, line: &str) -> Option<Arc<str>> {
-        let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(entry) = entries.get_mut(client) {
-            if *time <= entry.time {
-                return None;
-            }
-            entry.time = time.clone();
-            entry.line = line.into();
-            return Some(entry.line.clone());
-        }
         let line: Arc<str> = line.into();
-        entries.insert(
-            client.into(),
-            Entry {
-                time: time.clone(),
-                line: line.clone(),
-            },
-        );
+        {
+            let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Some(entry) = entries.get_mut(client) {
+                if *time <= entry.time {
+                    return None;
+                }
+                entry.time = time.clone();
+                entry.line = line.clone();
+            } else {
+                let entry = Entry { time: time.clone(), line: line.clone() };
+                entries.insert(client.into(), entry);
+            }
+        }
+        if self.waiting.load(Ordering::Acquire) > 0 {
+            self.stored.notify_waiters();
+        }
         Some(line)
+    }
+
+    /// The stored line for `client`; if there is none yet, waits up to `limit` for one to be
+    /// stored (a neighbour's report may be arriving on another connection at this moment).
+    pub async fn get_or_wait(&self, client: &str, limit: Duration) -> Option<Arc<str>> {
+        if let Some(line) = self.get(client) {
+            return Some(line);
+        }
+        self.waiting.fetch_add(1, Ordering::AcqRel);
+        let deadline = tokio::time::Instant::now() + limit;
+        let found = loop {
+            let stored = self.stored.notified();
+            tokio::pin!(stored);
+            stored.as_mut().enable();
+            if let Some(line) = self.get(client) {
+                break Some(line);
+            }
+            if tokio::time::timeout_at(deadline, stored).await.is_err() {
+                break self.get(client);
+            }
+        };
+        self.waiting.fetch_sub(1, Ordering::AcqRel);
+        found
     }
 
     /// The stored AT line for `client`.
@@ -49,10 +79,7 @@ impl ClientTable {
     }
 
     pub fn len(&self) -> usize {
-        self.entries
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .len()
+        self.entries.lock().unwrap_or_else(PoisonError::into_inner).len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -77,29 +104,27 @@ mod tests {
     #[test]
     fn newer_wins_and_equal_or_older_is_ignored() {
         let table = ClientTable::default();
-        assert!(
-            table
-                .accept("kiwi", &time("10.5"), "AT A +0 kiwi +1+1 10.5")
-                .is_some()
-        );
-        assert!(
-            table
-                .accept("kiwi", &time("10.50"), "AT B +0 kiwi +1+1 10.50")
-                .is_none()
-        );
-        assert!(
-            table
-                .accept("kiwi", &time("9"), "AT B +0 kiwi +1+1 9")
-                .is_none()
-        );
+        assert!(table.accept("kiwi", &time("10.5"), "AT A +0 kiwi +1+1 10.5").is_some());
+        assert!(table.accept("kiwi", &time("10.50"), "AT B +0 kiwi +1+1 10.50").is_none());
+        assert!(table.accept("kiwi", &time("9"), "AT B +0 kiwi +1+1 9").is_none());
         assert_eq!(table.get("kiwi").as_deref(), Some("AT A +0 kiwi +1+1 10.5"));
-        assert!(
-            table
-                .accept("kiwi", &time("10.500000001"), "AT C +0 kiwi +1+1 x")
-                .is_some()
-        );
+        assert!(table.accept("kiwi", &time("10.500000001"), "AT C +0 kiwi +1+1 x").is_some());
         assert_eq!(table.get("kiwi").as_deref(), Some("AT C +0 kiwi +1+1 x"));
         assert!(table.get("apple").is_none());
         assert_eq!(table.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_lookup_waits_briefly_for_a_report_in_flight() {
+        let table = Arc::new(ClientTable::default());
+        let waiter = tokio::spawn({
+            let table = table.clone();
+            async move { table.get_or_wait("kiwi", Duration::from_secs(5)).await }
+        });
+        tokio::task::yield_now().await;
+        table.accept("kiwi", &time("1"), "AT A +0 kiwi +1+1 1");
+        assert_eq!(waiter.await.unwrap().as_deref(), Some("AT A +0 kiwi +1+1 1"));
+        let missing = table.get_or_wait("apple", Duration::from_millis(10)).await;
+        assert!(missing.is_none());
     }
 }

@@ -81,6 +81,7 @@ impl Traffic {
         if self.paused() {
             let mut held = self.lock();
             if self.paused() {
+                flood.handoff = None;
                 if held.len() >= MAX_HELD {
                     return Handoff::Dropped(DropReason::QueueFull);
                 }
@@ -95,6 +96,9 @@ impl Traffic {
             }
         }
         flood.due = self.due();
+        if flood.due.is_some() {
+            flood.handoff = None;
+        }
         match queue.try_send(flood) {
             Ok(()) => Handoff::Queued,
             Err(mpsc::error::TrySendError::Full(_)) => Handoff::Dropped(DropReason::QueueFull),
@@ -142,12 +146,7 @@ impl Traffic {
                     mpsc::error::TrySendError::Full(_) => DropReason::QueueFull,
                     mpsc::error::TrySendError::Closed(_) => DropReason::NeighbourDown,
                 };
-                events.emit(|| HerdEvent::FloodDropped {
-                    from,
-                    to,
-                    client,
-                    reason,
-                });
+                events.emit(|| HerdEvent::FloodDropped { from, to, client, reason });
             }
         }
     }

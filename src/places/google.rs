@@ -56,10 +56,8 @@ impl GooglePlaces {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|err| {
-                let message = format!(
-                    "places HTTP client could not be initialised: {}",
-                    describe_error(err)
-                );
+                let message =
+                    format!("places HTTP client could not be initialised: {}", describe_error(err));
                 redact(&message, key).into()
             });
         Self {
@@ -119,10 +117,7 @@ impl GooglePlaces {
             ("radius", query.radius_m.as_str()),
             ("key", &*self.key),
         ]);
-        let mut response = request
-            .send()
-            .await
-            .map_err(|err| self.request_error(err))?;
+        let mut response = request.send().await.map_err(|err| self.request_error(err))?;
         let code = response.status().as_u16();
         let mut body = Vec::new();
         loop {
@@ -148,12 +143,10 @@ impl GooglePlaces {
         }
         match serde_json::from_slice::<Value>(&body) {
             Ok(value @ Value::Object(_)) => Ok(value),
-            Ok(_) => Err(format!(
-                "places service answered HTTP {code} with JSON that is not an object"
-            )),
-            Err(_) => Err(format!(
-                "places service answered HTTP {code} with a non-JSON body"
-            )),
+            Ok(_) => {
+                Err(format!("places service answered HTTP {code} with JSON that is not an object"))
+            }
+            Err(_) => Err(format!("places service answered HTTP {code} with a non-JSON body")),
         }
     }
 
@@ -215,11 +208,7 @@ fn describe_error(err: reqwest::Error) -> String {
 
 /// Defence in depth: whatever a message was built from, the key never leaves.
 fn redact(message: &str, key: &str) -> String {
-    if key.is_empty() {
-        message.to_owned()
-    } else {
-        message.replace(key, "<redacted>")
-    }
+    if key.is_empty() { message.to_owned() } else { message.replace(key, "<redacted>") }
 }
 
 #[cfg(test)]
@@ -236,15 +225,9 @@ mod tests {
 
     #[test]
     fn debug_redacts_the_key() {
-        let google = GooglePlaces::new(
-            "http://127.0.0.1:9/",
-            "SECRET-KEY-123",
-            Duration::from_secs(1),
-        );
-        assert_eq!(
-            google.endpoint(),
-            "http://127.0.0.1:9/maps/api/place/nearbysearch/json"
-        );
+        let google =
+            GooglePlaces::new("http://127.0.0.1:9/", "SECRET-KEY-123", Duration::from_secs(1));
+        assert_eq!(google.endpoint(), "http://127.0.0.1:9/maps/api/place/nearbysearch/json");
         let shown = format!("{:?}", Places::Google(google.clone()));
         assert!(!shown.contains("SECRET-KEY-123"), "{shown}");
         assert!(shown.contains("<redacted>"));

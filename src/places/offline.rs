@@ -33,13 +33,7 @@ struct Category {
 const CATEGORIES: &[Category] = &[
     Category {
         types: &["cafe", "food"],
-        nouns: &[
-            "Coffee Roasters",
-            "Cafe",
-            "Espresso Bar",
-            "Coffee House",
-            "Tea Room",
-        ],
+        nouns: &["Coffee Roasters", "Cafe", "Espresso Bar", "Coffee House", "Tea Room"],
         priced: true,
     },
     Category {
@@ -106,21 +100,13 @@ const CATEGORIES: &[Category] = &[
         nouns: &["Cinema", "Theatre", "Playhouse"],
         priced: false,
     },
-    Category {
-        types: &["lodging"],
-        nouns: &["Inn", "Hotel", "Suites"],
-        priced: false,
-    },
+    Category { types: &["lodging"], nouns: &["Inn", "Hotel", "Suites"], priced: false },
     Category {
         types: &["bank", "finance"],
         nouns: &["Credit Union", "Savings Bank"],
         priced: false,
     },
-    Category {
-        types: &["laundry"],
-        nouns: &["Laundromat", "Cleaners"],
-        priced: false,
-    },
+    Category { types: &["laundry"], nouns: &["Laundromat", "Cleaners"], priced: false },
 ];
 
 const NAME_PREFIXES: &[&str] = &[
@@ -267,11 +253,7 @@ fn round7(x: f64) -> f64 {
 
 /// Longitude folded into `[-180, 180]`.
 fn wrap_lng(lng: f64) -> f64 {
-    if (-180.0..=180.0).contains(&lng) {
-        lng
-    } else {
-        (lng + 180.0).rem_euclid(360.0) - 180.0
-    }
+    if (-180.0..=180.0).contains(&lng) { lng } else { (lng + 180.0).rem_euclid(360.0) - 180.0 }
 }
 
 fn clamp_lat(lat: f64) -> f64 {
@@ -350,10 +332,7 @@ fn made_up_place(rng: &mut SplitMix64, lat: f64, lng: f64, radius_m: f64, city: 
     types.push(Value::String("establishment".into()));
 
     let mut place = Map::with_capacity(10);
-    place.insert(
-        "business_status".into(),
-        Value::String("OPERATIONAL".into()),
-    );
+    place.insert("business_status".into(), Value::String("OPERATIONAL".into()));
     place.insert("geometry".into(), Value::Object(geometry));
     place.insert("name".into(), Value::String(name));
     let mut hours = Map::with_capacity(1);
@@ -441,15 +420,10 @@ mod tests {
         assert_eq!(a, b);
         assert_well_formed(&a);
         // Another query gives other places.
-        let other = render_trimmed(
-            &offline_nearby(&query("34.068930", "-118.445127", "9000")),
-            20,
-        );
+        let other = render_trimmed(&offline_nearby(&query("34.068930", "-118.445127", "9000")), 20);
         assert_ne!(a, other);
-        let moved = render_trimmed(
-            &offline_nearby(&query("34.068931", "-118.445127", "10000")),
-            20,
-        );
+        let moved =
+            render_trimmed(&offline_nearby(&query("34.068931", "-118.445127", "10000")), 20);
         assert_ne!(a, moved);
     }
 
@@ -469,24 +443,14 @@ mod tests {
             let id = place["place_id"].as_str().unwrap();
             assert_eq!(id.len(), 27);
             assert!(id.starts_with("ChIJ"));
-            assert!(
-                id.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-            );
+            assert!(id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
             let rating = place["rating"].as_f64().unwrap();
             assert!((1.0..=5.0).contains(&rating));
             assert!(((rating * 10.0).round() - rating * 10.0).abs() < 1e-9);
-            let types: Vec<&str> = place["types"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|t| t.as_str().unwrap())
-                .collect();
+            let types: Vec<&str> =
+                place["types"].as_array().unwrap().iter().map(|t| t.as_str().unwrap()).collect();
             assert!(types.len() >= 3);
-            assert_eq!(
-                &types[types.len() - 2..],
-                ["point_of_interest", "establishment"]
-            );
+            assert_eq!(&types[types.len() - 2..], ["point_of_interest", "establishment"]);
             assert!(place["user_ratings_total"].as_u64().unwrap() >= 1);
             let vicinity = place["vicinity"].as_str().unwrap();
             assert!(vicinity.contains(", "), "{vicinity}");
@@ -512,11 +476,8 @@ mod tests {
         for (lat, lng, radius) in cases {
             let value = offline_nearby(&query(lat, lng, radius));
             assert_eq!(status_of(&value), "OK", "{lat},{lng} r={radius}");
-            let (lat, lng, radius): (f64, f64, f64) = (
-                lat.parse().unwrap(),
-                lng.parse().unwrap(),
-                radius.parse().unwrap(),
-            );
+            let (lat, lng, radius): (f64, f64, f64) =
+                (lat.parse().unwrap(), lng.parse().unwrap(), radius.parse().unwrap());
             for place in value["results"].as_array().unwrap() {
                 let plat = place["geometry"]["location"]["lat"].as_f64().unwrap();
                 let plng = place["geometry"]["location"]["lng"].as_f64().unwrap();
@@ -576,10 +537,7 @@ mod tests {
     fn offline_field_order_follows_google() {
         let value = offline_nearby(&query("34.068930", "-118.445127", "50000"));
         let keys: Vec<&String> = value.as_object().unwrap().keys().collect();
-        assert_eq!(
-            keys,
-            ["html_attributions", "next_page_token", "results", "status"]
-        );
+        assert_eq!(keys, ["html_attributions", "next_page_token", "results", "status"]);
         let token_again = offline_nearby(&query("34.068930", "-118.445127", "50000"));
         assert_eq!(value["next_page_token"], token_again["next_page_token"]);
     }
@@ -623,11 +581,7 @@ mod tests {
             ("0", "0", "-5"),
         ] {
             let value = offline_nearby(&query(lat, lng, radius));
-            assert_eq!(
-                status_of(&value),
-                "INVALID_REQUEST",
-                "{lat},{lng} r={radius}"
-            );
+            assert_eq!(status_of(&value), "INVALID_REQUEST", "{lat},{lng} r={radius}");
             assert_eq!(value["results"], json!([]));
             assert!(value["error_message"].is_string());
         }

@@ -35,12 +35,7 @@ impl ClientTime {
         }
         let beyond = frac.get(9..).unwrap_or("").trim_end_matches('0');
         let zero = secs == 0 && nanos == 0 && beyond.is_empty();
-        Some(Self {
-            negative: negative && !zero,
-            secs,
-            nanos,
-            beyond_nanos: beyond.into(),
-        })
+        Some(Self { negative: negative && !zero, secs, nanos, beyond_nanos: beyond.into() })
     }
 
     /// The time in nanoseconds since the epoch, digits past the ninth dropped.

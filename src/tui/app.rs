@@ -101,7 +101,11 @@ pub enum SendKind {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Effect {
     /// Send `line` to `server` over TCP, like `nc`, and report the reply.
-    Send { server: String, line: String, kind: SendKind },
+    Send {
+        server: String,
+        line: String,
+        kind: SendKind,
+    },
     Kill(String),
     Restart(String),
     Cut(String, String),
@@ -325,8 +329,12 @@ impl App {
             }
             HerdEvent::FloodDropped { from, to, client, reason } => {
                 self.playback.dropped(*from, *to, client, now);
-                let text: Arc<str> =
-                    format!("dropped report of {client} for {}: {}", self.name(*to), reason.as_str()).into();
+                let text: Arc<str> = format!(
+                    "dropped report of {client} for {}: {}",
+                    self.name(*to),
+                    reason.as_str()
+                )
+                .into();
                 self.log(*from, Direction::Flood(*to), None, &text);
             }
             HerdEvent::LinkUp { from, to } => self.set_direction(*from, *to, LinkState::Up),
@@ -364,7 +372,13 @@ impl App {
         }
     }
 
-    fn log(&mut self, server: ServerId, direction: Direction, peer: Option<&SocketAddr>, text: &Arc<str>) {
+    fn log(
+        &mut self,
+        server: ServerId,
+        direction: Direction,
+        peer: Option<&SocketAddr>,
+        text: &Arc<str>,
+    ) {
         self.traffic.push(TrafficLine {
             at: self.now,
             server,
@@ -426,11 +440,16 @@ impl App {
                 } else if kind == SendKind::WhatsAt && !first.starts_with("? ") {
                     let mut lines = vec![format!("> {request}")];
                     lines.extend(reply.lines().map(str::to_owned));
-                    self.mode = Mode::Popup { title: format!(" WHATSAT reply from {server} "), lines, scroll: 0 };
+                    self.mode = Mode::Popup {
+                        title: format!(" WHATSAT reply from {server} "),
+                        lines,
+                        scroll: 0,
+                    };
                 } else if reply.lines().count() > 1 {
                     let mut lines = vec![format!("> {request}")];
                     lines.extend(reply.lines().map(str::to_owned));
-                    self.mode = Mode::Popup { title: format!(" reply from {server} "), lines, scroll: 0 };
+                    self.mode =
+                        Mode::Popup { title: format!(" reply from {server} "), lines, scroll: 0 };
                 } else if first.starts_with("? ") {
                     self.complain(format!("{server}: {first}"));
                 } else {
@@ -465,7 +484,9 @@ impl App {
             }
             Mode::Help { scroll } | Mode::Popup { scroll, .. } => {
                 match key.code {
-                    KeyCode::Esc | KeyCode::Char('q' | '?') | KeyCode::Enter => self.mode = Mode::Normal,
+                    KeyCode::Esc | KeyCode::Char('q' | '?') | KeyCode::Enter => {
+                        self.mode = Mode::Normal;
+                    }
                     KeyCode::Down | KeyCode::Char('j') => *scroll = scroll.saturating_add(1),
                     KeyCode::Up | KeyCode::Char('k') => *scroll = scroll.saturating_sub(1),
                     KeyCode::PageDown | KeyCode::Char(' ') => *scroll = scroll.saturating_add(10),
@@ -481,7 +502,9 @@ impl App {
     fn normal_key(&mut self, key: KeyEvent) -> Vec<Effect> {
         let selected = self.selected_server().map(|id| self.servers[id].name.clone());
         let link = match self.selection {
-            Selection::Link(i) => Some((self.name(self.links[i].a).to_owned(), self.name(self.links[i].b).to_owned())),
+            Selection::Link(i) => {
+                Some((self.name(self.links[i].a).to_owned(), self.name(self.links[i].b).to_owned()))
+            }
             Selection::Node(_) => None,
         };
         match key.code {
@@ -492,11 +515,15 @@ impl App {
             KeyCode::Char('w') => self.open_command(&with_server("whatsat", selected.as_deref())),
             KeyCode::Tab => self.cycle_selection(true),
             KeyCode::BackTab => self.cycle_selection(false),
-            KeyCode::Left | KeyCode::Right | KeyCode::Up | KeyCode::Down => self.move_selection(key.code),
+            KeyCode::Left | KeyCode::Right | KeyCode::Up | KeyCode::Down => {
+                self.move_selection(key.code);
+            }
             KeyCode::Char('k') => match selected {
                 Some(name) if self.servers.iter().any(|s| s.name == name && s.up) => {
                     self.mode = Mode::Confirm {
-                        prompt: format!("kill {name}? its port closes and its clients are forgotten (y/n)"),
+                        prompt: format!(
+                            "kill {name}? its port closes and its clients are forgotten (y/n)"
+                        ),
                         effect: Effect::Kill(name),
                     };
                 }
@@ -516,10 +543,16 @@ impl App {
                 (None, selected) => self.open_command(&with_server("heal", selected.as_deref())),
             },
             KeyCode::Char('H') => return vec![Effect::HealAll],
-            KeyCode::Char('p') => return vec![if self.engine.paused { Effect::Resume } else { Effect::Pause }],
+            KeyCode::Char('p') => {
+                return vec![if self.engine.paused { Effect::Resume } else { Effect::Pause }];
+            }
             KeyCode::Char('s' | '.') => return vec![Effect::Step],
-            KeyCode::Char('+' | '=') => return vec![Effect::Delay((self.engine.delay + DELAY_STEP).min(MAX_DELAY))],
-            KeyCode::Char('-' | '_') => return vec![Effect::Delay(self.engine.delay.saturating_sub(DELAY_STEP))],
+            KeyCode::Char('+' | '=') => {
+                return vec![Effect::Delay((self.engine.delay + DELAY_STEP).min(MAX_DELAY))];
+            }
+            KeyCode::Char('-' | '_') => {
+                return vec![Effect::Delay(self.engine.delay.saturating_sub(DELAY_STEP))];
+            }
             KeyCode::Char(']') => self.set_hop(self.playback.hop.mul_f64(2.0 / 3.0)),
             KeyCode::Char('[') => self.set_hop(self.playback.hop.mul_f64(1.5)),
             KeyCode::Char('f') => {
@@ -600,7 +633,11 @@ impl App {
         let effect = match command {
             Command::IAmAt { server, client, coords, time } => {
                 let time = time.unwrap_or_else(now_text);
-                Effect::Send { line: format!("IAMAT {client} {coords} {time}"), server, kind: SendKind::IAmAt }
+                Effect::Send {
+                    line: format!("IAMAT {client} {coords} {time}"),
+                    server,
+                    kind: SendKind::IAmAt,
+                }
             }
             Command::WhatsAt { server, client, radius, bound } => Effect::Send {
                 line: format!("WHATSAT {client} {radius} {bound}"),
@@ -619,7 +656,8 @@ impl App {
             Command::Delay(delay) => Effect::Delay(delay),
             Command::Quit => Effect::Quit,
             Command::Filter(server) => {
-                self.filter = server.and_then(|name| self.servers.iter().position(|s| s.name == name));
+                self.filter =
+                    server.and_then(|name| self.servers.iter().position(|s| s.name == name));
                 let shown = self.filter.map_or("all servers", |id| self.name(id)).to_owned();
                 self.say(format!("traffic: {shown}"));
                 return vec![];
@@ -649,7 +687,8 @@ impl App {
             Selection::Link(i) => nodes + i,
         };
         let next = if forward { (current + 1) % total } else { (current + total - 1) % total };
-        self.selection = if next < nodes { Selection::Node(next) } else { Selection::Link(next - nodes) };
+        self.selection =
+            if next < nodes { Selection::Node(next) } else { Selection::Link(next - nodes) };
     }
 
     /// Arrows: the nearest node in that direction from the selected one.

@@ -80,7 +80,7 @@ impl LineEditor {
     }
 
     pub fn set(&mut self, text: &str) {
-        self.text = text.to_owned();
+        text.clone_into(&mut self.text);
         self.end();
         self.edited();
     }

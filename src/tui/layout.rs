@@ -7,23 +7,29 @@
 //! * When every server has an explicit `x` and `y` (all presets do), those are used, scaled
 //!   uniformly and centred so the longer side spans `[0, 1]` (aspect kept).
 //! * Otherwise an automatic layout is computed: a circle for rings, complete graphs, graphs
-//!   without links and tiny herds; a Fruchterman–Reingold spring layout started from a circle
-//!   for everything else (at most [`SPRING_MAX_NODES`] servers; larger herds go on a grid).
-//!   Every step is deterministic, so the same topology always gets the same picture.
+//!   without links and herds of up to three; for everything else, stress majorization: points
+//!   placed so that their distances match the hop counts between servers, started from a
+//!   classical multidimensional scaling of those counts and turned so the layout's long axis
+//!   runs across the screen (at most [`AUTO_MAX_NODES`] servers; larger herds go on a grid).
+//!   No step uses randomness, so the same topology always gets the same picture.
 //!
 //! In both cases points closer than [`min_separation`] are then pushed apart, so no two nodes
 //! land on top of each other.
 
+use std::collections::VecDeque;
 use std::f64::consts::TAU;
 
 use crate::config::Topology;
 
-/// Largest herd laid out with springs; larger ones (only possible from a file without
+/// Largest herd laid out from its links; larger ones (only possible from a file without
 /// positions) are put on a square grid.
-pub const SPRING_MAX_NODES: usize = 300;
+pub const AUTO_MAX_NODES: usize = 300;
 
-/// Most rounds of spring simulation.
-const SPRING_ROUNDS: usize = 400;
+/// Most rounds of stress majorization.
+const STRESS_ROUNDS: usize = 300;
+
+/// Rounds of power iteration per eigenvector in the classical scaling.
+const POWER_ROUNDS: usize = 200;
 
 /// Most rounds of the push-apart pass that enforces [`min_separation`].
 const SEPARATION_ROUNDS: usize = 200;
@@ -52,11 +58,8 @@ pub fn min_separation(n: usize) -> f64 {
 /// A point in `[0, 1] × [0, 1]` (x right, y down) for each server of `topology`, in order.
 pub fn positions(topology: &Topology) -> Vec<(f64, f64)> {
     let n = topology.servers.len();
-    let explicit: Option<Vec<(f64, f64)>> = topology
-        .servers
-        .iter()
-        .map(|s| Some((s.x?, s.y?)))
-        .collect();
+    let explicit: Option<Vec<(f64, f64)>> =
+        topology.servers.iter().map(|s| Some((s.x?, s.y?))).collect();
     let mut points = match explicit {
         Some(points) => points,
         None => automatic(topology),
@@ -110,26 +113,27 @@ fn automatic(topology: &Topology) -> Vec<(f64, f64)> {
     let n = topology.servers.len();
     let links = topology.links();
     if n <= 3 || links.is_empty() || is_cycle(topology) || links.len() == n * (n - 1) / 2 {
-        return circle_order(topology)
-            .iter()
-            .enumerate()
-            .fold(vec![(0.5, 0.5); n], |mut acc, (slot, &server)| {
-                acc[server] = on_circle(slot, n);
-                acc
-            });
+        let mut points = vec![(0.5, 0.5); n];
+        for (slot, server) in depth_first(topology).into_iter().enumerate() {
+            points[server] = on_circle(slot, n);
+        }
+        return points;
     }
-    if n > SPRING_MAX_NODES {
+    if n > AUTO_MAX_NODES {
         let columns = (n as f64).sqrt().ceil() as usize;
-        return (0..n)
-            .map(|i| ((i % columns) as f64, (i / columns) as f64))
-            .collect();
+        return (0..n).map(|i| ((i % columns) as f64, (i / columns) as f64)).collect();
     }
-    let order = circle_order(topology);
-    let mut start = vec![(0.5, 0.5); n];
-    for (slot, &server) in order.iter().enumerate() {
-        start[server] = on_circle(slot, n);
-    }
-    spring(start, &links)
+    let distances = hop_distances(topology);
+    let start = classical_scaling(&distances, n).unwrap_or_else(|| {
+        let mut points = vec![(0.5, 0.5); n];
+        for (slot, server) in depth_first(topology).into_iter().enumerate() {
+            points[server] = on_circle(slot, n);
+        }
+        points
+    });
+    let mut points = majorize(start, &distances, n);
+    face_the_screen(&mut points);
+    points
 }
 
 /// Whether the herd is one simple cycle (every server has two neighbours, all connected).
@@ -164,82 +168,167 @@ fn depth_first(topology: &Topology) -> Vec<usize> {
                 }
             }
         }
-        if order.len() == n {
-            break;
-        }
     }
     order
 }
 
-/// The order servers take round the starting circle: depth-first, so neighbours start close
-/// together and the springs untangle less.
-fn circle_order(topology: &Topology) -> Vec<usize> {
-    depth_first(topology)
+/// Hops between every pair of servers, row-major `n × n`. Servers in different components
+/// are put one hop further apart than the farthest connected pair.
+fn hop_distances(topology: &Topology) -> Vec<f64> {
+    let n = topology.servers.len();
+    let mut hops = vec![usize::MAX; n * n];
+    let mut queue = VecDeque::new();
+    for source in 0..n {
+        let row = &mut hops[source * n..(source + 1) * n];
+        row[source] = 0;
+        queue.push_back(source);
+        while let Some(v) = queue.pop_front() {
+            for &w in &topology.servers[v].neighbours {
+                if w < n && row[w] == usize::MAX {
+                    row[w] = row[v] + 1;
+                    queue.push_back(w);
+                }
+            }
+        }
+    }
+    let farthest = hops.iter().copied().filter(|&h| h != usize::MAX).max().unwrap_or(0);
+    hops.into_iter().map(|h| if h == usize::MAX { farthest + 1 } else { h } as f64).collect()
 }
 
-/// Fruchterman–Reingold: all pairs repel, linked pairs attract, a weak pull to the centre
-/// keeps separate components together; the step size cools linearly to zero.
-fn spring(mut points: Vec<(f64, f64)>, links: &[(usize, usize)]) -> Vec<(f64, f64)> {
-    let n = points.len();
-    if n < 2 {
-        return points;
+/// Classical multidimensional scaling: the two leading eigenvectors of the double-centred
+/// squared distances, by power iteration from fixed starting vectors. `None` when the
+/// distances give no spread.
+fn classical_scaling(distances: &[f64], n: usize) -> Option<Vec<(f64, f64)>> {
+    // B = -½ J D² J, with J the centring matrix.
+    let mut b: Vec<f64> = distances.iter().map(|d| -0.5 * d * d).collect();
+    let row_means: Vec<f64> =
+        (0..n).map(|i| b[i * n..(i + 1) * n].iter().sum::<f64>() / n as f64).collect();
+    let mean = row_means.iter().sum::<f64>() / n as f64;
+    for i in 0..n {
+        for j in 0..n {
+            b[i * n + j] += mean - row_means[i] - row_means[j];
+        }
     }
-    // Ideal edge length for n nodes in the unit square.
-    let k = (1.0 / n as f64).sqrt();
-    let k2 = k * k;
-    let gravity = 0.05;
-    let start_temperature = 0.1;
-    let mut shift = vec![(0.0_f64, 0.0_f64); n];
-    let total = rounds(n, SPRING_ROUNDS, 50);
-    for round in 0..total {
-        shift.fill((0.0, 0.0));
-        for i in 0..n {
-            for j in i + 1..n {
-                let (mut dx, mut dy) = (points[i].0 - points[j].0, points[i].1 - points[j].1);
-                let mut d2 = dx * dx + dy * dy;
-                if d2 < 1e-12 {
-                    // Coincident: a fixed nudge depending only on the indices.
-                    let angle = (i * 7 + j * 13) as f64;
-                    dx = angle.cos() * 1e-3;
-                    dy = angle.sin() * 1e-3;
-                    d2 = 1e-6;
+    let multiply = |v: &[f64], out: &mut [f64]| {
+        for (i, o) in out.iter_mut().enumerate() {
+            *o = b[i * n..(i + 1) * n].iter().zip(v).map(|(x, y)| x * y).sum();
+        }
+    };
+    let mut axes: Vec<(Vec<f64>, f64)> = Vec::with_capacity(2);
+    for axis in 0..2 {
+        // A fixed, irregular start, so it is unlikely to miss the leading direction.
+        let mut v: Vec<f64> = (0..n)
+            .map(|i| ((i * (2 * axis + 3) + 1) as f64 * 0.618_033_988_75).fract() - 0.5)
+            .collect();
+        let mut next = vec![0.0; n];
+        let mut value = 0.0;
+        for _ in 0..POWER_ROUNDS {
+            // Keep orthogonal to the axes already found (deflation by projection).
+            for (u, _) in &axes {
+                let dot: f64 = u.iter().zip(&v).map(|(a, b)| a * b).sum();
+                for (x, ux) in v.iter_mut().zip(u) {
+                    *x -= dot * ux;
                 }
-                // Repulsion k²/d along the unit vector: (dx, dy) · k² / d².
-                let f = k2 / d2;
-                shift[i].0 += dx * f;
-                shift[i].1 += dy * f;
-                shift[j].0 -= dx * f;
-                shift[j].1 -= dy * f;
+            }
+            multiply(&v, &mut next);
+            let norm = next.iter().map(|x| x * x).sum::<f64>().sqrt();
+            if norm < 1e-12 {
+                return None;
+            }
+            value = next.iter().zip(&v).map(|(a, b)| a * b).sum::<f64>();
+            let mut change = 0.0_f64;
+            for (x, y) in v.iter_mut().zip(&next) {
+                change = change.max((*x - y / norm).abs());
+                *x = y / norm;
+            }
+            if change < 1e-10 {
+                break;
             }
         }
-        for &(a, b) in links {
-            if a >= n || b >= n {
-                continue;
-            }
-            let (dx, dy) = (points[a].0 - points[b].0, points[a].1 - points[b].1);
-            let d = (dx * dx + dy * dy).sqrt();
-            // Attraction d²/k along the unit vector: (dx, dy) · d / k.
-            let f = d / k;
-            shift[a].0 -= dx * f;
-            shift[a].1 -= dy * f;
-            shift[b].0 += dx * f;
-            shift[b].1 += dy * f;
+        if value <= 1e-9 {
+            return None;
         }
-        let temperature = start_temperature * (1.0 - round as f64 / total as f64);
-        for (p, s) in points.iter_mut().zip(&shift) {
-            let (sx, sy) = (
-                s.0 + gravity * (0.5 - p.0) / k,
-                s.1 + gravity * (0.5 - p.1) / k,
-            );
-            let len = (sx * sx + sy * sy).sqrt();
-            if len > 0.0 {
-                let step = len.min(temperature);
-                p.0 += sx / len * step;
-                p.1 += sy / len * step;
+        axes.push((v, value));
+    }
+    let scale: Vec<f64> = axes.iter().map(|(_, value)| value.sqrt()).collect();
+    Some((0..n).map(|i| (axes[0].0[i] * scale[0], axes[1].0[i] * scale[1])).collect())
+}
+
+/// Stress majorization: moves each point in turn to where its distances to the others best
+/// match the hop counts, weighting near pairs most (weight `1 / d²`).
+fn majorize(mut points: Vec<(f64, f64)>, distances: &[f64], n: usize) -> Vec<(f64, f64)> {
+    for _ in 0..rounds(n, STRESS_ROUNDS, 20) {
+        let mut moved = 0.0_f64;
+        for i in 0..n {
+            let (mut sum_x, mut sum_y, mut weights) = (0.0, 0.0, 0.0);
+            let (xi, yi) = points[i];
+            for (j, &(xj, yj)) in points.iter().enumerate() {
+                let d = distances[i * n + j];
+                if j == i || d <= 0.0 {
+                    continue;
+                }
+                let w = 1.0 / (d * d);
+                let (dx, dy) = (xi - xj, yi - yj);
+                let len = (dx * dx + dy * dy).sqrt();
+                let (ux, uy) = if len > 1e-9 {
+                    (dx / len, dy / len)
+                } else {
+                    // Coincident: a direction fixed by the indices.
+                    let angle = (i * 7 + j * 13) as f64;
+                    (angle.cos(), angle.sin())
+                };
+                sum_x += w * (xj + d * ux);
+                sum_y += w * (yj + d * uy);
+                weights += w;
             }
+            if weights > 0.0 {
+                let next = (sum_x / weights, sum_y / weights);
+                moved = moved.max((next.0 - xi).abs().max((next.1 - yi).abs()));
+                points[i] = next;
+            }
+        }
+        if moved < 1e-5 {
+            break;
         }
     }
     points
+}
+
+/// Turns the points about their centre so their long axis runs along x (terminal panes are
+/// wide), then mirrors them so server 0 is in the upper left, for a stable orientation.
+fn face_the_screen(points: &mut [(f64, f64)]) {
+    let n = points.len() as f64;
+    if points.is_empty() {
+        return;
+    }
+    let cx = points.iter().map(|p| p.0).sum::<f64>() / n;
+    let cy = points.iter().map(|p| p.1).sum::<f64>() / n;
+    let (mut sxx, mut syy, mut sxy) = (0.0, 0.0, 0.0);
+    for p in points.iter_mut() {
+        p.0 -= cx;
+        p.1 -= cy;
+        sxx += p.0 * p.0;
+        syy += p.1 * p.1;
+        sxy += p.0 * p.1;
+    }
+    // The angle of the principal axis of the covariance.
+    let angle = 0.5 * (2.0 * sxy).atan2(sxx - syy);
+    let (sin, cos) = angle.sin_cos();
+    for p in points.iter_mut() {
+        *p = (p.0 * cos + p.1 * sin, -p.0 * sin + p.1 * cos);
+    }
+    if let Some(&(x0, y0)) = points.first() {
+        // Round away noise so symmetric layouts do not flip on the last bit.
+        let (flip_x, flip_y) = (x0 > 1e-9, y0 > 1e-9);
+        for p in points.iter_mut() {
+            if flip_x {
+                p.0 = -p.0;
+            }
+            if flip_y {
+                p.1 = -p.1;
+            }
+        }
+    }
 }
 
 /// Pushes apart every pair closer than `min`, keeping points in the unit square, until none
@@ -249,29 +338,26 @@ fn separate(points: &mut [(f64, f64)], min: f64) {
     if n < 2 || min <= 0.0 {
         return;
     }
-    // Aim slightly past the minimum so rounding and clamping do not leave pairs just short.
+    // Aim slightly past the minimum so clamping does not leave pairs just short.
     let target = min * 1.02;
     for _ in 0..rounds(n, SEPARATION_ROUNDS, 1) {
         let mut moved = false;
         for i in 0..n {
             for j in i + 1..n {
-                let (mut dx, mut dy) = (points[j].0 - points[i].0, points[j].1 - points[i].1);
-                let mut d = (dx * dx + dy * dy).sqrt();
+                let (dx, dy) = (points[j].0 - points[i].0, points[j].1 - points[i].1);
+                let d = (dx * dx + dy * dy).sqrt();
                 if d >= min {
                     continue;
                 }
-                if d < 1e-9 {
+                let (ux, uy) = if d < 1e-9 {
                     // Coincident: split them along a direction fixed by the indices.
                     let angle = (i * 7 + j * 13) as f64;
-                    dx = angle.cos();
-                    dy = angle.sin();
-                    d = 1.0;
-                    let half = target / 2.0;
-                    move_by(points, i, j, dx / d * half, dy / d * half);
+                    (angle.cos(), angle.sin())
                 } else {
-                    let half = (target - d) / 2.0;
-                    move_by(points, i, j, dx / d * half, dy / d * half);
-                }
+                    (dx / d, dy / d)
+                };
+                let half = (target - d) / 2.0;
+                move_apart(points, i, j, ux * half, uy * half);
                 moved = true;
             }
         }
@@ -283,23 +369,14 @@ fn separate(points: &mut [(f64, f64)], min: f64) {
 
 /// Moves `i` back by `(dx, dy)` and `j` forward by it, clamped to the unit square; when one
 /// end is stuck at the border the other takes the whole move.
-fn move_by(points: &mut [(f64, f64)], i: usize, j: usize, dx: f64, dy: f64) {
-    let before_i = points[i];
-    let before_j = points[j];
+fn move_apart(points: &mut [(f64, f64)], i: usize, j: usize, dx: f64, dy: f64) {
     let clamp = |v: f64| v.clamp(0.0, 1.0);
-    points[i] = (clamp(before_i.0 - dx), clamp(before_i.1 - dy));
-    points[j] = (clamp(before_j.0 + dx), clamp(before_j.1 + dy));
+    let (want_i, want_j) =
+        ((points[i].0 - dx, points[i].1 - dy), (points[j].0 + dx, points[j].1 + dy));
+    let (got_i, got_j) = ((clamp(want_i.0), clamp(want_i.1)), (clamp(want_j.0), clamp(want_j.1)));
     // Whatever a clamp swallowed on one side, the other side takes.
-    let lost_i = (
-        points[i].0 - (before_i.0 - dx),
-        points[i].1 - (before_i.1 - dy),
-    );
-    let lost_j = (
-        (before_j.0 + dx) - points[j].0,
-        (before_j.1 + dy) - points[j].1,
-    );
-    points[j] = (clamp(points[j].0 + lost_i.0), clamp(points[j].1 + lost_i.1));
-    points[i] = (clamp(points[i].0 - lost_j.0), clamp(points[i].1 - lost_j.1));
+    points[j] = (clamp(got_j.0 + (got_i.0 - want_i.0)), clamp(got_j.1 + (got_i.1 - want_i.1)));
+    points[i] = (clamp(got_i.0 - (want_j.0 - got_j.0)), clamp(got_i.1 - (want_j.1 - got_j.1)));
 }
 
 #[cfg(test)]
@@ -436,16 +513,8 @@ mod tests {
         let p = positions(&t);
         for i in 0..4 {
             for j in 0..4 {
-                assert_eq!(
-                    given[i].0 < given[j].0,
-                    p[i].0 < p[j].0,
-                    "x order {i} {j}: {p:?}"
-                );
-                assert_eq!(
-                    given[i].1 < given[j].1,
-                    p[i].1 < p[j].1,
-                    "y order {i} {j}: {p:?}"
-                );
+                assert_eq!(given[i].0 < given[j].0, p[i].0 < p[j].0, "x order {i} {j}: {p:?}");
+                assert_eq!(given[i].1 < given[j].1, p[i].1 < p[j].1, "y order {i} {j}: {p:?}");
             }
         }
         // The grid preset keeps its rows and columns exactly.
@@ -475,14 +544,35 @@ mod tests {
     }
 
     #[test]
+    fn automatic_grid_and_tree_have_even_links() {
+        for spec in ["grid:5x6", "tree:15", "cs131"] {
+            let t = without_positions(spec);
+            let p = positions(&t);
+            let lengths: Vec<f64> = t
+                .links()
+                .iter()
+                .map(|&(a, b)| ((p[a].0 - p[b].0).powi(2) + (p[a].1 - p[b].1).powi(2)).sqrt())
+                .collect();
+            let longest = lengths.iter().copied().fold(0.0, f64::max);
+            let shortest = lengths.iter().copied().fold(f64::MAX, f64::min);
+            assert!(longest < shortest * 1.6, "{spec}: links {shortest}..{longest}");
+        }
+        // The grid comes out as a grid, long side across: 6 columns of distinct x.
+        let p = positions(&without_positions("grid:5x6"));
+        let mut xs: Vec<i64> = p.iter().map(|q| (q.0 * 20.0).round() as i64).collect();
+        xs.sort_unstable();
+        xs.dedup();
+        assert_eq!(xs.len(), 6, "{p:?}");
+    }
+
+    #[test]
     fn automatic_layout_keeps_linked_servers_closer() {
         // Mean linked distance well under the mean distance of all pairs.
         for spec in ["tree:15", "grid:5x6", "star:12", "cs131"] {
             let t = without_positions(spec);
             let p = positions(&t);
-            let dist = |a: usize, b: usize| {
-                ((p[a].0 - p[b].0).powi(2) + (p[a].1 - p[b].1).powi(2)).sqrt()
-            };
+            let dist =
+                |a: usize, b: usize| ((p[a].0 - p[b].0).powi(2) + (p[a].1 - p[b].1).powi(2)).sqrt();
             let links = t.links();
             let linked = links.iter().map(|&(a, b)| dist(a, b)).sum::<f64>() / links.len() as f64;
             let n = p.len();

@@ -100,13 +100,22 @@ impl Playback {
     }
 
     /// A server handed a report to its link: a token leaves once the sender's store is shown.
-    pub fn queued(&mut self, from: ServerId, to: ServerId, client: &Arc<str>, now: Instant, held: bool) {
+    pub fn queued(
+        &mut self,
+        from: ServerId,
+        to: ServerId,
+        client: &Arc<str>,
+        now: Instant,
+        held: bool,
+    ) {
         if self.tokens.len() >= MAX_TOKENS {
             self.skipped += 1;
             return;
         }
         let (colour, start) = match self.updates.get(client) {
-            Some(update) => (update.colour, update.shown_at.get(&from).copied().unwrap_or(now).max(now)),
+            Some(update) => {
+                (update.colour, update.shown_at.get(&from).copied().unwrap_or(now).max(now))
+            }
             None => (PALETTE[0], now),
         };
         self.tokens.push(Token {
@@ -131,7 +140,9 @@ impl Playback {
 
     /// The engine dropped a report on its way.
     pub fn dropped(&mut self, from: ServerId, to: ServerId, client: &str, now: Instant) {
-        if let Some(token) = self.find(from, to, client, |t| t.dropped.is_none() && t.arrival.is_none()) {
+        if let Some(token) =
+            self.find(from, to, client, |t| t.dropped.is_none() && t.arrival.is_none())
+        {
             token.dropped = Some(now);
             token.held = false;
         }
@@ -139,16 +150,24 @@ impl Playback {
 
     /// The report arrived at `to` and was stored or suppressed there. Returns when the view
     /// will show it.
-    pub fn arrived(&mut self, from: ServerId, to: ServerId, client: &Arc<str>, outcome: Outcome, now: Instant) -> Instant {
+    pub fn arrived(
+        &mut self,
+        from: ServerId,
+        to: ServerId,
+        client: &Arc<str>,
+        outcome: Outcome,
+        now: Instant,
+    ) -> Instant {
         let hop = self.hop;
-        let shown = match self.find(from, to, client, |t| t.arrival.is_none() && t.dropped.is_none()) {
-            Some(token) => {
-                token.arrival = Some((outcome, now));
-                token.held = false;
-                (token.start + hop).max(now)
-            }
-            None => now,
-        };
+        let shown =
+            match self.find(from, to, client, |t| t.arrival.is_none() && t.dropped.is_none()) {
+                Some(token) => {
+                    token.arrival = Some((outcome, now));
+                    token.held = false;
+                    (token.start + hop).max(now)
+                }
+                None => now,
+            };
         if outcome == Outcome::Stored {
             if let Some(update) = self.updates.get_mut(client) {
                 update.shown_at.insert(to, shown);
@@ -157,8 +176,16 @@ impl Playback {
         shown
     }
 
-    fn find(&mut self, from: ServerId, to: ServerId, client: &str, pred: impl Fn(&Token) -> bool) -> Option<&mut Token> {
-        self.tokens.iter_mut().find(|t| t.from == from && t.to == to && &*t.client == client && pred(t))
+    fn find(
+        &mut self,
+        from: ServerId,
+        to: ServerId,
+        client: &str,
+        pred: impl Fn(&Token) -> bool,
+    ) -> Option<&mut Token> {
+        self.tokens
+            .iter_mut()
+            .find(|t| t.from == from && t.to == to && &*t.client == client && pred(t))
     }
 
     /// How far along its edge a token is drawn at `now` (it waits just short of the end until
@@ -192,7 +219,10 @@ impl Playback {
         });
         for (server, mark) in marks {
             let keep_stored = mark.outcome == Outcome::Suppressed
-                && self.marks.get(&server).is_some_and(|m| m.outcome == Outcome::Stored && m.at + hop > now);
+                && self
+                    .marks
+                    .get(&server)
+                    .is_some_and(|m| m.outcome == Outcome::Stored && m.at + hop > now);
             if !keep_stored {
                 self.marks.insert(server, mark);
             }

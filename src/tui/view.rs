@@ -22,7 +22,9 @@ use ratatui::widgets::{Block, BorderType, Cell, Clear, Paragraph, Row, Table, Wr
 
 use super::app::{App, LinkLook, Mode, Selection, fmt_duration};
 use super::command;
-use super::graph::{self, EdgeState, EdgeView, Flash, GraphView, NodeState, NodeView, TokenState, TokenView};
+use super::graph::{
+    self, EdgeState, EdgeView, Flash, GraphView, NodeState, NodeView, TokenState, TokenView,
+};
 use super::playback::Outcome;
 use super::traffic::Direction;
 
@@ -45,9 +47,12 @@ pub fn draw(frame: &mut Frame, app: &App) {
     .areas(area);
     frame.render_widget(header_line(app, area.width), header);
     if full {
-        let [top, traffic] = Layout::vertical([Constraint::Percentage(64), Constraint::Fill(1)]).areas(body);
-        let [graph_area, side] = Layout::horizontal([Constraint::Percentage(50), Constraint::Fill(1)]).areas(top);
-        let [clients, map] = Layout::vertical([Constraint::Percentage(50), Constraint::Fill(1)]).areas(side);
+        let [top, traffic] =
+            Layout::vertical([Constraint::Percentage(64), Constraint::Fill(1)]).areas(body);
+        let [graph_area, side] =
+            Layout::horizontal([Constraint::Percentage(50), Constraint::Fill(1)]).areas(top);
+        let [clients, map] =
+            Layout::vertical([Constraint::Percentage(50), Constraint::Fill(1)]).areas(side);
         draw_graph(frame, app, graph_area);
         draw_clients(frame, app, clients);
         draw_map(frame, app, map);
@@ -66,17 +71,27 @@ pub fn draw(frame: &mut Frame, app: &App) {
 }
 
 fn pane(title: impl Into<Line<'static>>) -> Block<'static> {
-    Block::bordered().border_type(BorderType::Rounded).border_style(DIM).title(title.into().fg(ACCENT).bold())
+    Block::bordered()
+        .border_type(BorderType::Rounded)
+        .border_style(DIM)
+        .title(title.into().fg(ACCENT).bold())
 }
 
 fn header_line(app: &App, width: u16) -> Paragraph<'static> {
     let up = app.servers.iter().filter(|s| s.up).count();
     let links_up = app.links.iter().filter(|l| l.look(&app.servers) == LinkLook::Up).count();
     let sep = || Span::styled(" │ ", DIM);
-    let mut spans = vec![Span::styled(" herdctl ", Style::new().fg(Color::Black).bg(ACCENT).bold()), Span::raw(" "), Span::styled(app.title.clone(), Style::new().bold())];
+    let mut spans = vec![
+        Span::styled(" herdctl ", Style::new().fg(Color::Black).bg(ACCENT).bold()),
+        Span::raw(" "),
+        Span::styled(app.title.clone(), Style::new().bold()),
+    ];
     spans.push(sep());
     if app.engine.paused {
-        spans.push(Span::styled(format!("‖ paused, {} held", app.engine.held), Style::new().fg(Color::Black).bg(Color::Yellow).bold()));
+        spans.push(Span::styled(
+            format!("‖ paused, {} held", app.engine.held),
+            Style::new().fg(Color::Black).bg(Color::Yellow).bold(),
+        ));
     } else {
         spans.push(Span::styled("▶ running", Style::new().fg(Color::Green).bold()));
     }
@@ -90,7 +105,10 @@ fn header_line(app: &App, width: u16) -> Paragraph<'static> {
     for (label, value, warn) in counts {
         spans.push(sep());
         spans.push(Span::styled(format!("{label} "), DIM));
-        spans.push(Span::styled(value, if warn { Style::new().fg(Color::Yellow).bold() } else { Style::new().bold() }));
+        spans.push(Span::styled(
+            value,
+            if warn { Style::new().fg(Color::Yellow).bold() } else { Style::new().bold() },
+        ));
     }
     spans.push(sep());
     spans.push(Span::styled("delay ", DIM));
@@ -98,7 +116,10 @@ fn header_line(app: &App, width: u16) -> Paragraph<'static> {
     spans.push(if app.engine.delay.is_zero() { delay } else { delay.fg(Color::Yellow).bold() });
     if width >= FULL_WIDTH {
         spans.push(sep());
-        spans.push(Span::styled(format!("replay slowed: {}/hop", fmt_duration(app.playback.hop)), DIM));
+        spans.push(Span::styled(
+            format!("replay slowed: {}/hop", fmt_duration(app.playback.hop)),
+            DIM,
+        ));
     }
     spans.push(sep());
     let dropped = app.lagged + app.playback.skipped;
@@ -177,7 +198,8 @@ fn draw_graph(frame: &mut Frame, app: &App, area: Rect) {
             format!(" Topology · link {}–{} ", app.name(l.a), app.name(l.b))
         }
     };
-    let view = GraphView { nodes: &nodes, edges: &edges, tokens: &tokens, block: Some(pane(title)) };
+    let view =
+        GraphView { nodes: &nodes, edges: &edges, tokens: &tokens, block: Some(pane(title)) };
     frame.render_widget(view, area);
 }
 
@@ -197,7 +219,11 @@ fn draw_clients(frame: &mut Frame, app: &App, area: Rect) {
     let visible = area.height.saturating_sub(3) as usize;
     let table_rows = rows.iter().take(visible).map(|row| {
         let known = row.known_count();
-        let known_style = if known == total { Style::new().fg(Color::Green) } else { Style::new().fg(Color::Yellow) };
+        let known_style = if known == total {
+            Style::new().fg(Color::Green)
+        } else {
+            Style::new().fg(Color::Yellow)
+        };
         Row::new(vec![
             Cell::from(row.id.to_string()).bold(),
             Cell::from(row.coords.clone()),
@@ -217,12 +243,23 @@ fn draw_clients(frame: &mut Frame, app: &App, area: Rect) {
         Constraint::Length(5),
         Constraint::Length(4),
     ];
-    let header = Row::new(["client", "coordinates", "client time", "origin", "time diff", "known", "age"]).style(DIM.add_modifier(Modifier::BOLD));
+    let header =
+        Row::new(["client", "coordinates", "client time", "origin", "time diff", "known", "age"])
+            .style(DIM.add_modifier(Modifier::BOLD));
     let more = rows.len().saturating_sub(visible);
-    let title = if more > 0 { format!(" Clients {} (+{more} not shown) ", rows.len()) } else { format!(" Clients {} ", rows.len()) };
+    let title = if more > 0 {
+        format!(" Clients {} (+{more} not shown) ", rows.len())
+    } else {
+        format!(" Clients {} ", rows.len())
+    };
     let table = Table::new(table_rows, widths).header(header).column_spacing(1).block(pane(title));
     if app.clients.is_empty() {
-        let hint = Paragraph::new(Text::from(vec![Line::raw(""), Line::styled("no clients yet — press i (or :iamat) to report one", DIM)])).block(pane(" Clients 0 ")).centered();
+        let hint = Paragraph::new(Text::from(vec![
+            Line::raw(""),
+            Line::styled("no clients yet — press i (or :iamat) to report one", DIM),
+        ]))
+        .block(pane(" Clients 0 "))
+        .centered();
         frame.render_widget(hint, area);
     } else {
         frame.render_widget(table, area);
@@ -234,7 +271,7 @@ const MAP_LABELS: usize = 24;
 
 fn draw_map(frame: &mut Frame, app: &App, area: Rect) {
     let mut rows: Vec<_> = app.clients.rows().collect();
-    rows.sort_by(|a, b| b.updated.cmp(&a.updated));
+    rows.sort_by_key(|r| std::cmp::Reverse(r.updated));
     let coords: Vec<(f64, f64)> = rows.iter().map(|r| (r.lng, r.lat)).collect();
     let canvas = Canvas::default()
         .block(pane(" World "))
@@ -246,7 +283,14 @@ fn draw_map(frame: &mut Frame, app: &App, area: Rect) {
             ctx.layer();
             ctx.draw(&Points { coords: &coords, color: Color::LightYellow });
             for row in rows.iter().take(MAP_LABELS) {
-                ctx.print(row.lng, row.lat, Span::styled(format!("•{}", row.id), Style::new().fg(Color::LightYellow).bold()));
+                ctx.print(
+                    row.lng,
+                    row.lat,
+                    Span::styled(
+                        format!("•{}", row.id),
+                        Style::new().fg(Color::LightYellow).bold(),
+                    ),
+                );
             }
         });
     frame.render_widget(canvas, area);
@@ -264,11 +308,22 @@ fn draw_traffic(frame: &mut Frame, app: &App, area: Rect) {
             let server = Span::styled(format!("{:<10}", app.name(l.server)), Style::new().bold());
             let (arrow, who, style) = match l.direction {
                 Direction::In => ("←", l.peer.as_deref().unwrap_or("").to_owned(), Style::new()),
-                Direction::Out => ("→", l.peer.as_deref().unwrap_or("").to_owned(), Style::new().fg(Color::Green)),
+                Direction::Out => {
+                    ("→", l.peer.as_deref().unwrap_or("").to_owned(), Style::new().fg(Color::Green))
+                }
                 Direction::Flood(to) => ("⇒", app.name(to).to_owned(), Style::new().fg(ACCENT)),
             };
-            let text_style = if l.text.starts_with("? ") || l.text.starts_with("dropped") { Style::new().fg(Color::Red) } else { style };
-            Line::from(vec![time, server, Span::styled(format!("{arrow} {who:<22} "), DIM), Span::styled(l.text.to_string(), text_style)])
+            let text_style = if l.text.starts_with("? ") || l.text.starts_with("dropped") {
+                Style::new().fg(Color::Red)
+            } else {
+                style
+            };
+            Line::from(vec![
+                time,
+                server,
+                Span::styled(format!("{arrow} {who:<22} "), DIM),
+                Span::styled(l.text.to_string(), text_style),
+            ])
         })
         .collect();
     let filter = app.filter.map_or_else(|| "all servers".to_owned(), |id| app.name(id).to_owned());
@@ -279,21 +334,40 @@ fn draw_traffic(frame: &mut Frame, app: &App, area: Rect) {
 fn draw_command_line(frame: &mut Frame, app: &App, area: Rect, body: Rect) {
     match &app.mode {
         Mode::Command(editor) => {
-            let line = Line::from(vec![Span::styled(":", Style::new().fg(ACCENT).bold()), Span::raw(editor.text.clone())]);
+            let line = Line::from(vec![
+                Span::styled(":", Style::new().fg(ACCENT).bold()),
+                Span::raw(editor.text.clone()),
+            ]);
             frame.render_widget(Paragraph::new(line), area);
             let cursor_x = area.x + 1 + u16::try_from(editor.cursor).unwrap_or(u16::MAX);
             frame.set_cursor_position((cursor_x.min(area.right().saturating_sub(1)), area.y));
             let context = app.context();
             let note = if let Some(error) = &editor.error {
-                Some(Line::styled(format!(" ✗ {error} "), Style::new().fg(Color::White).bg(Color::Red)))
+                Some(Line::styled(
+                    format!(" ✗ {error} "),
+                    Style::new().fg(Color::White).bg(Color::Red),
+                ))
             } else if let Some((candidates, index)) = editor.candidates() {
-                let spans: Vec<Span> = candidates.iter().enumerate().flat_map(|(i, c)| {
-                    let style = if i == index { Style::new().fg(Color::Black).bg(ACCENT) } else { Style::new() };
-                    [Span::styled(c.clone(), style), Span::raw(" ")]
-                }).collect();
+                let spans: Vec<Span> = candidates
+                    .iter()
+                    .enumerate()
+                    .flat_map(|(i, c)| {
+                        let style = if i == index {
+                            Style::new().fg(Color::Black).bg(ACCENT)
+                        } else {
+                            Style::new()
+                        };
+                        [Span::styled(c.clone(), style), Span::raw(" ")]
+                    })
+                    .collect();
                 Some(Line::from(spans))
             } else {
-                command::hint(&editor.text, &context).map(|hint| Line::styled(format!(" {hint} "), Style::new().fg(Color::Gray).bg(Color::DarkGray)))
+                command::hint(&editor.text, &context).map(|hint| {
+                    Line::styled(
+                        format!(" {hint} "),
+                        Style::new().fg(Color::Gray).bg(Color::DarkGray),
+                    )
+                })
             };
             if let Some(note) = note {
                 let width = u16::try_from(note.width()).unwrap_or(u16::MAX).min(body.width);
@@ -305,9 +379,16 @@ fn draw_command_line(frame: &mut Frame, app: &App, area: Rect, body: Rect) {
         }
         _ => {
             if let Some(status) = &app.status {
-                let style = if status.error { Style::new().fg(Color::Red) } else { Style::new().fg(Color::Green) };
+                let style = if status.error {
+                    Style::new().fg(Color::Red)
+                } else {
+                    Style::new().fg(Color::Green)
+                };
                 let mark = if status.error { "✗ " } else { "✓ " };
-                frame.render_widget(Paragraph::new(Line::styled(format!("{mark}{}", status.text), style)), area);
+                frame.render_widget(
+                    Paragraph::new(Line::styled(format!("{mark}{}", status.text), style)),
+                    area,
+                );
             }
         }
     }
@@ -315,12 +396,39 @@ fn draw_command_line(frame: &mut Frame, app: &App, area: Rect, body: Rect) {
 
 fn footer_line(app: &App) -> Paragraph<'static> {
     let keys: &[(&str, &str)] = match &app.mode {
-        Mode::Command(_) => &[("enter", "run"), ("tab", "complete"), ("↑↓", "history"), ("esc", "cancel")],
+        Mode::Command(_) => {
+            &[("enter", "run"), ("tab", "complete"), ("↑↓", "history"), ("esc", "cancel")]
+        }
         Mode::Confirm { .. } => &[("y", "yes"), ("n", "no")],
         Mode::Help { .. } | Mode::Popup { .. } => &[("↑↓", "scroll"), ("esc", "close")],
         Mode::Normal => match app.selection {
-            Selection::Link(_) => &[(":", "command"), ("?", "help"), ("tab", "select"), ("c", "cut"), ("h", "heal"), ("H", "heal all"), ("p", if app.engine.paused { "resume" } else { "pause" }), ("s", "step"), ("+-", "delay"), ("q", "quit")],
-            Selection::Node(_) => &[(":", "command"), ("?", "help"), ("tab ←→", "select"), ("i", "iamat"), ("w", "whatsat"), ("k", "kill"), ("r", "restart"), ("c", "cut"), ("p", if app.engine.paused { "resume" } else { "pause" }), ("s", "step"), ("+-", "delay"), ("f", "filter"), ("q", "quit")],
+            Selection::Link(_) => &[
+                (":", "command"),
+                ("?", "help"),
+                ("tab", "select"),
+                ("c", "cut"),
+                ("h", "heal"),
+                ("H", "heal all"),
+                ("p", if app.engine.paused { "resume" } else { "pause" }),
+                ("s", "step"),
+                ("+-", "delay"),
+                ("q", "quit"),
+            ],
+            Selection::Node(_) => &[
+                (":", "command"),
+                ("?", "help"),
+                ("tab ←→", "select"),
+                ("i", "iamat"),
+                ("w", "whatsat"),
+                ("k", "kill"),
+                ("r", "restart"),
+                ("c", "cut"),
+                ("p", if app.engine.paused { "resume" } else { "pause" }),
+                ("s", "step"),
+                ("+-", "delay"),
+                ("f", "filter"),
+                ("q", "quit"),
+            ],
         },
     };
     let mut spans = Vec::new();
@@ -334,12 +442,22 @@ fn footer_line(app: &App) -> Paragraph<'static> {
 fn centered(area: Rect, width: u16, height: u16) -> Rect {
     let width = width.min(area.width);
     let height = height.min(area.height);
-    Rect { x: area.x + (area.width - width) / 2, y: area.y + (area.height - height) / 2, width, height }
+    Rect {
+        x: area.x + (area.width - width) / 2,
+        y: area.y + (area.height - height) / 2,
+        width,
+        height,
+    }
 }
 
 /// Every key and command, for the `?` overlay.
 pub fn help_lines() -> Vec<Line<'static>> {
-    let key = |k: &str, what: &str| Line::from(vec![Span::styled(format!("  {k:<12}"), Style::new().fg(ACCENT).bold()), Span::raw(what.to_owned())]);
+    let key = |k: &str, what: &str| {
+        Line::from(vec![
+            Span::styled(format!("  {k:<12}"), Style::new().fg(ACCENT).bold()),
+            Span::raw(what.to_owned()),
+        ])
+    };
     let mut lines = vec![Line::styled("Keys", Style::new().bold().underlined())];
     for (k, what) in [
         (":", "open the command line (Tab completes, ↑↓ history)"),
@@ -363,7 +481,10 @@ pub fn help_lines() -> Vec<Line<'static>> {
     lines.push(Line::raw(""));
     lines.push(Line::styled("Commands", Style::new().bold().underlined()));
     for spec in command::COMMANDS {
-        lines.push(Line::from(vec![Span::styled(format!("  {:<38}", spec.usage), Style::new().fg(ACCENT)), Span::raw(spec.summary.to_owned())]));
+        lines.push(Line::from(vec![
+            Span::styled(format!("  {:<38}", spec.usage), Style::new().fg(ACCENT)),
+            Span::raw(spec.summary.to_owned()),
+        ]));
     }
     lines.push(Line::raw(""));
     lines.push(Line::styled("Legend", Style::new().bold().underlined()));
@@ -376,19 +497,29 @@ pub fn help_lines() -> Vec<Line<'static>> {
 fn draw_help(frame: &mut Frame, area: Rect, scroll: u16) {
     let popup = centered(area, 96, area.height.saturating_sub(4).max(10));
     frame.render_widget(Clear, popup);
-    let text = Paragraph::new(help_lines()).block(pane(" Help · esc closes ").border_style(Style::new().fg(ACCENT))).scroll((scroll, 0));
+    let text = Paragraph::new(help_lines())
+        .block(pane(" Help · esc closes ").border_style(Style::new().fg(ACCENT)))
+        .scroll((scroll, 0));
     frame.render_widget(text, popup);
 }
 
 fn draw_popup(frame: &mut Frame, area: Rect, title: &str, lines: &[String], scroll: u16) {
-    let width = lines.iter().map(|l| l.chars().count()).max().unwrap_or(20).clamp(30, 110) as u16 + 4;
+    let width =
+        lines.iter().map(|l| l.chars().count()).max().unwrap_or(20).clamp(30, 110) as u16 + 4;
     let height = (lines.len() as u16 + 2).clamp(5, area.height.saturating_sub(4).max(5));
     let popup = centered(area, width, height);
     frame.render_widget(Clear, popup);
     let text: Vec<Line> = lines.iter().map(|l| Line::raw(l.clone())).collect();
     let more = (lines.len() as u16).saturating_sub(popup.height.saturating_sub(2));
-    let title = if more > 0 { format!("{title}· ↑↓ scroll · esc closes ") } else { format!("{title}· esc closes ") };
-    let paragraph = Paragraph::new(text).block(pane(title).border_style(Style::new().fg(ACCENT))).scroll((scroll.min(more), 0)).wrap(Wrap { trim: false });
+    let title = if more > 0 {
+        format!("{title}· ↑↓ scroll · esc closes ")
+    } else {
+        format!("{title}· esc closes ")
+    };
+    let paragraph = Paragraph::new(text)
+        .block(pane(title).border_style(Style::new().fg(ACCENT)))
+        .scroll((scroll.min(more), 0))
+        .wrap(Wrap { trim: false });
     frame.render_widget(paragraph, popup);
 }
 
@@ -396,7 +527,9 @@ fn draw_confirm(frame: &mut Frame, area: Rect, prompt: &str) {
     let popup = centered(area, (prompt.chars().count() as u16 + 6).min(area.width), 5);
     frame.render_widget(Clear, popup);
     let block = pane(" Confirm ").border_style(Style::new().fg(Color::Red));
-    let text = Paragraph::new(Line::styled(prompt.to_owned(), Style::new().bold())).block(block).centered();
+    let text = Paragraph::new(Line::styled(prompt.to_owned(), Style::new().bold()))
+        .block(block)
+        .centered();
     frame.render_widget(text, popup);
     let _ = popup.inner(Margin::new(1, 1));
 }

@@ -44,9 +44,7 @@ pub async fn start_with(topology: &str, tweak: impl FnOnce(&mut HerdConfig)) -> 
 
 impl TestHerd {
     pub fn id(&self, name: &str) -> ServerId {
-        self.herd
-            .id(name)
-            .unwrap_or_else(|| panic!("no server {name}"))
+        self.herd.id(name).unwrap_or_else(|| panic!("no server {name}"))
     }
 
     pub fn addr(&self, name: &str) -> SocketAddr {
@@ -142,9 +140,7 @@ pub async fn grading_bytes(addr: SocketAddr, command: &[u8]) -> Vec<u8> {
         stream.read_to_end(&mut reply).await.unwrap();
         reply
     };
-    timeout(PATIENCE, exchange)
-        .await
-        .expect("server did not close the connection")
+    timeout(PATIENCE, exchange).await.expect("server did not close the connection")
 }
 
 /// A telnet-like client: one connection, CRLF lines, read replies line by line.
@@ -157,17 +153,11 @@ impl Telnet {
     pub async fn connect(addr: SocketAddr) -> Self {
         let stream = TcpStream::connect(addr).await.unwrap();
         let (read, writer) = stream.into_split();
-        Self {
-            reader: BufReader::new(read),
-            writer,
-        }
+        Self { reader: BufReader::new(read), writer }
     }
 
     pub async fn send(&mut self, line: &str) {
-        self.writer
-            .write_all(format!("{line}\r\n").as_bytes())
-            .await
-            .unwrap();
+        self.writer.write_all(format!("{line}\r\n").as_bytes()).await.unwrap();
     }
 
     pub async fn write_raw(&mut self, bytes: &[u8]) {
@@ -208,11 +198,7 @@ impl Telnet {
 
 /// An AT reply's fields, checked for shape.
 pub fn at_fields(reply: &str) -> Vec<String> {
-    let fields: Vec<String> = reply
-        .trim_end_matches('\n')
-        .split(' ')
-        .map(str::to_owned)
-        .collect();
+    let fields: Vec<String> = reply.trim_end_matches('\n').split(' ').map(str::to_owned).collect();
     assert_eq!(fields.len(), 6, "not an AT line: {reply:?}");
     assert_eq!(fields[0], "AT");
     fields
@@ -220,9 +206,7 @@ pub fn at_fields(reply: &str) -> Vec<String> {
 
 /// Now as POSIX seconds with nine fraction digits.
 pub fn now_text() -> String {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
     format!("{}.{:09}", now.as_secs(), now.subsec_nanos())
 }
 
@@ -233,11 +217,7 @@ impl TestHerd {
         snapshot
             .servers
             .iter()
-            .filter(|s| {
-                s.clients
-                    .iter()
-                    .any(|line| line.split(' ').nth(3) == Some(client))
-            })
+            .filter(|s| s.clients.iter().any(|line| line.split(' ').nth(3) == Some(client)))
             .map(|s| s.name.clone())
             .collect()
     }
@@ -279,14 +259,9 @@ impl TestHerd {
 
     /// Sends an IAMAT the grading client's way and returns its reply line without `\n`.
     pub async fn iamat(&self, server: &str, client: &str, coords: &str, time: &str) -> String {
-        let reply = self
-            .grading(server, &format!("IAMAT {client} {coords} {time}\n"))
-            .await;
+        let reply = self.grading(server, &format!("IAMAT {client} {coords} {time}\n")).await;
         at_fields(&reply);
-        assert!(
-            reply.ends_with('\n') && reply.matches('\n').count() == 1,
-            "{reply:?}"
-        );
+        assert!(reply.ends_with('\n') && reply.matches('\n').count() == 1, "{reply:?}");
         reply.trim_end_matches('\n').to_owned()
     }
 }
@@ -308,31 +283,18 @@ pub async fn one_read(addr: SocketAddr, command: &[u8]) -> Vec<u8> {
 /// Checks the framing of one whole WHATSAT reply (protocol.md §5) and returns its first line
 /// and its JSON, parsed.
 pub fn split_whatsat(reply: &str) -> (String, serde_json::Value) {
-    let (first, rest) = reply
-        .split_once('\n')
-        .unwrap_or_else(|| panic!("no first line: {reply:?}"));
+    let (first, rest) =
+        reply.split_once('\n').unwrap_or_else(|| panic!("no first line: {reply:?}"));
     at_fields(first);
     let json = rest
         .strip_suffix("\n\n")
         .unwrap_or_else(|| panic!("WHATSAT reply not ended by an empty line: {reply:?}"));
-    assert!(
-        !json.ends_with('\n'),
-        "JSON ends with a newline of its own: {reply:?}"
-    );
-    assert!(
-        !json.contains("\n\n"),
-        "blank line inside the JSON: {reply:?}"
-    );
-    assert!(
-        json.starts_with('{') && json.ends_with('}'),
-        "not a JSON object: {json:?}"
-    );
+    assert!(!json.ends_with('\n'), "JSON ends with a newline of its own: {reply:?}");
+    assert!(!json.contains("\n\n"), "blank line inside the JSON: {reply:?}");
+    assert!(json.starts_with('{') && json.ends_with('}'), "not a JSON object: {json:?}");
     let value: serde_json::Value =
         serde_json::from_str(json).unwrap_or_else(|e| panic!("bad JSON ({e}): {json:?}"));
-    assert!(
-        value["html_attributions"].is_array(),
-        "no html_attributions: {json}"
-    );
+    assert!(value["html_attributions"].is_array(), "no html_attributions: {json}");
     assert!(value["results"].is_array(), "no results: {json}");
     assert!(value["status"].is_string(), "no status: {json}");
     (first.to_owned(), value)
@@ -363,9 +325,7 @@ pub fn diff_nanos(diff: &str) -> i128 {
 
 /// Now in nanoseconds since the epoch.
 pub fn now_nanos() -> i128 {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
     i128::try_from(now.as_nanos()).unwrap()
 }
 
