@@ -11,6 +11,7 @@ pub mod editor;
 pub mod graph;
 pub mod history;
 pub mod layout;
+pub mod perf;
 pub mod playback;
 pub mod traffic;
 pub mod view;
@@ -51,7 +52,9 @@ const EVENT_BATCH: usize = 4096;
 /// Opens the dashboard over `herd` and runs it until the operator quits. The terminal is
 /// restored on every exit, panics included.
 pub async fn run(herd: HerdHandle, options: Options) -> color_eyre::Result<()> {
-    let mut terminal = ratatui::init();
+    let mut terminal = ratatui::try_init().map_err(|err| {
+        color_eyre::eyre::eyre!("cannot open the dashboard ({err}); --headless runs without one")
+    })?;
     let result = event_loop(&mut terminal, &herd, options).await;
     ratatui::restore();
     result
@@ -79,6 +82,7 @@ async fn event_loop(
             app.engine.held = herd.held();
             app.engine.delay = herd.link_delay();
             terminal.draw(|frame| view::draw(frame, &app))?;
+            tracing::debug!(draw = ?now.elapsed(), "frame");
             dirty = false;
             next_frame = now + FRAME;
         }
@@ -103,7 +107,10 @@ async fn event_loop(
                             }
                         }
                     }
-                    Err(RecvError::Lagged(missed)) => app.resync(missed, &herd.snapshot()),
+                    Err(RecvError::Lagged(missed)) => {
+                        tracing::debug!(missed, "view lagged");
+                        app.resync(missed, &herd.snapshot());
+                    }
                     Err(RecvError::Closed) => return Ok(()),
                 }
                 dirty = true;

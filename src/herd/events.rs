@@ -99,11 +99,12 @@ pub enum HerdEvent {
         to: ServerId,
         client: Arc<str>,
     },
-    /// A report was written to a neighbour's connection.
+    /// A report was written to a neighbour's connection (`line` as written, without `\n`).
     FloodSent {
         from: ServerId,
         to: ServerId,
         client: Arc<str>,
+        line: Arc<str>,
     },
     /// A report could not be handed to a neighbour.
     FloodDropped {

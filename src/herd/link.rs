@@ -286,6 +286,7 @@ impl Link {
                 from: self.from,
                 to: self.to,
                 client: flood.client.clone(),
+                line: super::log::printable(&flood.wire).into(),
             });
         }
         Some(conn)

@@ -323,9 +323,8 @@ impl App {
             HerdEvent::FloodReleased { from, to, client } => {
                 self.playback.released(*from, *to, client, now);
             }
-            HerdEvent::FloodSent { from, to, client } => {
-                let text: Arc<str> = format!("AT … {client} → {}", self.name(*to)).into();
-                self.log(*from, Direction::Flood(*to), None, &text);
+            HerdEvent::FloodSent { from, to, line, .. } => {
+                self.log(*from, Direction::Flood(*to), None, line);
             }
             HerdEvent::FloodDropped { from, to, client, reason } => {
                 self.playback.dropped(*from, *to, client, now);

@@ -23,6 +23,9 @@ pub const PALETTE: [Color; 6] = [
     Color::LightRed,
 ];
 
+/// A token whose arrival is not seen this long after it was due is given up on.
+const STALE: Duration = Duration::from_secs(30);
+
 /// Most tokens animated at once; past that, hops are counted as skipped instead of drawn.
 pub const MAX_TOKENS: usize = 400;
 
@@ -209,7 +212,10 @@ impl Playback {
             if let Some(dropped) = token.dropped {
                 return now < dropped.max(token.start) + hop / 2;
             }
-            let Some((outcome, seen)) = token.arrival else { return true };
+            let Some((outcome, seen)) = token.arrival else {
+                // An arrival never seen (its event was lost) must not animate forever.
+                return token.held || now < token.start + hop + STALE;
+            };
             let due = (token.start + hop).max(seen);
             if now < due {
                 return true;

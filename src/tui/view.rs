@@ -2,11 +2,11 @@
 //!
 //! ```text
 //! ┌ header: herd, running/paused, servers, links, clients, msg/s, in flight, delay, dropped ┐
-//! ├ topology graph ──────────────────────┬ clients table ──────────────────────────────────┤
-//! │                                      ├ world map ──────────────────────────────────────┤
-//! ├ traffic ────────────────────────────────────────────────────────────────────────────────┤
-//! ├ command line / status ──────────────────────────────────────────────────────────────────┤
-//! └ keys that work now ─────────────────────────────────────────────────────────────────────┘
+//! ├ topology graph ───────────────────────────┬ world map ─────────────────────────────────┤
+//! ├ clients table ────────────────────────────┴────────────────────────────────────────────┤
+//! ├ traffic ───────────────────────────────────────────────────────────────────────────────┤
+//! ├ command line / status ─────────────────────────────────────────────────────────────────┤
+//! └ keys that work now ────────────────────────────────────────────────────────────────────┘
 //! ```
 //! Below 100×30 only the header, the graph, the command line and the keys remain.
 
@@ -47,21 +47,23 @@ pub fn draw(frame: &mut Frame, app: &App) {
     .areas(area);
     frame.render_widget(header_line(app, area.width), header);
     if full {
-        let [top, traffic] =
-            Layout::vertical([Constraint::Percentage(64), Constraint::Fill(1)]).areas(body);
-        let [graph_area, side] =
+        let [top, clients, traffic] = Layout::vertical([
+            Constraint::Percentage(50),
+            Constraint::Percentage(24),
+            Constraint::Fill(1),
+        ])
+        .areas(body);
+        let [graph_area, map] =
             Layout::horizontal([Constraint::Percentage(50), Constraint::Fill(1)]).areas(top);
-        let [clients, map] =
-            Layout::vertical([Constraint::Percentage(50), Constraint::Fill(1)]).areas(side);
         draw_graph(frame, app, graph_area);
-        draw_clients(frame, app, clients);
         draw_map(frame, app, map);
+        draw_clients(frame, app, clients);
         draw_traffic(frame, app, traffic);
     } else {
         draw_graph(frame, app, body);
     }
     draw_command_line(frame, app, command, body);
-    frame.render_widget(footer_line(app), footer);
+    frame.render_widget(footer_line(app, area.width), footer);
     match &app.mode {
         Mode::Help { scroll } => draw_help(frame, area, *scroll),
         Mode::Popup { title, lines, scroll } => draw_popup(frame, area, title, lines, *scroll),
@@ -80,51 +82,55 @@ fn pane(title: impl Into<Line<'static>>) -> Block<'static> {
 fn header_line(app: &App, width: u16) -> Paragraph<'static> {
     let up = app.servers.iter().filter(|s| s.up).count();
     let links_up = app.links.iter().filter(|l| l.look(&app.servers) == LinkLook::Up).count();
-    let sep = || Span::styled(" │ ", DIM);
+    let bold = Style::new().bold();
+    let warn = Style::new().fg(Color::Yellow).bold();
     let mut spans = vec![
         Span::styled(" herdctl ", Style::new().fg(Color::Black).bg(ACCENT).bold()),
-        Span::raw(" "),
-        Span::styled(app.title.clone(), Style::new().bold()),
+        Span::styled(format!(" {} ", app.title), bold),
     ];
-    spans.push(sep());
     if app.engine.paused {
-        spans.push(Span::styled(
-            format!("‖ paused, {} held", app.engine.held),
-            Style::new().fg(Color::Black).bg(Color::Yellow).bold(),
-        ));
+        let held = format!(" ‖ paused · {} held ", app.engine.held);
+        spans.push(Span::styled(held, Style::new().fg(Color::Black).bg(Color::Yellow).bold()));
     } else {
-        spans.push(Span::styled("▶ running", Style::new().fg(Color::Green).bold()));
+        spans.push(Span::styled(" ▶ running ", Style::new().fg(Color::Green).bold()));
     }
-    let counts = [
-        ("servers", format!("{up}/{}", app.servers.len()), up < app.servers.len()),
-        ("links", format!("{links_up}/{}", app.links.len()), links_up < app.links.len()),
-        ("clients", app.clients.len().to_string(), false),
-        ("msg/s", app.rate.last.to_string(), false),
-        ("in flight", app.playback.in_flight().to_string(), false),
+    let delay = fmt_duration(app.engine.delay);
+    let dropped = app.lagged;
+    let wide = width >= FULL_WIDTH;
+    let label = |long: &'static str, short: &'static str| if wide { long } else { short };
+    let fields = [
+        (
+            label("servers", "srv"),
+            format!("{up}/{}", app.servers.len()),
+            up < app.servers.len(),
+            true,
+        ),
+        (
+            label("links", "lnk"),
+            format!("{links_up}/{}", app.links.len()),
+            links_up < app.links.len(),
+            true,
+        ),
+        (label("clients", "cli"), app.clients.len().to_string(), false, true),
+        ("msg/s", app.rate.last.to_string(), false, true),
+        (label("in flight", "flight"), app.playback.in_flight().to_string(), false, true),
+        (label("dropped", "drop"), dropped.to_string(), dropped > 0, true),
+        ("delay", delay, !app.engine.delay.is_zero(), true),
+        ("replay", format!("{}/hop", fmt_duration(app.playback.hop)), false, wide),
+        ("not animated", app.playback.skipped.to_string(), false, wide && app.playback.skipped > 0),
     ];
-    for (label, value, warn) in counts {
-        spans.push(sep());
-        spans.push(Span::styled(format!("{label} "), DIM));
-        spans.push(Span::styled(
-            value,
-            if warn { Style::new().fg(Color::Yellow).bold() } else { Style::new().bold() },
-        ));
+    for (label, value, alert, shown) in fields {
+        if !shown {
+            continue;
+        }
+        spans.push(Span::styled(format!(" {label} "), DIM));
+        let style = match (alert, label) {
+            (true, "dropped" | "drop") => Style::new().fg(Color::Red).bold(),
+            (true, _) => warn,
+            _ => bold,
+        };
+        spans.push(Span::styled(value, style));
     }
-    spans.push(sep());
-    spans.push(Span::styled("delay ", DIM));
-    let delay = Span::raw(fmt_duration(app.engine.delay));
-    spans.push(if app.engine.delay.is_zero() { delay } else { delay.fg(Color::Yellow).bold() });
-    if width >= FULL_WIDTH {
-        spans.push(sep());
-        spans.push(Span::styled(
-            format!("replay slowed: {}/hop", fmt_duration(app.playback.hop)),
-            DIM,
-        ));
-    }
-    spans.push(sep());
-    let dropped = app.lagged + app.playback.skipped;
-    let style = if dropped > 0 { Style::new().fg(Color::Red).bold() } else { DIM };
-    spans.push(Span::styled(format!("view dropped {dropped}"), style));
     Paragraph::new(Line::from(spans))
 }
 
@@ -235,12 +241,12 @@ fn draw_clients(frame: &mut Frame, app: &App, area: Rect) {
         ])
     });
     let widths = [
-        Constraint::Fill(2),
+        Constraint::Min(10),
         Constraint::Length(22),
-        Constraint::Length(20),
-        Constraint::Fill(1),
-        Constraint::Length(12),
-        Constraint::Length(5),
+        Constraint::Length(21),
+        Constraint::Length(10),
+        Constraint::Length(15),
+        Constraint::Length(6),
         Constraint::Length(4),
     ];
     let header =
@@ -307,7 +313,10 @@ fn draw_traffic(frame: &mut Frame, app: &App, area: Rect) {
             let time = Span::styled(format!("{:>8.3}s ", at.as_secs_f64()), DIM);
             let server = Span::styled(format!("{:<10}", app.name(l.server)), Style::new().bold());
             let (arrow, who, style) = match l.direction {
-                Direction::In => ("←", l.peer.as_deref().unwrap_or("").to_owned(), Style::new()),
+                Direction::In => match forwarder(app, &l.text) {
+                    Some(name) => ("⇐", name.to_owned(), Style::new().fg(ACCENT)),
+                    None => ("←", l.peer.as_deref().unwrap_or("").to_owned(), Style::new()),
+                },
                 Direction::Out => {
                     ("→", l.peer.as_deref().unwrap_or("").to_owned(), Style::new().fg(Color::Green))
                 }
@@ -321,7 +330,7 @@ fn draw_traffic(frame: &mut Frame, app: &App, area: Rect) {
             Line::from(vec![
                 time,
                 server,
-                Span::styled(format!("{arrow} {who:<22} "), DIM),
+                Span::styled(format!("{arrow} {who:<21} "), DIM),
                 Span::styled(l.text.to_string(), text_style),
             ])
         })
@@ -329,6 +338,15 @@ fn draw_traffic(frame: &mut Frame, app: &App, area: Rect) {
     let filter = app.filter.map_or_else(|| "all servers".to_owned(), |id| app.name(id).to_owned());
     let title = format!(" Traffic · {filter} ");
     frame.render_widget(Paragraph::new(lines).block(pane(title)), area);
+}
+
+/// The neighbour that forwarded an AT line (its last field, when it names a server).
+fn forwarder<'a>(app: &'a App, line: &str) -> Option<&'a str> {
+    if !line.starts_with("AT ") || line.split_ascii_whitespace().count() != 7 {
+        return None;
+    }
+    let last = line.rsplit(' ').next()?;
+    app.servers.iter().map(|s| s.name.as_str()).find(|name| *name == last)
 }
 
 fn draw_command_line(frame: &mut Frame, app: &App, area: Rect, body: Rect) {
@@ -394,45 +412,78 @@ fn draw_command_line(frame: &mut Frame, app: &App, area: Rect, body: Rect) {
     }
 }
 
-fn footer_line(app: &App) -> Paragraph<'static> {
+/// The keys that work now, most useful first, as many as fit.
+fn footer_line(app: &App, width: u16) -> Paragraph<'static> {
     let keys: &[(&str, &str)] = match &app.mode {
         Mode::Command(_) => {
             &[("enter", "run"), ("tab", "complete"), ("↑↓", "history"), ("esc", "cancel")]
         }
         Mode::Confirm { .. } => &[("y", "yes"), ("n", "no")],
         Mode::Help { .. } | Mode::Popup { .. } => &[("↑↓", "scroll"), ("esc", "close")],
-        Mode::Normal => match app.selection {
-            Selection::Link(_) => &[
-                (":", "command"),
-                ("?", "help"),
-                ("tab", "select"),
-                ("c", "cut"),
-                ("h", "heal"),
-                ("H", "heal all"),
-                ("p", if app.engine.paused { "resume" } else { "pause" }),
-                ("s", "step"),
-                ("+-", "delay"),
-                ("q", "quit"),
-            ],
-            Selection::Node(_) => &[
-                (":", "command"),
-                ("?", "help"),
-                ("tab ←→", "select"),
-                ("i", "iamat"),
-                ("w", "whatsat"),
-                ("k", "kill"),
-                ("r", "restart"),
-                ("c", "cut"),
-                ("p", if app.engine.paused { "resume" } else { "pause" }),
-                ("s", "step"),
-                ("+-", "delay"),
-                ("f", "filter"),
-                ("q", "quit"),
-            ],
-        },
+        Mode::Normal => {
+            let paused = app.engine.paused;
+            match app.selection {
+                Selection::Link(_) if paused => &[
+                    ("?", "help"),
+                    (":", "command"),
+                    ("s", "step"),
+                    ("p", "resume"),
+                    ("c", "cut"),
+                    ("h", "heal"),
+                    ("tab", "select"),
+                    ("H", "heal all"),
+                    ("+-", "delay"),
+                    ("q", "quit"),
+                ],
+                Selection::Link(_) => &[
+                    ("?", "help"),
+                    (":", "command"),
+                    ("c", "cut"),
+                    ("h", "heal"),
+                    ("tab", "select"),
+                    ("H", "heal all"),
+                    ("p", "pause"),
+                    ("+-", "delay"),
+                    ("q", "quit"),
+                ],
+                Selection::Node(_) if paused => &[
+                    ("?", "help"),
+                    (":", "command"),
+                    ("s", "step"),
+                    ("p", "resume"),
+                    ("i", "iamat"),
+                    ("w", "whatsat"),
+                    ("k", "kill"),
+                    ("r", "restart"),
+                    ("tab", "select"),
+                    ("+-", "delay"),
+                    ("q", "quit"),
+                ],
+                Selection::Node(_) => &[
+                    ("?", "help"),
+                    (":", "command"),
+                    ("i", "iamat"),
+                    ("w", "whatsat"),
+                    ("k", "kill"),
+                    ("r", "restart"),
+                    ("c", "cut"),
+                    ("tab", "select"),
+                    ("p", "pause"),
+                    ("+-", "delay"),
+                    ("f", "filter"),
+                    ("q", "quit"),
+                ],
+            }
+        }
     };
     let mut spans = Vec::new();
+    let mut used = 0;
     for (key, what) in keys {
+        let needed = key.chars().count() + what.chars().count() + 5;
+        if used + needed > usize::from(width) {
+            break;
+        }
+        used += needed;
         spans.push(Span::styled(format!(" {key} "), Style::new().fg(Color::Black).bg(Color::Gray)));
         spans.push(Span::styled(format!(" {what}  "), DIM));
     }
@@ -467,9 +518,9 @@ pub fn help_lines() -> Vec<Line<'static>> {
         ("i / w", "iamat / whatsat at the selected server"),
         ("k", "kill the selected server (asks first)"),
         ("r", "restart the selected server"),
-        ("c / h", "cut / heal the selected link (with a server selected: type the other end)"),
+        ("c / h", "cut / heal the selected link"),
         ("H", "heal every link"),
-        ("p", "pause / resume server-to-server traffic (clients are still answered)"),
+        ("p", "pause / resume traffic between servers"),
         ("s", "step: release the next held report"),
         ("+ / -", "real link delay up / down by 100ms"),
         ("[ / ]", "replay slower / faster (display time per hop)"),

@@ -1,0 +1,96 @@
+//! Dashboard timing for benchmarks: a synthetic herd (a ring with chords) with many clients and
+//! floods in flight, drawn into an off-screen buffer of the given size.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use tokio::time::Instant;
+
+use super::app::App;
+use super::history::History;
+use super::view;
+use crate::config::Topology;
+use crate::herd::link::LinkState;
+use crate::herd::{HerdEvent, HerdSnapshot, LinkSnapshot, ServerSnapshot};
+
+/// An app over `ring:servers` holding `clients` clients (each known by every server) and one
+/// flood in flight from every server.
+pub fn busy_app(servers: usize, clients: usize) -> App {
+    let topology = Topology::load(&format!("ring:{}", servers.max(3)), 20000)
+        .unwrap_or_else(|_| Topology { servers: Vec::new() });
+    let now = Instant::now();
+    let snapshot = HerdSnapshot {
+        servers: topology
+            .servers
+            .iter()
+            .enumerate()
+            .map(|(id, s)| ServerSnapshot {
+                id,
+                name: s.name.clone(),
+                addr: Some(SocketAddr::from((Ipv4Addr::LOCALHOST, s.port))),
+                local: true,
+                up: true,
+                clients: Vec::new(),
+            })
+            .collect(),
+        links: topology
+            .links()
+            .into_iter()
+            .map(|(a, b)| LinkSnapshot {
+                a,
+                b,
+                cut: false,
+                a_to_b: LinkState::Up,
+                b_to_a: LinkState::Up,
+                sent: 0,
+                dropped: 0,
+            })
+            .collect(),
+    };
+    let positions = super::layout::positions(&topology);
+    let mut app = App::new("bench", &snapshot, positions, History::in_memory(), now);
+    let n = snapshot.servers.len();
+    for c in 0..clients {
+        let client: Arc<str> = format!("client-{c:05}.example.org").into();
+        let lat = (c as f64 * 7.3) % 170.0 - 85.0;
+        let lng = (c as f64 * 13.7) % 350.0 - 175.0;
+        let origin = &snapshot.servers[c % n].name;
+        let line: Arc<str> =
+            format!("AT {origin} +0.000123456 {client} {lat:+.6}{lng:+.6} 1700000000.{c:09}")
+                .into();
+        for server in 0..n {
+            app.apply(&HerdEvent::LocationStored {
+                server,
+                client: client.clone(),
+                line: line.clone(),
+                from: None,
+            });
+            app.apply(&HerdEvent::LineIn {
+                server,
+                peer: SocketAddr::from((Ipv4Addr::LOCALHOST, 40000)),
+                line: line.clone(),
+            });
+        }
+    }
+    for server in 0..n {
+        let client: Arc<str> = format!("client-{:05}.example.org", server % clients.max(1)).into();
+        app.apply(&HerdEvent::FloodQueued { from: server, to: (server + 1) % n, client });
+    }
+    app.tick(now + Duration::from_millis(200));
+    app
+}
+
+/// Times `frames` full draws of `app` at `width`×`height`.
+pub fn frame_times(app: &App, width: u16, height: u16, frames: usize) -> Vec<Duration> {
+    let Ok(mut terminal) = Terminal::new(TestBackend::new(width, height));
+    (0..frames)
+        .map(|_| {
+            let start = std::time::Instant::now();
+            let _ = terminal.draw(|frame| view::draw(frame, app));
+            start.elapsed()
+        })
+        .collect()
+}
