@@ -60,7 +60,7 @@ pub enum HerdEvent {
         peer: SocketAddr,
         line: Arc<str>,
     },
-    /// A reply was written to a connection.
+    /// A reply was written to a connection (its first line, and how many lines follow).
     LineOut {
         server: ServerId,
         peer: SocketAddr,

@@ -98,7 +98,7 @@ impl Node {
         self.shared.events.emit(|| HerdEvent::LineOut {
             server: self.id,
             peer,
-            line: crate::herd::log::printable(reply).into(),
+            line: summary(reply).into(),
         });
     }
 
@@ -212,6 +212,14 @@ impl Node {
             }
         }
     }
+}
+
+/// A reply as one line for observers: its first line, and how many more follow (a WHATSAT
+/// reply carries its JSON on the lines after the AT line).
+fn summary(reply: &[u8]) -> String {
+    let text = crate::herd::log::printable(reply.split(|&b| b == b'\n').next().unwrap_or(reply));
+    let more = reply.split(|&b| b == b'\n').filter(|l| !l.is_empty()).count().saturating_sub(1);
+    if more == 0 { text.into_owned() } else { format!("{text} (+{more} lines)") }
 }
 
 /// Accepts connections until cancelled; each connection is served on its own task.

@@ -13,7 +13,7 @@
 use std::time::Duration;
 
 use ratatui::Frame;
-use ratatui::layout::{Constraint, Layout, Margin, Rect};
+use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style, Stylize};
 use ratatui::symbols::Marker;
 use ratatui::text::{Line, Span, Text};
@@ -38,10 +38,11 @@ const DIM: Style = Style::new().fg(Color::DarkGray);
 pub fn draw(frame: &mut Frame, app: &App) {
     let area = frame.area();
     let full = area.width >= FULL_WIDTH && area.height >= FULL_HEIGHT;
+    let note = command_note(app);
     let [header, body, command, footer] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Fill(1),
-        Constraint::Length(1),
+        Constraint::Length(if note.is_some() { 2 } else { 1 }),
         Constraint::Length(1),
     ])
     .areas(area);
@@ -62,12 +63,12 @@ pub fn draw(frame: &mut Frame, app: &App) {
     } else {
         draw_graph(frame, app, body);
     }
-    draw_command_line(frame, app, command, body);
+    draw_command_line(frame, app, command, note);
     frame.render_widget(footer_line(app, area.width), footer);
     match &app.mode {
         Mode::Help { scroll } => draw_help(frame, area, *scroll),
         Mode::Popup { title, lines, scroll } => draw_popup(frame, area, title, lines, *scroll),
-        Mode::Confirm { prompt, .. } => draw_confirm(frame, area, prompt),
+        Mode::Confirm { prompt, .. } => draw_confirm(frame, body, prompt),
         Mode::Normal | Mode::Command(_) => {}
     }
 }
@@ -82,54 +83,58 @@ fn pane(title: impl Into<Line<'static>>) -> Block<'static> {
 fn header_line(app: &App, width: u16) -> Paragraph<'static> {
     let up = app.servers.iter().filter(|s| s.up).count();
     let links_up = app.links.iter().filter(|l| l.look(&app.servers) == LinkLook::Up).count();
+    let wide = width >= FULL_WIDTH;
     let bold = Style::new().bold();
     let warn = Style::new().fg(Color::Yellow).bold();
+    let title: String = app.title.chars().take(24).collect();
     let mut spans = vec![
         Span::styled(" herdctl ", Style::new().fg(Color::Black).bg(ACCENT).bold()),
-        Span::styled(format!(" {} ", app.title), bold),
+        Span::styled(format!(" {title} "), bold),
     ];
     if app.engine.paused {
-        let held = format!(" ‖ paused · {} held ", app.engine.held);
+        let held = if wide {
+            format!(" ‖ paused · {} held ", app.engine.held)
+        } else {
+            format!(" ‖ {} held ", app.engine.held)
+        };
         spans.push(Span::styled(held, Style::new().fg(Color::Black).bg(Color::Yellow).bold()));
     } else {
         spans.push(Span::styled(" ▶ running ", Style::new().fg(Color::Green).bold()));
     }
-    let delay = fmt_duration(app.engine.delay);
-    let dropped = app.lagged;
-    let wide = width >= FULL_WIDTH;
     let label = |long: &'static str, short: &'static str| if wide { long } else { short };
+    let dropped = app.lagged;
+    // Most important first: whatever does not fit is left off the end.
     let fields = [
         (
             label("servers", "srv"),
             format!("{up}/{}", app.servers.len()),
-            up < app.servers.len(),
-            true,
+            (up < app.servers.len()).then_some(warn),
         ),
         (
             label("links", "lnk"),
             format!("{links_up}/{}", app.links.len()),
-            links_up < app.links.len(),
-            true,
+            (links_up < app.links.len()).then_some(warn),
         ),
-        (label("clients", "cli"), app.clients.len().to_string(), false, true),
-        ("msg/s", app.rate.last.to_string(), false, true),
-        (label("in flight", "flight"), app.playback.in_flight().to_string(), false, true),
-        (label("dropped", "drop"), dropped.to_string(), dropped > 0, true),
-        ("delay", delay, !app.engine.delay.is_zero(), true),
-        ("replay", format!("{}/hop", fmt_duration(app.playback.hop)), false, wide),
-        ("not animated", app.playback.skipped.to_string(), false, wide && app.playback.skipped > 0),
+        (label("clients", "cli"), app.clients.len().to_string(), None),
+        (
+            label("dropped", "drop"),
+            dropped.to_string(),
+            (dropped > 0).then(|| Style::new().fg(Color::Red).bold()),
+        ),
+        (label("in flight", "flight"), app.playback.in_flight().to_string(), None),
+        ("msg/s", app.rate.last.to_string(), None),
+        ("delay", fmt_duration(app.engine.delay), (!app.engine.delay.is_zero()).then_some(warn)),
+        ("replay", format!("{}/hop", fmt_duration(app.playback.hop)), None),
     ];
-    for (label, value, alert, shown) in fields {
-        if !shown {
-            continue;
+    let mut used: usize = spans.iter().map(Span::width).sum();
+    for (name, value, style) in fields {
+        let needed = name.chars().count() + value.chars().count() + 2;
+        if used + needed > usize::from(width) {
+            break;
         }
-        spans.push(Span::styled(format!(" {label} "), DIM));
-        let style = match (alert, label) {
-            (true, "dropped" | "drop") => Style::new().fg(Color::Red).bold(),
-            (true, _) => warn,
-            _ => bold,
-        };
-        spans.push(Span::styled(value, style));
+        used += needed;
+        spans.push(Span::styled(format!(" {name} "), DIM));
+        spans.push(Span::styled(value, style.unwrap_or(bold)));
     }
     Paragraph::new(Line::from(spans))
 }
@@ -201,7 +206,13 @@ fn draw_graph(frame: &mut Frame, app: &App, area: Rect) {
         }
         Selection::Link(i) => {
             let l = &app.links[i];
-            format!(" Topology · link {}–{} ", app.name(l.a), app.name(l.b))
+            let state = match l.look(&app.servers) {
+                LinkLook::Up => "up",
+                LinkLook::Reconnecting => "reconnecting",
+                LinkLook::Cut => "cut",
+                LinkLook::Idle => "one end down",
+            };
+            format!(" Topology · link {}–{} ({state}) ", app.name(l.a), app.name(l.b))
         }
     };
     let view =
@@ -241,11 +252,11 @@ fn draw_clients(frame: &mut Frame, app: &App, area: Rect) {
         ])
     });
     let widths = [
-        Constraint::Min(10),
-        Constraint::Length(22),
+        Constraint::Min(16),
         Constraint::Length(21),
-        Constraint::Length(10),
-        Constraint::Length(15),
+        Constraint::Length(21),
+        Constraint::Length(9),
+        Constraint::Length(13),
         Constraint::Length(6),
         Constraint::Length(4),
     ];
@@ -302,8 +313,12 @@ fn draw_map(frame: &mut Frame, app: &App, area: Rect) {
     frame.render_widget(canvas, area);
 }
 
+/// Width of a traffic line before its text: time, server, arrow and peer.
+const TRAFFIC_PREFIX: usize = 10 + 10 + 24;
+
 fn draw_traffic(frame: &mut Frame, app: &App, area: Rect) {
     let inner_height = area.height.saturating_sub(2) as usize;
+    let text_width = usize::from(area.width.saturating_sub(2)).saturating_sub(TRAFFIC_PREFIX);
     let lines: Vec<Line> = app
         .traffic
         .latest(inner_height, app.filter)
@@ -331,13 +346,23 @@ fn draw_traffic(frame: &mut Frame, app: &App, area: Rect) {
                 time,
                 server,
                 Span::styled(format!("{arrow} {who:<21} "), DIM),
-                Span::styled(l.text.to_string(), text_style),
+                Span::styled(ellipsize(&l.text, text_width), text_style),
             ])
         })
         .collect();
     let filter = app.filter.map_or_else(|| "all servers".to_owned(), |id| app.name(id).to_owned());
     let title = format!(" Traffic · {filter} ");
     frame.render_widget(Paragraph::new(lines).block(pane(title)), area);
+}
+
+/// `text` cut to `width` characters, ending in `…` when cut.
+fn ellipsize(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        return text.to_owned();
+    }
+    let mut cut: String = text.chars().take(width.saturating_sub(1)).collect();
+    cut.push('…');
+    cut
 }
 
 /// The neighbour that forwarded an AT line (its last field, when it names a server).
@@ -349,66 +374,42 @@ fn forwarder<'a>(app: &'a App, line: &str) -> Option<&'a str> {
     app.servers.iter().map(|s| s.name.as_str()).find(|name| *name == last)
 }
 
-fn draw_command_line(frame: &mut Frame, app: &App, area: Rect, body: Rect) {
-    match &app.mode {
-        Mode::Command(editor) => {
-            let line = Line::from(vec![
-                Span::styled(":", Style::new().fg(ACCENT).bold()),
-                Span::raw(editor.text.clone()),
-            ]);
-            frame.render_widget(Paragraph::new(line), area);
-            let cursor_x = area.x + 1 + u16::try_from(editor.cursor).unwrap_or(u16::MAX);
-            frame.set_cursor_position((cursor_x.min(area.right().saturating_sub(1)), area.y));
-            let context = app.context();
-            let note = if let Some(error) = &editor.error {
-                Some(Line::styled(
-                    format!(" ✗ {error} "),
-                    Style::new().fg(Color::White).bg(Color::Red),
-                ))
-            } else if let Some((candidates, index)) = editor.candidates() {
-                let spans: Vec<Span> = candidates
-                    .iter()
-                    .enumerate()
-                    .flat_map(|(i, c)| {
-                        let style = if i == index {
-                            Style::new().fg(Color::Black).bg(ACCENT)
-                        } else {
-                            Style::new()
-                        };
-                        [Span::styled(c.clone(), style), Span::raw(" ")]
-                    })
-                    .collect();
-                Some(Line::from(spans))
-            } else {
-                command::hint(&editor.text, &context).map(|hint| {
-                    Line::styled(
-                        format!(" {hint} "),
-                        Style::new().fg(Color::Gray).bg(Color::DarkGray),
-                    )
-                })
-            };
-            if let Some(note) = note {
-                let width = u16::try_from(note.width()).unwrap_or(u16::MAX).min(body.width);
-                let y = body.bottom().saturating_sub(1);
-                let note_area = Rect { x: body.x, y, width, height: 1 };
-                frame.render_widget(Clear, note_area);
-                frame.render_widget(Paragraph::new(note), note_area);
-            }
-        }
-        _ => {
-            if let Some(status) = &app.status {
-                let style = if status.error {
-                    Style::new().fg(Color::Red)
-                } else {
-                    Style::new().fg(Color::Green)
-                };
-                let mark = if status.error { "✗ " } else { "✓ " };
-                frame.render_widget(
-                    Paragraph::new(Line::styled(format!("{mark}{}", status.text), style)),
-                    area,
-                );
-            }
-        }
+/// The line shown above the command line while typing: the error of the last attempt, the
+/// completion candidates, or the usage of the command typed so far.
+fn command_note(app: &App) -> Option<Line<'static>> {
+    let Mode::Command(editor) = &app.mode else { return None };
+    if let Some(error) = &editor.error {
+        let style = Style::new().fg(Color::White).bg(Color::Red);
+        return Some(Line::styled(format!(" ✗ {error} "), style));
+    }
+    if let Some((candidates, index)) = editor.candidates() {
+        let spans = candidates.iter().enumerate().flat_map(|(i, c)| {
+            let style =
+                if i == index { Style::new().fg(Color::Black).bg(ACCENT) } else { Style::new() };
+            [Span::styled(c.clone(), style), Span::raw(" ")]
+        });
+        return Some(Line::from(spans.collect::<Vec<_>>()));
+    }
+    let hint = command::hint(&editor.text, &app.context())?;
+    Some(Line::styled(format!(" {hint} "), Style::new().fg(Color::Gray).bg(Color::DarkGray)))
+}
+
+fn draw_command_line(frame: &mut Frame, app: &App, area: Rect, note: Option<Line<'static>>) {
+    let line_area = Rect { y: area.bottom().saturating_sub(1), height: 1, ..area };
+    if let Some(note) = note {
+        frame.render_widget(Paragraph::new(note), Rect { height: 1, ..area });
+    }
+    if let Mode::Command(editor) = &app.mode {
+        let prompt = Span::styled(":", Style::new().fg(ACCENT).bold());
+        let line = Line::from(vec![prompt, Span::raw(editor.text.clone())]);
+        frame.render_widget(Paragraph::new(line), line_area);
+        let cursor_x = line_area.x + 1 + u16::try_from(editor.cursor).unwrap_or(u16::MAX);
+        frame.set_cursor_position((cursor_x.min(line_area.right().saturating_sub(1)), line_area.y));
+    } else if let Some(status) = &app.status {
+        let (mark, colour) =
+            if status.error { ("✗ ", Color::Red) } else { ("✓ ", Color::Green) };
+        let line = Line::styled(format!("{mark}{}", status.text), Style::new().fg(colour));
+        frame.render_widget(Paragraph::new(line), line_area);
     }
 }
 
@@ -443,6 +444,15 @@ fn footer_line(app: &App, width: u16) -> Paragraph<'static> {
                     ("tab", "select"),
                     ("H", "heal all"),
                     ("p", "pause"),
+                    ("+-", "delay"),
+                    ("q", "quit"),
+                ],
+                Selection::Node(id) if !app.servers[id].up => &[
+                    ("?", "help"),
+                    (":", "command"),
+                    ("r", "restart"),
+                    ("tab", "select"),
+                    ("p", if paused { "resume" } else { "pause" }),
                     ("+-", "delay"),
                     ("q", "quit"),
                 ],
@@ -502,7 +512,7 @@ fn centered(area: Rect, width: u16, height: u16) -> Rect {
 }
 
 /// Every key and command, for the `?` overlay.
-pub fn help_lines() -> Vec<Line<'static>> {
+fn help_lines(width: usize) -> Vec<Line<'static>> {
     let key = |k: &str, what: &str| {
         Line::from(vec![
             Span::styled(format!("  {k:<12}"), Style::new().fg(ACCENT).bold()),
@@ -534,7 +544,7 @@ pub fn help_lines() -> Vec<Line<'static>> {
     for spec in command::COMMANDS {
         lines.push(Line::from(vec![
             Span::styled(format!("  {:<38}", spec.usage), Style::new().fg(ACCENT)),
-            Span::raw(spec.summary.to_owned()),
+            Span::raw(ellipsize(spec.summary, width.saturating_sub(40))),
         ]));
     }
     lines.push(Line::raw(""));
@@ -546,12 +556,16 @@ pub fn help_lines() -> Vec<Line<'static>> {
 }
 
 fn draw_help(frame: &mut Frame, area: Rect, scroll: u16) {
-    let popup = centered(area, 96, area.height.saturating_sub(4).max(10));
+    let popup =
+        centered(area, area.width.saturating_sub(4).min(112), area.height.saturating_sub(2));
+    let lines = help_lines(usize::from(popup.width.saturating_sub(2)));
+    let rows = u16::try_from(lines.len()).unwrap_or(u16::MAX);
+    let more = rows.saturating_sub(popup.height.saturating_sub(2));
+    let title =
+        if more > 0 { " Help · ↑↓ scroll · esc closes " } else { " Help · esc closes " };
+    let block = pane(title).border_style(Style::new().fg(ACCENT));
     frame.render_widget(Clear, popup);
-    let text = Paragraph::new(help_lines())
-        .block(pane(" Help · esc closes ").border_style(Style::new().fg(ACCENT)))
-        .scroll((scroll, 0));
-    frame.render_widget(text, popup);
+    frame.render_widget(Paragraph::new(lines).block(block).scroll((scroll.min(more), 0)), popup);
 }
 
 fn draw_popup(frame: &mut Frame, area: Rect, title: &str, lines: &[String], scroll: u16) {
@@ -574,13 +588,12 @@ fn draw_popup(frame: &mut Frame, area: Rect, title: &str, lines: &[String], scro
     frame.render_widget(paragraph, popup);
 }
 
-fn draw_confirm(frame: &mut Frame, area: Rect, prompt: &str) {
-    let popup = centered(area, (prompt.chars().count() as u16 + 6).min(area.width), 5);
+fn draw_confirm(frame: &mut Frame, body: Rect, prompt: &str) {
+    let width = (u16::try_from(prompt.chars().count()).unwrap_or(u16::MAX) + 6).min(body.width);
+    let x = body.x + (body.width - width) / 2;
+    let popup = Rect { x, y: body.bottom().saturating_sub(5), width, height: 5.min(body.height) };
     frame.render_widget(Clear, popup);
     let block = pane(" Confirm ").border_style(Style::new().fg(Color::Red));
-    let text = Paragraph::new(Line::styled(prompt.to_owned(), Style::new().bold()))
-        .block(block)
-        .centered();
-    frame.render_widget(text, popup);
-    let _ = popup.inner(Margin::new(1, 1));
+    let text = vec![Line::raw(""), Line::styled(prompt.to_owned(), Style::new().bold())];
+    frame.render_widget(Paragraph::new(text).block(block).centered(), popup);
 }

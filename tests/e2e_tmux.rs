@@ -1,0 +1,249 @@
+//! The dashboard end to end: the real binary in a detached tmux session, driven with
+//! `send-keys` and read back with `capture-pane`. Every wait polls the screen for an
+//! observable condition (with a deadline), never a fixed sleep.
+//!
+//! Needs `tmux`; without it the test fails unless `HERDCTL_SKIP_TMUX=1` is set.
+#![allow(clippy::unwrap_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// How long any one condition may take to show up on the screen.
+const PATIENCE: Duration = Duration::from_secs(15);
+/// Pause between two looks at the screen while waiting.
+const POLL: Duration = Duration::from_millis(50);
+
+const WIDTH: u16 = 120;
+const HEIGHT: u16 = 36;
+
+/// Runs the binary under `/bin/sh` so that, once it exits, the terminal modes it left behind
+/// and its exit code can be read back (tmux's own `pane_dead_status` is not always filled in).
+/// `$0` is the binary, `$@` its arguments.
+const WRAPPER: &str = r#""$0" "$@" 2>herdctl-stderr.txt
+code=$?
+stty -a >stty-after.txt 2>&1
+echo "$code" >herdctl-exit.txt
+exit "$code""#;
+
+/// A private tmux server (its own socket, inside the test's temporary directory) holding one
+/// session; the server is killed on drop, so a failing test leaves nothing behind.
+struct Tmux {
+    socket: PathBuf,
+    session: String,
+}
+
+impl Tmux {
+    fn command(&self) -> Command {
+        let mut command = Command::new("tmux");
+        command.arg("-S").arg(&self.socket).env_remove("TMUX").env_remove("TMUX_PANE");
+        command
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        let output = self.command().args(args).output().unwrap();
+        assert!(
+            output.status.success(),
+            "tmux {args:?} failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        output
+    }
+
+    fn target(&self) -> String {
+        format!("{}:", self.session)
+    }
+
+    fn type_text(&self, text: &str) {
+        self.run(&["send-keys", "-t", &self.target(), "-l", text]);
+    }
+
+    fn press(&self, key: &str) {
+        self.run(&["send-keys", "-t", &self.target(), key]);
+    }
+
+    fn screen(&self) -> String {
+        let output = self.run(&["capture-pane", "-p", "-t", &self.target()]);
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
+    fn pane_format(&self, format: &str) -> String {
+        let output = self.run(&["display-message", "-p", "-t", &self.target(), format]);
+        String::from_utf8_lossy(&output.stdout).trim().to_owned()
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.command().arg("kill-server").output();
+    }
+}
+
+/// Is tmux there? Fails the test when it is not, unless the run opted out.
+fn tmux_available() -> bool {
+    match Command::new("tmux").arg("-V").output() {
+        Ok(output) if output.status.success() => true,
+        result => {
+            if std::env::var_os("HERDCTL_SKIP_TMUX").is_some_and(|v| v == "1") {
+                eprintln!("note: tmux is not usable ({result:?}); skipped (HERDCTL_SKIP_TMUX=1)");
+                return false;
+            }
+            panic!(
+                "this test needs tmux on PATH (it drives the dashboard in a tmux session); \
+                 install tmux, or set HERDCTL_SKIP_TMUX=1 to skip it. tmux -V gave: {result:?}"
+            );
+        }
+    }
+}
+
+fn unique_name() -> String {
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos();
+    format!("herdctl-e2e-{}-{nanos}", std::process::id())
+}
+
+fn read_or_empty(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_default()
+}
+
+/// Polls `look` until it returns `Some`, or panics after [`PATIENCE`] with the last screen
+/// and whatever the binary wrote to stderr.
+fn wait_for<T>(
+    tmux: &Tmux,
+    dir: &Path,
+    what: &str,
+    mut look: impl FnMut(&Tmux, &str) -> Option<T>,
+) -> T {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let screen = tmux.screen();
+        if let Some(found) = look(tmux, &screen) {
+            return found;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {PATIENCE:?} waiting for {what}\n\
+             --- last screen ---\n{screen}\n--- herdctl stderr ---\n{}",
+            read_or_empty(&dir.join("herdctl-stderr.txt"))
+        );
+        std::thread::sleep(POLL);
+    }
+}
+
+fn header(screen: &str) -> &str {
+    screen.lines().next().unwrap_or("")
+}
+
+/// The row of the clients table for `client`, split into its cells.
+fn client_row(screen: &str, client: &str) -> Option<Vec<String>> {
+    screen.lines().find_map(|line| {
+        let cells: Vec<String> = line
+            .trim_matches(|c: char| c == '│' || c.is_whitespace())
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect();
+        (cells.first().map(String::as_str) == Some(client)).then_some(cells)
+    })
+}
+
+/// The left pane of the top half (the topology graph): each line up to where the next
+/// pane's border begins.
+fn topology_pane(screen: &str) -> String {
+    screen
+        .lines()
+        .skip(1)
+        .take_while(|line| !line.starts_with('╰'))
+        .map(|line| line.split("││").next().unwrap_or(line))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn dashboard_reports_a_client_cuts_a_link_and_quits_cleanly() {
+    if !tmux_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let dir_path = dir.path();
+    let config = dir_path.join("tmux.conf");
+    std::fs::write(&config, "set -g remain-on-exit on\nset -g status off\n").unwrap();
+
+    let name = unique_name();
+    let tmux = Tmux { socket: dir_path.join("tmux.sock"), session: name };
+    let log_dir = dir_path.join("logs");
+    let size = (WIDTH.to_string(), HEIGHT.to_string());
+    let output = tmux
+        .command()
+        .arg("-f")
+        .arg(&config)
+        .args(["new-session", "-d", "-s", &tmux.session, "-x", &size.0, "-y", &size.1, "-c"])
+        .arg(dir_path)
+        .args(["/bin/sh", "-c", WRAPPER, env!("CARGO_BIN_EXE_herdctl"), "--base-port", "0"])
+        .arg("--log-dir")
+        .arg(&log_dir)
+        .current_dir(dir_path)
+        .env("HERDCTL_DATA_DIR", dir_path)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "tmux new-session failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+
+    // The dashboard is up, every server listens and every link is connected.
+    wait_for(&tmux, dir_path, "the dashboard with 5 servers and 6 links up", |_, screen| {
+        let top = header(screen);
+        (top.contains("herdctl") && top.contains("servers 5/5") && top.contains("links 6/6"))
+            .then_some(())
+    });
+
+    // (1) A client reports at Bailey; the report floods to every server.
+    tmux.type_text(":iamat Bailey kiwi 34.068930,-118.445127");
+    tmux.press("Enter");
+    let row = wait_for(&tmux, dir_path, "kiwi known by 5/5 and the AT reply", |_, screen| {
+        let row = client_row(screen, "kiwi")?;
+        let known = row.iter().any(|cell| cell == "5/5");
+        let replied = screen.lines().any(|line| {
+            line.starts_with("✓ Bailey: AT Bailey ")
+                && line.contains(" kiwi +34.068930-118.445127 ")
+        });
+        (known && replied).then_some(row)
+    });
+    assert_eq!(row.get(1).map(String::as_str), Some("+34.068930-118.445127"), "row: {row:?}");
+    assert_eq!(row.get(3).map(String::as_str), Some("Bailey"), "origin in row: {row:?}");
+
+    // (2) Cut Bailey–Bona: status, header count and the marker on the link.
+    tmux.type_text(":cut Bailey Bona");
+    tmux.press("Enter");
+    wait_for(&tmux, dir_path, "the cut Bailey–Bona link", |_, screen| {
+        let confirmed = screen.lines().any(|line| line.trim_end() == "✓ cut Bailey–Bona");
+        let counted = header(screen).contains("links 5/6");
+        let marked = topology_pane(screen).contains('╳');
+        (confirmed && counted && marked).then_some(())
+    });
+
+    // (3) Quit: the process exits with success and hands the terminal back.
+    tmux.press("q");
+    // The pane is dead once nothing holds its terminal any more: herdctl and the wrapper
+    // have both exited.
+    let alternate = wait_for(&tmux, dir_path, "herdctl to exit after q", |tmux, _| {
+        let state = tmux.pane_format("#{pane_dead}|#{alternate_on}");
+        state.strip_prefix("1|").map(str::to_owned)
+    });
+    let stderr = read_or_empty(&dir_path.join("herdctl-stderr.txt"));
+    let code = read_or_empty(&dir_path.join("herdctl-exit.txt"));
+    assert_eq!(code.trim(), "0", "herdctl exit status; stderr:\n{stderr}");
+    assert_eq!(alternate, "0", "the alternate screen is still on after exit");
+    let stty = read_or_empty(&dir_path.join("stty-after.txt"));
+    let modes: Vec<&str> = stty.split(|c: char| c.is_whitespace() || c == ';').collect();
+    for mode in ["icanon", "echo"] {
+        assert!(modes.contains(&mode), "terminal left without {mode} (raw mode?):\n{stty}");
+    }
+    let after = tmux.screen();
+    assert!(!after.contains("servers 5/5"), "the dashboard is still on screen:\n{after}");
+    assert!(log_dir.join("Bailey.log").is_file(), "no per-server log in --log-dir");
+
+    tmux.run(&["kill-session", "-t", &tmux.session]);
+    let gone = tmux.command().args(["has-session", "-t", &tmux.session]).output().unwrap();
+    assert!(!gone.status.success(), "the tmux session is still there");
+}
