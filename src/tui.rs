@@ -1,5 +1,5 @@
 //! The operator console: a ratatui dashboard over a running herd. One `select!` loop takes
-//! engine events, keys, and the results of the operator's commands; frames are drawn only
+//! engine events, keys, signals and the results of the operator's commands; frames are drawn only
 //! when something changed or moves, at most about 30 a second, so an idle dashboard costs
 //! nothing and a busy herd never waits on the view (a lagging view drops events, says so,
 //! and rebuilds from a snapshot).
@@ -25,6 +25,7 @@ use futures::StreamExt;
 use ratatui::DefaultTerminal;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio::sync::mpsc;
 use tokio::time::{Instant, sleep_until, timeout};
@@ -52,9 +53,14 @@ const EVENT_BATCH: usize = 4096;
 /// Opens the dashboard over `herd` and runs it until the operator quits. The terminal is
 /// restored on every exit, panics included.
 pub async fn run(herd: HerdHandle, options: Options) -> color_eyre::Result<()> {
-    let mut terminal = ratatui::try_init().map_err(|err| {
-        color_eyre::eyre::eyre!("cannot open the dashboard ({err}); --headless runs without one")
-    })?;
+    let mut terminal = match ratatui::try_init() {
+        Ok(terminal) => terminal,
+        Err(err) => {
+            ratatui::restore();
+            let hint = "--headless runs without one";
+            return Err(color_eyre::eyre::eyre!("cannot open the dashboard ({err}); {hint}"));
+        }
+    };
     let result = event_loop(&mut terminal, &herd, options).await;
     ratatui::restore();
     result
@@ -72,6 +78,8 @@ async fn event_loop(
     let history = History::load(options.history);
     let mut app = App::new(&options.title, &herd.snapshot(), positions, history, Instant::now());
     app.playback.hop = options.hop;
+    let mut terminate = signal(SignalKind::terminate())?;
+    let mut hangup = signal(SignalKind::hangup())?;
     let mut dirty = true;
     let mut next_frame = Instant::now();
     loop {
@@ -134,6 +142,8 @@ async fn event_loop(
                 dirty = true;
                 next_frame = Instant::now();
             }
+            _ = terminate.recv() => return Ok(()),
+            _ = hangup.recv() => return Ok(()),
             Some(result) = feedback.recv() => {
                 app.feedback(result);
                 dirty = true;
