@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::bench::BenchArgs;
 use crate::config::{self, Topology};
 use crate::herd::HerdConfig;
 use crate::places::{GooglePlaces, Places};
@@ -41,6 +42,9 @@ pub enum Command {
         /// A preset or file; defaults to --topology.
         preset: Option<String>,
     },
+    /// Measure the herd against an asyncio herd and a bare echo server started in the same
+    /// run: throughput, latency, flood convergence, memory, dashboard frame time.
+    Bench(BenchArgs),
 }
 
 /// Flags every face of the herd shares.

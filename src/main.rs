@@ -50,6 +50,7 @@ async fn run(cli: Cli) -> Result<()> {
             print!("{}", topology.to_toml());
             Ok(())
         }
+        Some(Command::Bench(args)) => herdctl::bench::run(args.clone()).await,
         Some(Command::Serve { name }) => {
             let mut config = cli.herd.herd_config()?;
             let id = config.topology.index_of(name).ok_or_else(|| UsageError::UnknownServer {

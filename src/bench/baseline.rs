@@ -1,0 +1,324 @@
+//! The systems under test, each in processes of its own so the load generator never shares
+//! their runtime: herdctl (`--headless`), the Python asyncio herd of `bench/asyncio_herd.py`
+//! (one process per server), and the bare line-echo server (`herdctl bench --echo-server`).
+//! Every process is killed when its [`System`] is dropped, on every exit path, and every
+//! temporary directory is removed.
+
+use std::collections::BTreeMap;
+use std::io::{self, BufRead};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use color_eyre::eyre::{Result, WrapErr, bail, eyre};
+use serde_json::json;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, ChildStdin, ChildStdout, Command};
+use tokio::time::timeout;
+
+use crate::config::Topology;
+
+/// The Python herd, built into the binary so the bench runs from any directory.
+const ASYNCIO_HERD: &str = include_str!("../../bench/asyncio_herd.py");
+
+/// How long a system may take to print its addresses.
+const STARTUP: Duration = Duration::from_secs(15);
+
+/// Which system a measurement is of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    Herdctl,
+    Asyncio,
+    Echo,
+}
+
+impl Kind {
+    pub fn label(self) -> &'static str {
+        match self {
+            Kind::Herdctl => "herdctl",
+            Kind::Asyncio => "asyncio",
+            Kind::Echo => "echo",
+        }
+    }
+}
+
+/// A directory under the system's temporary directory, removed with everything in it when
+/// dropped.
+#[derive(Debug)]
+pub struct TempDir {
+    path: PathBuf,
+}
+
+impl TempDir {
+    pub fn new(what: &str) -> io::Result<Self> {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let path = std::env::temp_dir().join(format!(
+            "herdctl-bench-{}-{what}-{n}-{}",
+            std::process::id(),
+            super::load::posix_now().replace('.', "")
+        ));
+        std::fs::create_dir_all(&path)?;
+        Ok(Self { path })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+/// One child process, killed when dropped.
+#[derive(Debug)]
+struct Proc {
+    child: Child,
+    /// Kept open: the echo server exits when it closes, and nothing the child prints later
+    /// meets a closed pipe.
+    _stdin: Option<ChildStdin>,
+    _stdout: Option<tokio::io::Lines<BufReader<ChildStdout>>>,
+}
+
+/// A running system: its servers' names and addresses, its processes and its log directory.
+#[derive(Debug)]
+pub struct System {
+    pub kind: Kind,
+    pub servers: Vec<(String, SocketAddr)>,
+    // Declared before `logs`: processes are killed before their log directory is removed.
+    procs: Vec<Proc>,
+    logs: TempDir,
+}
+
+impl System {
+    pub fn addrs(&self) -> Vec<SocketAddr> {
+        self.servers.iter().map(|(_, addr)| *addr).collect()
+    }
+
+    pub fn pids(&self) -> Vec<u32> {
+        self.procs.iter().filter_map(|p| p.child.id()).collect()
+    }
+
+    /// Resident memory of every process of the system, in bytes.
+    pub fn rss(&self) -> Result<Vec<u64>> {
+        self.pids().into_iter().map(rss_of).collect()
+    }
+
+    /// Counts, over every log file, the reports written to neighbours and those dropped.
+    pub fn log_counts(&self) -> io::Result<LogCounts> {
+        let mut counts = LogCounts::default();
+        for entry in std::fs::read_dir(self.logs.path())? {
+            let path = entry?.path();
+            if path.extension().is_some_and(|e| e == "log") {
+                counts.add_file(&path)?;
+            }
+        }
+        Ok(counts)
+    }
+
+    /// Kills every process and waits for it.
+    pub async fn stop(mut self) {
+        for proc in &mut self.procs {
+            let _ = proc.child.kill().await;
+        }
+    }
+}
+
+/// What the log files say about flooding.
+#[derive(Debug, Default, Clone)]
+pub struct LogCounts {
+    /// Reports written to a neighbour (`TO` lines).
+    pub sent: u64,
+    /// Reports given up on (`dropped report` notes), by the reason logged.
+    pub dropped: BTreeMap<String, u64>,
+}
+
+impl LogCounts {
+    fn add_file(&mut self, path: &Path) -> io::Result<()> {
+        let mut reader = io::BufReader::with_capacity(1 << 20, std::fs::File::open(path)?);
+        let mut line = Vec::new();
+        loop {
+            line.clear();
+            if reader.read_until(b'\n', &mut line)? == 0 {
+                return Ok(());
+            }
+            let head = &line[..line.len().min(48)];
+            // herdctl: `TIME TO peer …`; the Python herd: `DATE TIME TO peer …`.
+            if head.split(|&b| b == b' ').take(3).any(|field| field == b"TO") {
+                self.sent += 1;
+            } else if line.windows(14).any(|w| w == b"dropped report") {
+                // `… dropped report of CLIENT for NEIGHBOUR: REASON`
+                let text = String::from_utf8_lossy(&line);
+                let reason = text.rsplit(": ").next().unwrap_or("").trim();
+                let reason: String = reason.chars().take(40).collect();
+                *self.dropped.entry(reason).or_default() += 1;
+            }
+        }
+    }
+}
+
+/// `VmRSS` of process `pid`, in bytes.
+pub fn rss_of(pid: u32) -> Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .wrap_err_with(|| format!("reading the status of process {pid}"))?;
+    let kib = status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .ok_or_else(|| eyre!("no VmRSS for process {pid}"))?;
+    Ok(kib * 1024)
+}
+
+/// Spawns `command` and reads `count` lines of `NAME HOST:PORT` from its stdout.
+async fn spawn(
+    mut command: Command,
+    count: usize,
+    logs: &Path,
+    what: &str,
+) -> Result<(Proc, Vec<(String, SocketAddr)>)> {
+    let stderr_path = logs.join(format!("{what}.stderr"));
+    let stderr = std::fs::File::create(&stderr_path)?;
+    command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::from(stderr))
+        .kill_on_drop(true);
+    let mut child = command.spawn().wrap_err_with(|| format!("starting {what}"))?;
+    let stdin = child.stdin.take();
+    let stdout = child.stdout.take().ok_or_else(|| eyre!("{what}: no stdout"))?;
+    let mut lines = BufReader::new(stdout).lines();
+    let mut servers = Vec::with_capacity(count);
+    let read = timeout(STARTUP, async {
+        while servers.len() < count {
+            let Some(line) = lines.next_line().await? else { break };
+            let mut fields = line.split_whitespace();
+            if let (Some(name), Some(addr)) = (fields.next(), fields.next()) {
+                if let Ok(addr) = addr.parse::<SocketAddr>() {
+                    servers.push((name.to_owned(), addr));
+                }
+            }
+        }
+        io::Result::Ok(())
+    })
+    .await;
+    let proc = Proc { child, _stdin: stdin, _stdout: Some(lines) };
+    if servers.len() < count {
+        let stderr = std::fs::read_to_string(&stderr_path).unwrap_or_default();
+        let why = match read {
+            Err(_) => "timed out".to_owned(),
+            Ok(Err(err)) => err.to_string(),
+            Ok(Ok(())) => "exited".to_owned(),
+        };
+        drop(proc);
+        bail!("{what} did not start ({why}): {}", stderr.trim());
+    }
+    Ok((proc, servers))
+}
+
+/// herdctl itself: `herdctl --headless --topology SPEC --base-port 0 --log-dir TMP`.
+pub async fn start_herdctl(spec: &str) -> Result<System> {
+    let count = Topology::load(spec, 0)?.servers.len();
+    let logs = TempDir::new("herdctl")?;
+    let exe = std::env::current_exe().wrap_err("finding the herdctl binary")?;
+    let mut command = Command::new(exe);
+    command.args(["--headless", "--topology", spec, "--base-port", "0", "--log-dir"]);
+    command.arg(logs.path());
+    let (proc, servers) = spawn(command, count, logs.path(), "herdctl").await?;
+    Ok(System { kind: Kind::Herdctl, servers, procs: vec![proc], logs })
+}
+
+/// The bare tokio line-echo server, the loopback ceiling for request and response, listening
+/// on as many ports as `spec` has servers.
+pub async fn start_echo(spec: &str) -> Result<System> {
+    let count = Topology::load(spec, 0)?.servers.len();
+    let logs = TempDir::new("echo")?;
+    let exe = std::env::current_exe().wrap_err("finding the herdctl binary")?;
+    let mut command = Command::new(exe);
+    command.args(["bench", "--echo-server", "--echo-ports", &count.to_string()]);
+    let (proc, servers) = spawn(command, count, logs.path(), "echo").await?;
+    Ok(System { kind: Kind::Echo, servers, procs: vec![proc], logs })
+}
+
+/// The Python herd's script, written out once per bench run.
+#[derive(Debug)]
+pub struct AsyncioScript {
+    dir: TempDir,
+    pub python: String,
+}
+
+impl AsyncioScript {
+    /// Writes the script; `Err` with the reason if no usable `python3` is found.
+    pub async fn install() -> Result<Self> {
+        let python = "python3".to_owned();
+        let version = Command::new(&python)
+            .args([
+                "-c",
+                "import sys; assert sys.version_info >= (3, 8); print(sys.version.split()[0])",
+            ])
+            .stdin(Stdio::null())
+            .output()
+            .await
+            .wrap_err("running python3")?;
+        if !version.status.success() {
+            bail!("python3 is older than 3.8");
+        }
+        let dir = TempDir::new("asyncio")?;
+        std::fs::write(dir.path().join("asyncio_herd.py"), ASYNCIO_HERD)?;
+        Ok(Self { dir, python })
+    }
+
+    pub async fn version(&self) -> String {
+        let out = Command::new(&self.python).arg("--version").output().await;
+        out.map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned()).unwrap_or_default()
+    }
+
+    fn path(&self) -> PathBuf {
+        self.dir.path().join("asyncio_herd.py")
+    }
+}
+
+/// Ports that were free a moment ago, distinct.
+fn free_ports(count: usize) -> io::Result<Vec<u16>> {
+    let listeners = (0..count)
+        .map(|_| TcpListener::bind((Ipv4Addr::LOCALHOST, 0)))
+        .collect::<io::Result<Vec<_>>>()?;
+    listeners.iter().map(|l| l.local_addr().map(|a| a.port())).collect()
+}
+
+/// The Python asyncio herd over `spec`: one process per server, ports chosen up front.
+pub async fn start_asyncio(script: &AsyncioScript, spec: &str) -> Result<System> {
+    let topology = Topology::load(spec, 0)?;
+    let logs = TempDir::new("asyncio-logs")?;
+    let ports = free_ports(topology.servers.len())?;
+    let servers: BTreeMap<&str, serde_json::Value> = topology
+        .servers
+        .iter()
+        .zip(&ports)
+        .map(|(server, port)| {
+            let neighbours: Vec<&str> =
+                server.neighbours.iter().map(|&n| topology.servers[n].name.as_str()).collect();
+            (server.name.as_str(), json!({"port": port, "neighbours": neighbours}))
+        })
+        .collect();
+    let config = logs.path().join("herd.json");
+    let text = json!({"log_dir": logs.path(), "servers": servers}).to_string();
+    std::fs::write(&config, text)?;
+    let mut procs = Vec::with_capacity(ports.len());
+    let mut addrs = Vec::with_capacity(ports.len());
+    for server in &topology.servers {
+        let mut command = Command::new(&script.python);
+        command.arg(script.path()).arg(&server.name).arg("--config").arg(&config);
+        command.arg("--exit-with-stdin");
+        let what = format!("asyncio-{}", server.name);
+        let (proc, mut listening) = spawn(command, 1, logs.path(), &what).await?;
+        procs.push(proc);
+        addrs.append(&mut listening);
+    }
+    Ok(System { kind: Kind::Asyncio, servers: addrs, procs, logs })
+}
