@@ -25,6 +25,10 @@ use crate::protocol::{self, Command, IAmAt, Invalid, WhatsAt, at_line, format_di
 /// neighbour at this very moment before it answers `? `.
 const IN_FLIGHT_WAIT: Duration = Duration::from_millis(20);
 
+/// How long a report relayed from a neighbour waits for room in a full link queue before it is
+/// dropped (and counted). A client's own reports wait as long as it takes instead.
+const RELAY_PATIENCE: Duration = Duration::from_millis(50);
+
 /// One neighbour's outbound queue.
 pub(super) struct Outbox {
     pub to: ServerId,
@@ -65,7 +69,7 @@ impl Node {
         });
         let start = out.len();
         match protocol::parse_line(line) {
-            Ok(Some(Command::IAmAt(iamat))) => self.iamat(&iamat, handoffs, out),
+            Ok(Some(Command::IAmAt(iamat))) => self.iamat(&iamat, handoffs, out).await,
             Ok(Some(Command::WhatsAt(whatsat))) => {
                 if let Err(why) = self.whatsat(&whatsat, out).await {
                     self.invalid(line, why, out);
@@ -74,7 +78,7 @@ impl Node {
             Ok(Some(Command::At(report))) => {
                 let sender = report.sender.and_then(|name| self.shared.id(name));
                 let canonical = report.canonical_line();
-                self.store(report.client, &report.time, &canonical, sender, None);
+                self.store(report.client, &report.time, &canonical, sender, None).await;
             }
             Ok(None) => {}
             Err(why) => self.invalid(line, why, out),
@@ -109,10 +113,10 @@ impl Node {
 
     /// Flood first, then reply: the report is in the neighbours' queues before the AT line
     /// is written back.
-    fn iamat(&self, iamat: &IAmAt<'_>, handoffs: &Arc<Handoffs>, out: &mut Vec<u8>) {
+    async fn iamat(&self, iamat: &IAmAt<'_>, handoffs: &Arc<Handoffs>, out: &mut Vec<u8>) {
         let diff = format_diff(now_nanos(), &iamat.time);
         let line = at_line(&self.name, &diff, iamat.client, iamat.coords.as_str(), iamat.time_text);
-        self.store(iamat.client, &iamat.time, &line, None, Some(handoffs));
+        self.store(iamat.client, &iamat.time, &line, None, Some(handoffs)).await;
         out.extend_from_slice(line.as_bytes());
         out.push(b'\n');
     }
@@ -151,7 +155,7 @@ impl Node {
 
     /// Stores a report if it is newer and floods it on; `sender` is the neighbour it came
     /// from; `handoffs`, if given, tracks the reports until they are written.
-    fn store(
+    async fn store(
         &self,
         client: &str,
         time: &protocol::ClientTime,
@@ -188,7 +192,9 @@ impl Node {
                 handoff: handoffs.map(Handoffs::token),
             };
             let (from, to) = (self.id, outbox.to);
-            match self.shared.traffic.send((from, to), &outbox.queue, &outbox.stats, flood) {
+            let patience = sender.is_some().then_some(RELAY_PATIENCE);
+            let traffic = &self.shared.traffic;
+            match traffic.send((from, to), &outbox.queue, &outbox.stats, flood, patience).await {
                 Handoff::Queued => {
                     events.emit(|| HerdEvent::FloodQueued { from, to, client: client.clone() });
                 }

@@ -19,7 +19,7 @@ struct Entry {
 /// Client id → newest report.
 #[derive(Debug, Default)]
 pub struct ClientTable {
-    entries: Mutex<HashMap<Box<str>, Entry>>,
+    entries: Mutex<HashMap<Box<str>, Entry, foldhash::fast::RandomState>>,
     /// Lookups waiting for a report that may be in flight, and their wake-up.
     waiting: AtomicUsize,
     stored: Notify,

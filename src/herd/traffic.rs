@@ -70,42 +70,66 @@ impl Traffic {
         (micros > 0).then(|| Instant::now() + Duration::from_micros(micros))
     }
 
-    /// Hands `flood` from server `from` to its link to `to`, or holds it while paused.
-    pub fn send(
+    /// Hands `flood` from server `from` to its link to `to`, or holds it while paused. When
+    /// the link's queue is full, waits for room: as long as it takes with `patience` `None`
+    /// (a client's own report: the client is slowed down, nothing is lost), or up to
+    /// `patience` (a report relayed from a neighbour: servers waiting on each other's full
+    /// queues must not wait forever), after which the report is dropped and counted.
+    pub async fn send(
+        &self,
+        link: (ServerId, ServerId),
+        queue: &mpsc::Sender<Flood>,
+        stats: &Arc<LinkStats>,
+        flood: Flood,
+        patience: Option<Duration>,
+    ) -> Handoff {
+        let mut flood = match self.hold(link, queue, stats, flood) {
+            Ok(flood) => flood,
+            Err(handoff) => return handoff,
+        };
+        flood.due = self.due();
+        if flood.due.is_some() {
+            flood.handoff = None;
+        }
+        let flood = match queue.try_send(flood) {
+            Ok(()) => return Handoff::Queued,
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                return Handoff::Dropped(DropReason::NeighbourDown);
+            }
+            Err(mpsc::error::TrySendError::Full(flood)) => flood,
+        };
+        let sent = match patience {
+            None => queue.send(flood).await.map_err(|_| DropReason::NeighbourDown),
+            Some(patience) => queue.send_timeout(flood, patience).await.map_err(|err| match err {
+                mpsc::error::SendTimeoutError::Timeout(_) => DropReason::QueueFull,
+                mpsc::error::SendTimeoutError::Closed(_) => DropReason::NeighbourDown,
+            }),
+        };
+        sent.map_or_else(Handoff::Dropped, |()| Handoff::Queued)
+    }
+
+    /// Holds `flood` if traffic is paused (or drops it if too many are held), or gives it
+    /// back to be sent.
+    fn hold(
         &self,
         (from, to): (ServerId, ServerId),
         queue: &mpsc::Sender<Flood>,
         stats: &Arc<LinkStats>,
         mut flood: Flood,
-    ) -> Handoff {
-        if self.paused() {
-            let mut held = self.lock();
-            if self.paused() {
-                flood.handoff = None;
-                if held.len() >= MAX_HELD {
-                    return Handoff::Dropped(DropReason::QueueFull);
-                }
-                held.push_back(Held {
-                    from,
-                    to,
-                    queue: queue.clone(),
-                    stats: stats.clone(),
-                    flood,
-                });
-                return Handoff::Held;
-            }
+    ) -> Result<Flood, Handoff> {
+        if !self.paused() {
+            return Ok(flood);
         }
-        flood.due = self.due();
-        if flood.due.is_some() {
-            flood.handoff = None;
+        let mut held = self.lock();
+        if !self.paused() {
+            return Ok(flood);
         }
-        match queue.try_send(flood) {
-            Ok(()) => Handoff::Queued,
-            Err(mpsc::error::TrySendError::Full(_)) => Handoff::Dropped(DropReason::QueueFull),
-            Err(mpsc::error::TrySendError::Closed(_)) => {
-                Handoff::Dropped(DropReason::NeighbourDown)
-            }
+        if held.len() >= MAX_HELD {
+            return Err(Handoff::Dropped(DropReason::QueueFull));
         }
+        flood.handoff = None;
+        held.push_back(Held { from, to, queue: queue.clone(), stats: stats.clone(), flood });
+        Err(Handoff::Held)
     }
 
     pub fn pause(&self) {
