@@ -19,13 +19,13 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpSocket, lookup_host};
-use tokio::sync::{broadcast, mpsc, watch};
+use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::config::Topology;
 use crate::places::Places;
-pub use events::{DropReason, EventBus, Fault, HerdEvent, ServerId};
+pub use events::{DropReason, EventBus, Fault, HerdEvent, ServerId, Subscription};
 use link::{Link, LinkFaults, LinkState, LinkStats};
 use log::ServerLog;
 use server::{Node, Outbox};
@@ -327,7 +327,7 @@ impl HerdHandle {
         &self.shared.topology
     }
 
-    pub fn events(&self) -> broadcast::Receiver<HerdEvent> {
+    pub fn events(&self) -> Subscription {
         self.shared.events.subscribe()
     }
 

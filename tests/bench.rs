@@ -69,7 +69,7 @@ fn whatsat_against_the_echo_ceiling_in_separate_processes() {
     assert!(stdout.contains("[WHATSAT]"), "{stdout}");
     let runs = report["whatsat"].as_array().unwrap();
     let framings: Vec<&str> = runs.iter().map(|r| r["framing"].as_str().unwrap()).collect();
-    assert_eq!(framings, ["per-command", "persistent"]);
+    assert_eq!(framings, ["per-command", "persistent", "pipelined"]);
     for run in runs {
         let systems: Vec<&str> = run["systems"]
             .as_array()

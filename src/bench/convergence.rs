@@ -20,7 +20,7 @@ use super::histogram::Histogram;
 use super::load;
 use super::{Settings, progress};
 use crate::config::Topology;
-use crate::herd::{Herd, HerdConfig, HerdEvent};
+use crate::herd::{Herd, HerdConfig, HerdEvent, Subscription};
 
 /// Longest one update may take to reach every server.
 const UPDATE_LIMIT: Duration = Duration::from_secs(10);
@@ -167,7 +167,7 @@ async fn send(
 /// Follows the events until told to stop: when an update has been stored by all `servers`,
 /// sends its convergence time; at the end returns every update's track and the events missed.
 async fn record(
-    mut events: broadcast::Receiver<HerdEvent>,
+    mut events: Subscription,
     servers: usize,
     converged: mpsc::UnboundedSender<(Arc<str>, Duration)>,
     mut stop: oneshot::Receiver<()>,

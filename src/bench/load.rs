@@ -32,7 +32,8 @@ const COORDS: &str = "+34.068930-118.445127";
 pub enum Framing {
     /// A new connection per command: connect, write, half-close, read to EOF.
     PerCommand,
-    /// One connection per client, up to `window` lines outstanding.
+    /// One connection per client, up to `window` lines outstanding (1: request and reply in
+    /// turn, the telnet way; more: pipelined).
     Persistent { window: usize },
 }
 
@@ -40,7 +41,8 @@ impl Framing {
     pub fn label(self) -> &'static str {
         match self {
             Framing::PerCommand => "per-command",
-            Framing::Persistent { .. } => "persistent",
+            Framing::Persistent { window: 1 } => "persistent",
+            Framing::Persistent { .. } => "pipelined",
         }
     }
 }

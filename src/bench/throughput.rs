@@ -65,8 +65,13 @@ fn micros(d: Option<Duration>) -> Option<f64> {
     d.map(|d| d.as_secs_f64() * 1e6)
 }
 
-fn framings(settings: &Settings) -> [Framing; 2] {
-    [Framing::PerCommand, Framing::Persistent { window: settings.window }]
+/// Per-command, persistent one request at a time, and pipelined `window` deep.
+fn framings(settings: &Settings) -> Vec<Framing> {
+    let mut framings = vec![Framing::PerCommand, Framing::Persistent { window: 1 }];
+    if settings.window > 1 {
+        framings.push(Framing::Persistent { window: settings.window });
+    }
+    framings
 }
 
 /// The systems to run, in order.

@@ -2,7 +2,9 @@
 //! herd never waits on an observer; a slow one lags and is told how many events it missed.
 
 use std::net::SocketAddr;
+use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use tokio::sync::broadcast;
 
@@ -140,16 +142,19 @@ pub enum HerdEvent {
 #[derive(Debug, Clone)]
 pub struct EventBus {
     sender: broadcast::Sender<HerdEvent>,
+    /// Live subscriptions, kept apart from the channel's own count (which takes a lock) so
+    /// that the hot path can ask "is anyone listening?" with one atomic load.
+    listeners: Arc<AtomicUsize>,
 }
 
 impl EventBus {
     pub fn new(capacity: usize) -> Self {
-        Self { sender: broadcast::channel(capacity).0 }
+        Self { sender: broadcast::channel(capacity).0, listeners: Arc::default() }
     }
 
     /// Is anyone listening? Lets hot paths skip building events nobody reads.
     pub fn watched(&self) -> bool {
-        self.sender.receiver_count() > 0
+        self.listeners.load(Ordering::Relaxed) > 0
     }
 
     /// Publishes an event built only when someone listens.
@@ -159,7 +164,36 @@ impl EventBus {
         }
     }
 
-    pub fn subscribe(&self) -> broadcast::Receiver<HerdEvent> {
-        self.sender.subscribe()
+    pub fn subscribe(&self) -> Subscription {
+        self.listeners.fetch_add(1, Ordering::Relaxed);
+        Subscription { receiver: self.sender.subscribe(), listeners: self.listeners.clone() }
+    }
+}
+
+/// A receiver of [`HerdEvent`]s (a `broadcast::Receiver`); dropping it stops the herd from
+/// building events for it.
+#[derive(Debug)]
+pub struct Subscription {
+    receiver: broadcast::Receiver<HerdEvent>,
+    listeners: Arc<AtomicUsize>,
+}
+
+impl Deref for Subscription {
+    type Target = broadcast::Receiver<HerdEvent>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.receiver
+    }
+}
+
+impl DerefMut for Subscription {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.receiver
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        self.listeners.fetch_sub(1, Ordering::Relaxed);
     }
 }

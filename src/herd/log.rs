@@ -61,10 +61,12 @@ impl ServerLog {
     }
 
     /// `2026-11-25T08:45:25.123456Z IN 127.0.0.1:5000 IAMAT …`
-    pub fn line(&self, direction: &str, peer: impl Display, bytes: &[u8]) {
+    pub fn line(&self, direction: &str, peer: &str, bytes: &[u8]) {
         self.with(|w| {
             w.stamp()?;
-            write!(w.out, "{direction} {peer} ")?;
+            for part in [direction, " ", peer, " "] {
+                w.out.write_all(part.as_bytes())?;
+            }
             w.out.write_all(printable(bytes).as_bytes())?;
             w.out.write_all(b"\n")
         });
@@ -93,9 +95,12 @@ impl Drop for ServerLog {
 /// escaped so that one log entry is always one line.
 pub fn printable(bytes: &[u8]) -> Cow<'_, str> {
     let bytes = crate::protocol::strip_line_ending(bytes);
-    let control = bytes.iter().any(|&b| b < 0x20 || b == 0x7f);
+    if bytes.iter().all(|&b| (0x20..0x7f).contains(&b)) {
+        // Printable ASCII, the usual case: valid UTF-8 as it is.
+        return String::from_utf8_lossy(bytes);
+    }
     match std::str::from_utf8(bytes) {
-        Ok(text) if !control && !text.chars().any(char::is_control) => Cow::Borrowed(text),
+        Ok(text) if !text.chars().any(char::is_control) => Cow::Borrowed(text),
         _ => Cow::Owned(bytes.escape_ascii().to_string()),
     }
 }

@@ -1,7 +1,6 @@
 //! A running server ([`Node`]): its client table, what it does with each command, how it hands
 //! new reports to its links, and its accept loop.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,13 +10,14 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::Shared;
 use super::events::{HerdEvent, ServerId};
 use super::flood::{self, Handoffs};
 use super::link::{Flood, LinkStats};
 use super::log::ServerLog;
+use super::session::{self, Peer};
 use super::table::ClientTable;
 use super::traffic::Handoff;
-use super::{Shared, session};
 use crate::places::{self, NearbyQuery};
 use crate::protocol::{self, Command, IAmAt, Invalid, WhatsAt, at_line, format_diff, now_nanos};
 
@@ -53,18 +53,18 @@ impl Node {
     pub async fn handle_line(
         &self,
         line: &[u8],
-        peer: SocketAddr,
+        peer: &Peer,
         handoffs: &Arc<Handoffs>,
         out: &mut Vec<u8>,
     ) {
         if protocol::is_blank(line) {
             return;
         }
-        self.log.line("IN", peer, line);
+        self.log.line("IN", &peer.text, line);
         let events = &self.shared.events;
         events.emit(|| HerdEvent::LineIn {
             server: self.id,
-            peer,
+            peer: peer.addr,
             line: crate::herd::log::printable(line).into(),
         });
         let start = out.len();
@@ -87,21 +87,21 @@ impl Node {
     }
 
     /// Answers the start of an over-long line with `? <prefix>`.
-    pub fn reject(&self, prefix: &[u8], peer: SocketAddr, out: &mut Vec<u8>) {
-        self.log.line("IN", peer, prefix);
+    pub fn reject(&self, prefix: &[u8], peer: &Peer, out: &mut Vec<u8>) {
+        self.log.line("IN", &peer.text, prefix);
         let start = out.len();
         self.invalid(prefix, Invalid::TooLong, out);
         self.sent(peer, &out[start..]);
     }
 
-    fn sent(&self, peer: SocketAddr, reply: &[u8]) {
+    fn sent(&self, peer: &Peer, reply: &[u8]) {
         if reply.is_empty() {
             return;
         }
-        self.log.line("OUT", peer, reply);
+        self.log.line("OUT", &peer.text, reply);
         self.shared.events.emit(|| HerdEvent::LineOut {
             server: self.id,
-            peer,
+            peer: peer.addr,
             line: summary(reply).into(),
         });
     }

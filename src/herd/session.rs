@@ -16,8 +16,15 @@ use super::codec::{Frame, LineDecoder};
 use super::flood::{HANDOFF_WAIT, Handoffs};
 use super::server::Node;
 
+/// The other end of a connection, with its address formatted once for the log.
+pub(super) struct Peer {
+    pub addr: SocketAddr,
+    pub text: Box<str>,
+}
+
 /// Serves one connection until the peer is done or an I/O error ends it.
-pub(super) async fn serve(node: Arc<Node>, stream: TcpStream, peer: SocketAddr) {
+pub(super) async fn serve(node: Arc<Node>, stream: TcpStream, addr: SocketAddr) {
+    let peer = Peer { addr, text: addr.to_string().into() };
     let (read, mut write) = stream.into_split();
     let mut lines = FramedRead::new(read, LineDecoder::default());
     let mut out = Vec::new();
@@ -25,8 +32,8 @@ pub(super) async fn serve(node: Arc<Node>, stream: TcpStream, peer: SocketAddr) 
     while let Some(frame) = lines.next().await {
         let Ok(frame) = frame else { break };
         match frame {
-            Frame::Line(line) => node.handle_line(&line, peer, &handoffs, &mut out).await,
-            Frame::TooLong(prefix) => node.reject(&prefix, peer, &mut out),
+            Frame::Line(line) => node.handle_line(&line, &peer, &handoffs, &mut out).await,
+            Frame::TooLong(prefix) => node.reject(&prefix, &peer, &mut out),
         }
         let more_pending = lines.read_buffer().contains(&b'\n');
         if !out.is_empty() && !more_pending {

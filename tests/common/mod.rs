@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use herdctl::config::Topology;
-use herdctl::herd::{Herd, HerdConfig, HerdEvent, HerdHandle, ServerId};
+use herdctl::herd::{Herd, HerdConfig, HerdEvent, HerdHandle, ServerId, Subscription};
 use herdctl::places::Places;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
@@ -20,7 +20,7 @@ pub const PATIENCE: Duration = Duration::from_secs(5);
 
 pub struct TestHerd {
     pub herd: HerdHandle,
-    pub events: broadcast::Receiver<HerdEvent>,
+    pub events: Subscription,
 }
 
 /// Starts `preset` (or a TOML text when it contains `[[server]]`) with every port 0.
