@@ -330,6 +330,11 @@ fn frame_rows(report: &Report, rows: &mut Vec<Row>) {
             None,
             None,
         ));
+        rows.push(
+            Row::new("dashboard frame", "engine events taken in".to_owned(), "events/s")
+                .values(Some(f.events_per_sec), None, None)
+                .note("flood events of a 5-server line".to_owned()),
+        );
     }
 }
 

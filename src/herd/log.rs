@@ -95,12 +95,9 @@ impl Drop for ServerLog {
 /// escaped so that one log entry is always one line.
 pub fn printable(bytes: &[u8]) -> Cow<'_, str> {
     let bytes = crate::protocol::strip_line_ending(bytes);
-    if bytes.iter().all(|&b| (0x20..0x7f).contains(&b)) {
-        // Printable ASCII, the usual case: valid UTF-8 as it is.
-        return String::from_utf8_lossy(bytes);
-    }
+    let ascii = bytes.iter().all(|&b| (0x20..0x7f).contains(&b));
     match std::str::from_utf8(bytes) {
-        Ok(text) if !text.chars().any(char::is_control) => Cow::Borrowed(text),
+        Ok(text) if ascii || !text.chars().any(char::is_control) => Cow::Borrowed(text),
         _ => Cow::Owned(bytes.escape_ascii().to_string()),
     }
 }

@@ -83,6 +83,48 @@ pub fn busy_app(servers: usize, clients: usize) -> App {
     app
 }
 
+/// Engine events per second the dashboard's model takes in: `updates` floods over a 5-server
+/// line, each as the events a real flood produces (line in, store, queue, send, arrival).
+pub fn apply_rate(updates: usize) -> f64 {
+    let mut app = busy_app(5, 100);
+    let peer = SocketAddr::from((Ipv4Addr::LOCALHOST, 40000));
+    let mut events = Vec::with_capacity(updates * 18);
+    for i in 0..updates {
+        let client: Arc<str> = format!("client-{}", i % 500).into();
+        let line: Arc<str> =
+            format!("AT S1 +0.000123456 {client} +34.1-118.4 1800000000.{i:09}").into();
+        events.push(HerdEvent::LineIn { server: 0, peer, line: line.clone() });
+        events.push(HerdEvent::LocationStored {
+            server: 0,
+            client: client.clone(),
+            line: line.clone(),
+            from: None,
+        });
+        for to in 1..5 {
+            let from = to - 1;
+            events.push(HerdEvent::FloodQueued { from, to, client: client.clone() });
+            events.push(HerdEvent::FloodSent {
+                from,
+                to,
+                client: client.clone(),
+                line: line.clone(),
+            });
+            events.push(HerdEvent::LineIn { server: to, peer, line: line.clone() });
+            events.push(HerdEvent::LocationStored {
+                server: to,
+                client: client.clone(),
+                line: line.clone(),
+                from: Some(from),
+            });
+        }
+    }
+    let start = std::time::Instant::now();
+    for event in &events {
+        app.apply(event);
+    }
+    events.len() as f64 / start.elapsed().as_secs_f64().max(1e-9)
+}
+
 /// Times `frames` full draws of `app` at `width`×`height`.
 pub fn frame_times(app: &App, width: u16, height: u16, frames: usize) -> Vec<Duration> {
     let Ok(mut terminal) = Terminal::new(TestBackend::new(width, height));
