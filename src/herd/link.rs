@@ -134,7 +134,22 @@ pub(super) struct Link {
 struct Connection {
     read: OwnedReadHalf,
     write: OwnedWriteHalf,
+    /// When the last write went through.
+    last_write: Instant,
 }
+
+impl Connection {
+    /// Might the neighbour have closed this connection since we last looked? On a busy link
+    /// (a write within [`BUSY`]) the event loop's own read notices an EOF soon enough; on a
+    /// link that has been quiet, ask the kernel (a non-blocking peek), so an EOF that arrived
+    /// since the last poll (a neighbour killed a moment ago) is never missed before a write.
+    fn closed_by_peer(&self) -> bool {
+        self.last_write.elapsed() > BUSY && peer_closed(&self.write)
+    }
+}
+
+/// A link that wrote this recently is busy: see [`Connection::closed_by_peer`].
+const BUSY: Duration = Duration::from_millis(2);
 
 impl Link {
     /// Runs until the inbox closes (the server stopped) or the task is cancelled.
@@ -249,7 +264,7 @@ impl Link {
             return connection;
         }
         let connection = match connection {
-            Some(conn) if !peer_closed(&conn.write) => Some(conn),
+            Some(conn) if !conn.closed_by_peer() => Some(conn),
             Some(_) => {
                 self.dropped_connection("closed by neighbour");
                 None
@@ -279,6 +294,7 @@ impl Link {
             self.drop_reports(batch, DropReason::NeighbourDown);
             return None;
         }
+        conn.last_write = Instant::now();
         self.stats.sent.fetch_add(batch.len() as u64, Ordering::Relaxed);
         for flood in batch {
             self.log.line("TO", &self.to_name, &flood.wire);
@@ -302,7 +318,7 @@ impl Link {
         self.stats.set_state(LinkState::Up);
         self.log.note(format_args!("link to {} up ({addr})", self.to_name));
         self.events.emit(|| HerdEvent::LinkUp { from: self.from, to: self.to });
-        Ok(Connection { read, write })
+        Ok(Connection { read, write, last_write: Instant::now() })
     }
 
     fn dropped_connection(&self, reason: &str) {
@@ -344,8 +360,7 @@ async fn recv(pending: &mut Option<Flood>, inbox: &mut mpsc::Receiver<Flood>) ->
     }
 }
 
-/// Has the neighbour closed this connection? Asks the kernel directly (a non-blocking peek),
-/// so an EOF that arrived since the last poll is never missed before a write.
+/// Has the neighbour closed this connection? Asks the kernel directly (a non-blocking peek).
 fn peer_closed(write: &OwnedWriteHalf) -> bool {
     let socket = socket2::SockRef::from(write.as_ref());
     let mut probe = [MaybeUninit::<u8>::uninit(); 1];
