@@ -58,7 +58,7 @@ pub struct BenchArgs {
     /// Concurrent clients of the IAMAT runs (comma-separated).
     #[arg(long, value_delimiter = ',', default_value = "1,16,256", value_name = "N,...")]
     pub concurrency: Vec<usize>,
-    /// Lines outstanding on each persistent connection.
+    /// Lines outstanding on each pipelined connection (1 leaves the pipelined runs out).
     #[arg(long, default_value_t = 16)]
     pub window: usize,
     /// Run the bare line-echo baseline server instead, printing `echo 127.0.0.1:PORT`.
