@@ -23,9 +23,10 @@ pub(super) struct Peer {
 }
 
 /// Serves one connection until the peer is done or an I/O error ends it.
-pub(super) async fn serve(node: Arc<Node>, stream: TcpStream, addr: SocketAddr) {
+pub(super) async fn serve(node: Arc<Node>, mut stream: TcpStream, addr: SocketAddr) {
     let peer = Peer { addr, text: addr.to_string().into() };
-    let (read, mut write) = stream.into_split();
+    // Borrowed halves: dropping the stream at the end closes it with a single close(2).
+    let (read, mut write) = stream.split();
     let mut lines = FramedRead::new(read, LineDecoder::default());
     let mut out = Vec::new();
     let handoffs = Arc::new(Handoffs::default());
@@ -46,9 +47,6 @@ pub(super) async fn serve(node: Arc<Node>, stream: TcpStream, addr: SocketAddr) 
     }
     if !out.is_empty() {
         handoffs.settled(HANDOFF_WAIT).await;
-        if write.write_all(&out).await.is_err() {
-            return;
-        }
+        let _ = write.write_all(&out).await;
     }
-    let _ = write.shutdown().await;
 }
