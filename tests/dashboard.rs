@@ -11,7 +11,7 @@ use std::time::Duration;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use herdctl::config::Topology;
 use herdctl::herd::link::LinkState;
-use herdctl::herd::{Fault, HerdEvent, HerdSnapshot, LinkSnapshot, ServerId, ServerSnapshot};
+use herdctl::herd::{Fault, HerdEvent, HerdSnapshot, ServerId};
 use herdctl::tui::app::{App, Effect, Feedback, Mode, Selection, SendKind};
 use herdctl::tui::history::History;
 use herdctl::tui::{graph, layout, view};
@@ -41,10 +41,6 @@ fn topology() -> Topology {
     Topology::load("cs131", 12401).unwrap()
 }
 
-fn server_addr(id: ServerId) -> SocketAddr {
-    SocketAddr::from(([127, 0, 0, 1], 12401 + id as u16))
-}
-
 /// The address a client connection comes from.
 fn client_peer() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 50312))
@@ -57,33 +53,7 @@ fn link_peer(from: ServerId, to: ServerId) -> SocketAddr {
 
 /// A healthy herd with every server up, every link up, and no clients.
 fn snapshot(topology: &Topology) -> HerdSnapshot {
-    let servers = topology
-        .servers
-        .iter()
-        .enumerate()
-        .map(|(id, s)| ServerSnapshot {
-            id,
-            name: s.name.clone(),
-            addr: Some(server_addr(id)),
-            local: true,
-            up: true,
-            clients: Vec::new(),
-        })
-        .collect();
-    let links = topology
-        .links()
-        .into_iter()
-        .map(|(a, b)| LinkSnapshot {
-            a,
-            b,
-            cut: false,
-            a_to_b: LinkState::Up,
-            b_to_a: LinkState::Up,
-            sent: 0,
-            dropped: 0,
-        })
-        .collect();
-    HerdSnapshot { servers, links }
+    herdctl::tui::perf::healthy_snapshot(topology)
 }
 
 struct Rig {

@@ -16,40 +16,45 @@ use crate::config::Topology;
 use crate::herd::link::LinkState;
 use crate::herd::{HerdEvent, HerdSnapshot, LinkSnapshot, ServerSnapshot};
 
+/// A herd of `topology` with every server up on its configured port, every link up, and no
+/// clients (for dashboards drawn without a running herd).
+pub fn healthy_snapshot(topology: &Topology) -> HerdSnapshot {
+    let servers = topology
+        .servers
+        .iter()
+        .enumerate()
+        .map(|(id, s)| ServerSnapshot {
+            id,
+            name: s.name.clone(),
+            addr: Some(SocketAddr::from((Ipv4Addr::LOCALHOST, s.port))),
+            local: true,
+            up: true,
+            clients: Vec::new(),
+        })
+        .collect();
+    let links = topology
+        .links()
+        .into_iter()
+        .map(|(a, b)| LinkSnapshot {
+            a,
+            b,
+            cut: false,
+            a_to_b: LinkState::Up,
+            b_to_a: LinkState::Up,
+            sent: 0,
+            dropped: 0,
+        })
+        .collect();
+    HerdSnapshot { servers, links }
+}
+
 /// An app over `ring:servers` holding `clients` clients (each known by every server) and one
 /// flood in flight from every server.
 pub fn busy_app(servers: usize, clients: usize) -> App {
     let topology = Topology::load(&format!("ring:{}", servers.max(3)), 20000)
         .unwrap_or_else(|_| Topology { servers: Vec::new() });
     let now = Instant::now();
-    let snapshot = HerdSnapshot {
-        servers: topology
-            .servers
-            .iter()
-            .enumerate()
-            .map(|(id, s)| ServerSnapshot {
-                id,
-                name: s.name.clone(),
-                addr: Some(SocketAddr::from((Ipv4Addr::LOCALHOST, s.port))),
-                local: true,
-                up: true,
-                clients: Vec::new(),
-            })
-            .collect(),
-        links: topology
-            .links()
-            .into_iter()
-            .map(|(a, b)| LinkSnapshot {
-                a,
-                b,
-                cut: false,
-                a_to_b: LinkState::Up,
-                b_to_a: LinkState::Up,
-                sent: 0,
-                dropped: 0,
-            })
-            .collect(),
-    };
+    let snapshot = healthy_snapshot(&topology);
     let positions = super::layout::positions(&topology);
     let mut app = App::new("bench", &snapshot, positions, History::in_memory(), now);
     let n = snapshot.servers.len();
