@@ -42,6 +42,10 @@ fn main() -> ExitCode {
     }
 }
 
+/// Headless herds have no dashboard watching their events: a token buffer instead of the
+/// dashboard's (which is allocated in full up front).
+const UNWATCHED_EVENT_BUFFER: usize = 16;
+
 async fn run(cli: Cli) -> Result<()> {
     match &cli.command {
         Some(Command::Topology { print: _, preset }) => {
@@ -53,6 +57,7 @@ async fn run(cli: Cli) -> Result<()> {
         Some(Command::Bench(args)) => herdctl::bench::run(args.clone()).await,
         Some(Command::Serve { name }) => {
             let mut config = cli.herd.herd_config()?;
+            config.event_buffer = UNWATCHED_EVENT_BUFFER;
             let id = config.topology.index_of(name).ok_or_else(|| UsageError::UnknownServer {
                 name: name.clone(),
                 known: config
@@ -67,7 +72,8 @@ async fn run(cli: Cli) -> Result<()> {
             serve_headless(Herd::start(config).await?).await
         }
         None if cli.headless => {
-            let config = cli.herd.herd_config()?;
+            let mut config = cli.herd.herd_config()?;
+            config.event_buffer = UNWATCHED_EVENT_BUFFER;
             serve_headless(Herd::start(config).await?).await
         }
         None => {

@@ -48,7 +48,7 @@ impl ServerLog {
         };
         let path = dir.join(format!("{name}.log"));
         let file = OpenOptions::new().create(true).append(true).open(path)?;
-        let out = BufWriter::with_capacity(64 * 1024, file);
+        let out = BufWriter::with_capacity(16 * 1024, file);
         let writer = Writer { out, second: 0, prefix: String::new() };
         Ok(Self { file: Some(Mutex::new(writer)) })
     }
