@@ -36,8 +36,8 @@ pub enum Command {
     },
     /// Show a topology (a preset or a file) as TOML, to start a file of your own from.
     Topology {
-        /// Print the topology as TOML.
-        #[arg(long)]
+        /// Print the topology as TOML (the only thing this subcommand does, said explicitly).
+        #[arg(long, required = true)]
         print: bool,
         /// A preset or file; defaults to --topology.
         preset: Option<String>,
@@ -92,6 +92,8 @@ pub enum UsageError {
     Config(#[from] config::ConfigError),
     #[error("--places google needs an API key: pass --places-key or set GOOGLE_PLACES_API_KEY")]
     MissingKey,
+    #[error("--link-delay {} is too long: at most 10s", humantime::format_duration(*.0))]
+    DelayTooLong(Duration),
     #[error("no server {name} in the topology (it has {known})")]
     UnknownServer { name: String, known: String },
 }
@@ -114,6 +116,9 @@ impl HerdArgs {
 
     /// The engine configuration these flags describe.
     pub fn herd_config(&self) -> Result<HerdConfig, UsageError> {
+        if self.link_delay > crate::tui::command::MAX_DELAY {
+            return Err(UsageError::DelayTooLong(self.link_delay));
+        }
         let mut config = HerdConfig::new(self.load_topology()?);
         config.places = self.places()?;
         config.log_dir = Some(self.log_dir.clone());

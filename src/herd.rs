@@ -2,20 +2,20 @@
 //! neighbour links, and exposes a [`HerdHandle`] for observers (events, snapshots) and the
 //! operator's faults (kill, restart, cut, heal).
 
-pub mod codec;
-pub mod events;
-pub mod flood;
-pub mod link;
-pub mod log;
+mod codec;
+mod events;
+mod flood;
+mod link;
+mod log;
 mod server;
 mod session;
-pub mod table;
-pub mod traffic;
+mod table;
+mod traffic;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpSocket, lookup_host};
@@ -26,7 +26,8 @@ use tokio_util::task::TaskTracker;
 use crate::config::Topology;
 use crate::places::Places;
 pub use events::{DropReason, EventBus, Fault, HerdEvent, ServerId, Subscription};
-use link::{Link, LinkFaults, LinkState, LinkStats};
+pub use link::LinkState;
+use link::{Link, LinkFaults, LinkStats};
 use log::ServerLog;
 use server::{Node, Outbox};
 
@@ -97,7 +98,7 @@ struct Shared {
     events: EventBus,
     link_queue: usize,
     /// Where each server listens: bound address for local servers, configured for others.
-    addrs: Vec<RwLock<Option<SocketAddr>>>,
+    addrs: Vec<Option<SocketAddr>>,
     local: Vec<bool>,
     logs: Vec<Arc<ServerLog>>,
     running: Vec<Mutex<Option<Running>>>,
@@ -125,7 +126,7 @@ impl Shared {
     }
 
     fn addr(&self, id: ServerId) -> Option<SocketAddr> {
-        *self.addrs[id].read().unwrap_or_else(PoisonError::into_inner)
+        self.addrs[id]
     }
 
     fn node(&self, id: ServerId) -> Option<Arc<Node>> {
@@ -194,7 +195,7 @@ impl Herd {
             places: config.places,
             events: EventBus::new(config.event_buffer),
             link_queue: config.link_queue.max(1),
-            addrs: addrs.into_iter().map(RwLock::new).collect(),
+            addrs,
             local,
             logs,
             running: (0..n).map(|_| Mutex::new(None)).collect(),
@@ -493,6 +494,9 @@ impl HerdHandle {
 
     /// Stops holding and releases every held report in order; returns how many.
     pub fn resume(&self) -> usize {
+        if !self.shared.traffic.paused() {
+            return 0;
+        }
         let released = self.shared.traffic.resume(&self.shared.events);
         self.shared.events.emit(|| HerdEvent::FaultApplied { fault: Fault::Resumed(released) });
         released

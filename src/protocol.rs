@@ -146,7 +146,7 @@ fn parse_at<'a>(args: &[&'a str]) -> Result<AtReport<'a>, Invalid> {
     let &[server, diff, client, coords, time_text] = report else {
         return Err(Invalid::FieldCount);
     };
-    let unsigned = diff.strip_prefix(['+', '-']).unwrap_or(diff);
+    let unsigned = diff.strip_prefix(['+', '-']).ok_or(Invalid::Diff)?;
     split_decimal(unsigned).ok_or(Invalid::Diff)?;
     Ok(AtReport {
         server,
@@ -320,6 +320,7 @@ mod tests {
             ("AT Clark +0.1 kiwi +1+2", FieldCount),
             ("AT Clark +0.1 kiwi +1+2 5 Bona extra", FieldCount),
             ("AT Clark fast kiwi +1+2 5", Diff),
+            ("AT Clark 0.1 kiwi +1+2 5", Diff),
             ("AT Clark +0.1 kiwi +1+2 never", Time),
             ("IAMAT ki\0wi +1+2 5", Nul),
         ] {

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use herdctl::config::Topology;
-use herdctl::herd::link::LinkState;
+use herdctl::herd::LinkState;
 use herdctl::herd::{Fault, HerdEvent, HerdSnapshot, ServerId};
 use herdctl::tui::app::{App, Effect, Feedback, Mode, Selection, SendKind};
 use herdctl::tui::history::History;

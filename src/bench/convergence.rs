@@ -1,4 +1,4 @@
-//! Item 3 of the bench: flood convergence, timed inside the process through the engine's
+//! Flood convergence, timed inside the process through the engine's
 //! events. One update at a time goes to each server in turn; its time is from the origin
 //! storing it (the IAMAT accepted) until the last server stores it, and its cost the reports
 //! written between servers (`FloodSent`) on its behalf.

@@ -1,4 +1,4 @@
-//! Item 5 of the bench: how long the dashboard takes to draw one frame of a busy herd (a ring
+//! How long the dashboard takes to draw one frame of a busy herd (a ring
 //! of 30 servers, 1000 clients, floods in flight) into an off-screen 200×60 terminal, and how
 //! many engine events per second its model takes in.
 

@@ -1,4 +1,4 @@
-//! Item 4 of the bench: resident memory (`VmRSS`) of a herd process when idle, per server,
+//! Resident memory (`VmRSS`) of a herd process when idle, per server,
 //! and what stored clients add. An idle herd is measured after one update has flooded it
 //! (every link up); per extra server from the difference between the default herd and a
 //! larger ring; per stored client after that many new clients reached every server.

@@ -1,5 +1,5 @@
 //! The bench's results: rows of absolute figures with the ratios herdctl ÷ asyncio and
-//! herdctl ÷ echo, the targets judged against them, an aligned text table and JSON.
+//! herdctl ÷ echo, the targets of docs/benchmarks.md judged against them, an aligned text table and JSON.
 
 use std::fmt::Write as _;
 

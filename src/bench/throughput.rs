@@ -1,4 +1,4 @@
-//! Items 1 and 2 of the bench: IAMAT throughput and latency at each concurrency and framing,
+//! IAMAT throughput and latency at each concurrency and framing,
 //! and WHATSAT throughput with the offline Places backend, each measured on herdctl, the
 //! asyncio herd and the echo ceiling, every system freshly started for every run. IAMAT
 //! throughput is counted sustained: replies divided by the time until every flood has

@@ -120,7 +120,7 @@ pub(super) struct Link {
     pub from: ServerId,
     pub to: ServerId,
     pub to_name: Arc<str>,
-    /// Where the neighbour listens, looked up at each connect (it may move on restart).
+    /// Where the neighbour listens.
     pub resolve: Box<dyn Fn() -> Option<SocketAddr> + Send + Sync>,
     pub inbox: mpsc::Receiver<Flood>,
     /// A report taken from the inbox that is not yet due.

@@ -1,8 +1,9 @@
 //! One client or neighbour connection: read framed lines, answer each in order, and write every
 //! reply in a single write (replies to pipelined lines are coalesced, never split). After the
 //! peer half-closes, the last command is still answered, then the connection is closed.
-//! Replies to IAMAT wait until the new report has been written to every neighbour (flood
-//! first, then reply), so a neighbour asked right after the reply already knows.
+//! Replies to IAMAT wait (up to `HANDOFF_WAIT`) until the new report has been written to every
+//! neighbour (flood first, then reply), so a neighbour asked right after the reply already
+//! knows; not while the operator holds traffic back (pause, link delay).
 
 use std::net::SocketAddr;
 use std::sync::Arc;

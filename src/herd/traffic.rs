@@ -146,17 +146,34 @@ impl Traffic {
         })
     }
 
-    /// Stops holding and releases every held report in order; returns how many.
+    /// Stops holding and releases every held report in order; returns how many. They are
+    /// handed to their links on a task of their own, each waiting for room in its link's
+    /// queue, so a long pause loses nothing when it ends.
     pub fn resume(&self, events: &EventBus) -> usize {
-        let mut held = self.lock();
+        let held = {
+            let mut held = self.lock();
+            self.paused.store(false, Ordering::Relaxed);
+            std::mem::take(&mut *held)
+        };
         let count = held.len();
-        for report in held.drain(..) {
-            self.release(report, events);
-        }
-        self.paused.store(false, Ordering::Relaxed);
+        let (events, delay) = (events.clone(), self.delay());
+        tokio::spawn(async move {
+            for mut report in held {
+                report.flood.due = (!delay.is_zero()).then(|| Instant::now() + delay);
+                let (from, to, client) = (report.from, report.to, report.flood.client.clone());
+                if report.queue.send(report.flood).await.is_ok() {
+                    events.emit(|| HerdEvent::FloodReleased { from, to, client });
+                } else {
+                    report.stats.count_dropped(1);
+                    let reason = DropReason::NeighbourDown;
+                    events.emit(|| HerdEvent::FloodDropped { from, to, client, reason });
+                }
+            }
+        });
         count
     }
 
+    /// Hands one held report to its link now.
     fn release(&self, mut held: Held, events: &EventBus) {
         held.flood.due = self.due();
         let client = held.flood.client.clone();

@@ -73,11 +73,6 @@ impl GooglePlaces {
         &self.endpoint
     }
 
-    /// The whole-request timeout.
-    pub fn timeout(&self) -> Duration {
-        self.timeout
-    }
-
     /// One Nearby Search request; see [`Places::nearby`](super::Places::nearby).
     pub async fn nearby(&self, query: &NearbyQuery) -> Value {
         tracing::debug!(

@@ -16,14 +16,13 @@ use super::editor::LineEditor;
 use super::history::History;
 use super::playback::{Outcome, Playback};
 use super::traffic::{Direction, TrafficLine, TrafficLog};
-use crate::herd::link::LinkState;
+use crate::herd::LinkState;
 use crate::herd::{Fault, HerdEvent, HerdSnapshot, ServerId};
 
 /// The default display time of one hop in the replay.
 pub const DEFAULT_HOP: Duration = Duration::from_millis(600);
 /// Step of the `+`/`-` keys on the real link delay.
 pub const DELAY_STEP: Duration = Duration::from_millis(100);
-pub const MAX_DELAY: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Clone)]
 pub struct ServerModel {
@@ -547,7 +546,9 @@ impl App {
             }
             KeyCode::Char('s' | '.') => return vec![Effect::Step],
             KeyCode::Char('+' | '=') => {
-                return vec![Effect::Delay((self.engine.delay + DELAY_STEP).min(MAX_DELAY))];
+                return vec![Effect::Delay(
+                    (self.engine.delay + DELAY_STEP).min(command::MAX_DELAY),
+                )];
             }
             KeyCode::Char('-' | '_') => {
                 return vec![Effect::Delay(self.engine.delay.saturating_sub(DELAY_STEP))];

@@ -13,7 +13,7 @@ use super::app::App;
 use super::history::History;
 use super::view;
 use crate::config::Topology;
-use crate::herd::link::LinkState;
+use crate::herd::LinkState;
 use crate::herd::{HerdEvent, HerdSnapshot, LinkSnapshot, ServerSnapshot};
 
 /// A herd of `topology` with every server up on its configured port, every link up, and no
@@ -58,6 +58,9 @@ pub fn busy_app(servers: usize, clients: usize) -> App {
     let positions = super::layout::positions(&topology);
     let mut app = App::new("bench", &snapshot, positions, History::in_memory(), now);
     let n = snapshot.servers.len();
+    if n == 0 {
+        return app;
+    }
     for c in 0..clients {
         let client: Arc<str> = format!("client-{c:05}.example.org").into();
         let lat = (c as f64 * 7.3) % 170.0 - 85.0;
