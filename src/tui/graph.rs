@@ -211,7 +211,8 @@ impl GraphView<'_> {
             let path = Path::new(a, b);
             let (first, last) = path.between(from, to);
             let step = match token.state {
-                TokenState::Held => first,
+                // A cell clear of the sender's label (4 dots), so it does not read as part of it.
+                TokenState::Held => (first + 4).min(last),
                 TokenState::Moving | TokenState::Dropped => {
                     let p = if token.progress.is_finite() {
                         token.progress.clamp(0.0, 1.0)
@@ -945,9 +946,9 @@ mod tests {
         let middle = (a.0 + 4 + b.0 - 1) / 2;
         assert!(x.abs_diff(middle) <= 1, "token at {x}, nodes {a:?} {b:?}");
         assert_eq!(buf[(x, y)].fg, Color::Cyan);
-        // Held at the sender B, just left of its label.
+        // Held at the sender B, a little clear of its label.
         let held = find(&buf, "‖");
-        assert_eq!(held, [(b.0 - 1, b.1)], "{}", text(&buf));
+        assert_eq!(held, [(b.0 - 3, b.1)], "{}", text(&buf));
 
         // A dropped token is a red cross where it was; progress 0 and 1 stay off the labels.
         for (progress, near) in [(0.0, a.0 + 4), (1.0, b.0 - 1), (0.25, 0)] {
