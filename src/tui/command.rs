@@ -8,6 +8,7 @@
 use std::fmt;
 use std::time::Duration;
 
+use crate::protocol::time::split_decimal;
 use crate::protocol::{ClientTime, Coords};
 
 /// A validated operator command.
@@ -471,7 +472,7 @@ fn coords_problem(text: &str, wire: &str) -> &'static str {
         return FORM;
     };
     let (lat, lng) = (&wire[1..split], &wire[split + 1..]);
-    if !is_decimal(lat) || !is_decimal(lng) {
+    if split_decimal(lat).is_none() || split_decimal(lng).is_none() {
         return FORM;
     }
     if Coords::parse(&format!("{sign}{lat}+0")).is_none() {
@@ -481,20 +482,13 @@ fn coords_problem(text: &str, wire: &str) -> &'static str {
     }
 }
 
-/// `digits[.digits]`.
-fn is_decimal(text: &str) -> bool {
-    let (int, frac) = text.split_once('.').unwrap_or((text, "0"));
-    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-    digits(int) && digits(frac)
-}
-
 /// The radius rule of the protocol, with a message naming the value when it is broken.
 fn check_radius(text: &str) -> Result<(), String> {
     if whatsat_accepts(text, "1") {
         return Ok(());
     }
     let unsigned = text.strip_prefix('-').unwrap_or(text);
-    if !is_decimal(unsigned) {
+    if split_decimal(unsigned).is_none() {
         Err(format!("bad radius {text:?}: expected km as a decimal, 0 < radius <= 50"))
     } else if text.starts_with('-') || unsigned.bytes().all(|b| matches!(b, b'0' | b'.')) {
         Err(format!("radius {text:?} must be over 0 km"))
