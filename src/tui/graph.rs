@@ -134,7 +134,7 @@ pub const GLYPH_DROPPED: char = '✗';
 
 /// How far the mapping may stretch or squash an axis beyond the uniform scale, to use more of a
 /// pane whose shape differs from the layout's.
-const MAX_STRETCH: f64 = 1.2;
+const MAX_STRETCH: f64 = 1.6;
 
 /// How many times taller than wide a terminal cell is, about.
 const CELL_ASPECT: f64 = 2.0;

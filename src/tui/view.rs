@@ -54,8 +54,11 @@ pub fn draw(frame: &mut Frame, app: &App) {
             Constraint::Fill(1),
         ])
         .areas(body);
+        // Bigger herds get more of the width for their graph, at the map's expense.
+        let graph_share = if app.servers.len() > 12 { 64 } else { 50 };
         let [graph_area, map] =
-            Layout::horizontal([Constraint::Percentage(50), Constraint::Fill(1)]).areas(top);
+            Layout::horizontal([Constraint::Percentage(graph_share), Constraint::Fill(1)])
+                .areas(top);
         draw_graph(frame, app, graph_area);
         draw_map(frame, app, map);
         draw_clients(frame, app, clients);
