@@ -29,24 +29,28 @@ impl ClientTable {
     /// Stores `line` if `time` is newer than what is held for `client`; returns the stored
     /// line, or `None` when the report was older or equal (and nothing changed).
     pub fn accept(&self, client: &str, time: &ClientTime, line: &str) -> Option<Arc<str>> {
-        let line: Arc<str> = line.into();
-        {
+        let stored: Arc<str> = {
             let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+            // Allocate only for a report that is kept: most reports a busy server receives
+            // are duplicates of what it has.
             if let Some(entry) = entries.get_mut(client) {
                 if *time <= entry.time {
                     return None;
                 }
                 entry.time = time.clone();
-                entry.line = line.clone();
+                entry.line = line.into();
+                entry.line.clone()
             } else {
-                let entry = Entry { time: time.clone(), line: line.clone() };
+                let entry = Entry { time: time.clone(), line: line.into() };
+                let stored = entry.line.clone();
                 entries.insert(client.into(), entry);
+                stored
             }
-        }
+        };
         if self.waiting.load(Ordering::Acquire) > 0 {
             self.stored.notify_waiters();
         }
-        Some(line)
+        Some(stored)
     }
 
     /// The stored line for `client`; if there is none yet, waits up to `limit` for one to be

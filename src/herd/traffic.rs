@@ -66,8 +66,7 @@ impl Traffic {
 
     /// When a report handed over now may be written: now plus the configured delay.
     fn due(&self) -> Option<Instant> {
-        let micros = self.delay_micros.load(Ordering::Relaxed);
-        (micros > 0).then(|| Instant::now() + Duration::from_micros(micros))
+        due_after(self.delay())
     }
 
     /// Hands `flood` from server `from` to its link to `to`, or holds it while paused. When
@@ -158,16 +157,12 @@ impl Traffic {
         let count = held.len();
         let (events, delay) = (events.clone(), self.delay());
         tokio::spawn(async move {
-            for mut report in held {
-                report.flood.due = (!delay.is_zero()).then(|| Instant::now() + delay);
-                let (from, to, client) = (report.from, report.to, report.flood.client.clone());
-                if report.queue.send(report.flood).await.is_ok() {
-                    events.emit(|| HerdEvent::FloodReleased { from, to, client });
-                } else {
-                    report.stats.count_dropped(1);
-                    let reason = DropReason::NeighbourDown;
-                    events.emit(|| HerdEvent::FloodDropped { from, to, client, reason });
-                }
+            for mut held in held {
+                held.flood.due = due_after(delay);
+                let (from, to, client) = (held.from, held.to, held.flood.client.clone());
+                let handed = held.queue.send(held.flood).await;
+                let handed = handed.map_err(|_| DropReason::NeighbourDown);
+                announce(&events, (from, to), client, &held.stats, handed);
             }
         });
         count
@@ -176,19 +171,33 @@ impl Traffic {
     /// Hands one held report to its link now.
     fn release(&self, mut held: Held, events: &EventBus) {
         held.flood.due = self.due();
-        let client = held.flood.client.clone();
-        let handed = held.queue.try_send(held.flood);
-        let (from, to) = (held.from, held.to);
-        match handed {
-            Ok(()) => events.emit(|| HerdEvent::FloodReleased { from, to, client }),
-            Err(err) => {
-                held.stats.count_dropped(1);
-                let reason = match err {
-                    mpsc::error::TrySendError::Full(_) => DropReason::QueueFull,
-                    mpsc::error::TrySendError::Closed(_) => DropReason::NeighbourDown,
-                };
-                events.emit(|| HerdEvent::FloodDropped { from, to, client, reason });
-            }
+        let (from, to, client) = (held.from, held.to, held.flood.client.clone());
+        let handed = held.queue.try_send(held.flood).map_err(|err| match err {
+            mpsc::error::TrySendError::Full(_) => DropReason::QueueFull,
+            mpsc::error::TrySendError::Closed(_) => DropReason::NeighbourDown,
+        });
+        announce(events, (from, to), client, &held.stats, handed);
+    }
+}
+
+/// Tells what became of a held report handed back to its link.
+fn announce(
+    events: &EventBus,
+    (from, to): (ServerId, ServerId),
+    client: Arc<str>,
+    stats: &LinkStats,
+    handed: Result<(), DropReason>,
+) {
+    match handed {
+        Ok(()) => events.emit(|| HerdEvent::FloodReleased { from, to, client }),
+        Err(reason) => {
+            stats.count_dropped(1);
+            events.emit(|| HerdEvent::FloodDropped { from, to, client, reason });
         }
     }
+}
+
+/// When a report handed over now may be written, with this link delay.
+fn due_after(delay: Duration) -> Option<Instant> {
+    (!delay.is_zero()).then(|| Instant::now() + delay)
 }

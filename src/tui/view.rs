@@ -21,6 +21,7 @@ use ratatui::widgets::canvas::{Canvas, Map, MapResolution, Points};
 use ratatui::widgets::{Block, BorderType, Cell, Clear, Paragraph, Row, Table, Wrap};
 
 use super::app::{App, LinkLook, Mode, Selection, fmt_duration};
+use super::clients::ClientRow;
 use super::command;
 use super::graph::{
     self, EdgeState, EdgeView, Flash, GraphView, NodeState, NodeView, TokenState, TokenView,
@@ -60,8 +61,9 @@ pub fn draw(frame: &mut Frame, app: &App) {
             Layout::horizontal([Constraint::Percentage(graph_share), Constraint::Fill(1)])
                 .areas(top);
         draw_graph(frame, app, graph_area);
-        draw_map(frame, app, map);
-        draw_clients(frame, app, clients);
+        let newest = newest_first(app);
+        draw_map(frame, &newest, map);
+        draw_clients(frame, app, &newest, clients);
         draw_traffic(frame, app, traffic);
     } else {
         draw_graph(frame, app, body);
@@ -232,10 +234,15 @@ fn age(d: Duration) -> String {
     }
 }
 
-fn draw_clients(frame: &mut Frame, app: &App, area: Rect) {
-    let total = app.servers.len();
+/// Clients, the most recently updated first (ties by id).
+fn newest_first(app: &App) -> Vec<&ClientRow> {
     let mut rows: Vec<_> = app.clients.rows().collect();
-    rows.sort_by(|a, b| b.updated.cmp(&a.updated).then_with(|| a.id.cmp(&b.id)));
+    rows.sort_by_key(|r| std::cmp::Reverse(r.updated));
+    rows
+}
+
+fn draw_clients(frame: &mut Frame, app: &App, rows: &[&ClientRow], area: Rect) {
+    let total = app.servers.len();
     let visible = area.height.saturating_sub(3) as usize;
     let table_rows = rows.iter().take(visible).map(|row| {
         let known = row.known_count();
@@ -289,9 +296,7 @@ fn draw_clients(frame: &mut Frame, app: &App, area: Rect) {
 /// Most client labels drawn on the map (the newest ones).
 const MAP_LABELS: usize = 24;
 
-fn draw_map(frame: &mut Frame, app: &App, area: Rect) {
-    let mut rows: Vec<_> = app.clients.rows().collect();
-    rows.sort_by_key(|r| std::cmp::Reverse(r.updated));
+fn draw_map(frame: &mut Frame, rows: &[&ClientRow], area: Rect) {
     let coords: Vec<(f64, f64)> = rows.iter().map(|r| (r.lng, r.lat)).collect();
     let canvas = Canvas::default()
         .block(pane(" World "))
@@ -393,7 +398,7 @@ fn command_note(app: &App) -> Option<Line<'static>> {
         });
         return Some(Line::from(spans.collect::<Vec<_>>()));
     }
-    let hint = command::hint(&editor.text, &app.context())?;
+    let hint = command::hint(&editor.text)?;
     Some(Line::styled(format!(" {hint} "), Style::new().fg(Color::Gray).bg(Color::DarkGray)))
 }
 
