@@ -72,6 +72,10 @@ pub struct HerdArgs {
     /// A real delay on every hop between servers (e.g. 300ms), to watch floods and race them.
     #[arg(long, global = true, default_value = "0s", value_parser = humantime::parse_duration)]
     pub link_delay: Duration,
+    /// A link whose writes make no progress for this long is stalled (its neighbour stopped
+    /// reading): reports for that neighbour are dropped, and counted, until it reads again.
+    #[arg(long, global = true, default_value = "1s", value_parser = humantime::parse_duration)]
+    pub link_stall: Duration,
     /// Give up on a Places request after this long.
     #[arg(long, global = true, default_value = "5s", value_parser = humantime::parse_duration)]
     pub places_timeout: Duration,
@@ -123,6 +127,7 @@ impl HerdArgs {
         config.places = self.places()?;
         config.log_dir = Some(self.log_dir.clone());
         config.link_delay = self.link_delay;
+        config.link_stall = self.link_stall.max(Duration::from_millis(1));
         Ok(config)
     }
 }

@@ -31,6 +31,11 @@ use link::{Link, LinkFaults, LinkStats};
 use log::ServerLog;
 use server::{Node, Outbox};
 
+/// How long a link's writes may make no progress before the link counts as stalled: far
+/// longer than a busy neighbour ever takes to read (milliseconds), short enough that a frozen
+/// one holds its neighbours' clients up once, briefly.
+pub const DEFAULT_LINK_STALL: Duration = Duration::from_secs(1);
+
 /// How to run a herd.
 #[derive(Debug, Clone)]
 pub struct HerdConfig {
@@ -46,6 +51,9 @@ pub struct HerdConfig {
     pub event_buffer: usize,
     /// A real delay on every hop between servers.
     pub link_delay: Duration,
+    /// A link whose writes make no progress for this long is stalled: its neighbour has
+    /// stopped reading, and reports for it are dropped until it reads again.
+    pub link_stall: Duration,
 }
 
 impl HerdConfig {
@@ -58,6 +66,7 @@ impl HerdConfig {
             link_queue: 4096,
             event_buffer: 1 << 16,
             link_delay: Duration::ZERO,
+            link_stall: DEFAULT_LINK_STALL,
         }
     }
 }
@@ -97,6 +106,7 @@ struct Shared {
     places: Places,
     events: EventBus,
     link_queue: usize,
+    link_stall: Duration,
     /// Where each server listens: bound address for local servers, configured for others.
     addrs: Vec<Option<SocketAddr>>,
     local: Vec<bool>,
@@ -195,6 +205,7 @@ impl Herd {
             places: config.places,
             events: EventBus::new(config.event_buffer),
             link_queue: config.link_queue.max(1),
+            link_stall: config.link_stall,
             addrs,
             local,
             logs,
@@ -250,6 +261,7 @@ fn launch(shared: &Arc<Shared>, id: ServerId, listener: TcpListener) {
             stats: stats.clone(),
             log: log.clone(),
             events: shared.events.clone(),
+            stall_after: shared.link_stall,
         };
         tracker.spawn(token.clone().run_until_cancelled_owned(link.run()));
         outboxes.push(Outbox { to, queue, stats });

@@ -20,6 +20,9 @@ pub enum DropReason {
     Cut,
     /// The link's bounded queue was full.
     QueueFull,
+    /// The neighbour stopped reading: nothing written to it went through for the stall
+    /// bound (see `HerdConfig::link_stall`).
+    NeighbourStalled,
 }
 
 impl DropReason {
@@ -28,6 +31,7 @@ impl DropReason {
             Self::NeighbourDown => "neighbour down",
             Self::Cut => "link cut",
             Self::QueueFull => "queue full",
+            Self::NeighbourStalled => "neighbour stalled",
         }
     }
 }
@@ -125,6 +129,17 @@ pub enum HerdEvent {
         from: ServerId,
         to: ServerId,
         reason: Arc<str>,
+    },
+    /// A server's connection to a neighbour stopped taking writes (the neighbour does not
+    /// read): reports for it are dropped until it reads again.
+    LinkStalled {
+        from: ServerId,
+        to: ServerId,
+    },
+    /// A stalled connection took writes again.
+    LinkRecovered {
+        from: ServerId,
+        to: ServerId,
     },
     /// A WHATSAT was answered with this Places status and number of results.
     PlacesAnswered {

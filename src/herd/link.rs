@@ -2,6 +2,13 @@
 //! flooded AT lines to it in batches, notices the neighbour's EOF at once, reconnects with
 //! capped backoff, and applies the operator's faults. Nothing sent into a link is lost
 //! silently: every report it cannot deliver is counted, logged and announced.
+//!
+//! A neighbour that stops reading (a frozen process) must cost its neighbours nothing but the
+//! reports meant for it. A link whose writes make no progress for the stall bound is
+//! *stalled*: it keeps the connection and the bytes already on their way, drops every report
+//! handed to it (reason `neighbour stalled`) so the servers and clients feeding it never wait
+//! on it, and recovers by itself as soon as the neighbour reads again. A link that is merely
+//! busy (its writes go through, slowly) is never stalled: it slows its senders down instead.
 
 use std::io;
 use std::mem::MaybeUninit;
@@ -48,6 +55,8 @@ pub enum LinkState {
     Down,
     Up,
     Cut,
+    /// Connected, but the neighbour has not read for the stall bound.
+    Stalled,
 }
 
 /// Counters of one directed link, shared with snapshots; they outlive server restarts.
@@ -64,6 +73,7 @@ impl LinkStats {
             1 => LinkState::Down,
             2 => LinkState::Up,
             3 => LinkState::Cut,
+            4 => LinkState::Stalled,
             _ => LinkState::Idle,
         }
     }
@@ -74,6 +84,7 @@ impl LinkStats {
             LinkState::Down => 1,
             LinkState::Up => 2,
             LinkState::Cut => 3,
+            LinkState::Stalled => 4,
         };
         self.state.store(code, Ordering::Relaxed);
     }
@@ -129,6 +140,8 @@ pub(super) struct Link {
     pub stats: Arc<LinkStats>,
     pub log: Arc<ServerLog>,
     pub events: EventBus,
+    /// A write that takes no byte for this long means the neighbour has stopped reading.
+    pub stall_after: Duration,
 }
 
 struct Connection {
@@ -173,7 +186,6 @@ impl Link {
                     },
                 }
                 if !self.faults.borrow().cut {
-                    self.log.note(format_args!("link to {} healed", self.to_name));
                     backoff.reset();
                     retry_at = Instant::now();
                     announced_down = false;
@@ -196,7 +208,7 @@ impl Link {
                     flood = recv(&mut self.pending, &mut self.inbox) => {
                         let Some(flood) = flood else { return };
                         let batch = self.batch(flood).await;
-                        connection = self.deliver(connection.take(), &batch).await;
+                        connection = self.deliver(connection.take(), batch).await;
                     }
                 }
             } else {
@@ -206,7 +218,7 @@ impl Link {
                     flood = recv(&mut self.pending, &mut self.inbox) => {
                         let Some(flood) = flood else { return };
                         let batch = self.batch(flood).await;
-                        connection = self.deliver(None, &batch).await;
+                        connection = self.deliver(None, batch).await;
                         if connection.is_some() {
                             backoff.reset();
                             announced_down = false;
@@ -258,9 +270,13 @@ impl Link {
 
     /// Writes `batch` on `connection` (reconnecting at once if it is missing or the neighbour
     /// has closed it); returns the connection if it is still usable.
-    async fn deliver(&self, connection: Option<Connection>, batch: &[Flood]) -> Option<Connection> {
+    async fn deliver(
+        &mut self,
+        connection: Option<Connection>,
+        mut batch: Vec<Flood>,
+    ) -> Option<Connection> {
         if self.faults.borrow().cut {
-            self.drop_reports(batch, DropReason::Cut);
+            self.drop_reports(&batch, DropReason::Cut);
             return connection;
         }
         let connection = match connection {
@@ -275,28 +291,34 @@ impl Link {
             conn
         } else {
             let Ok(conn) = self.connect().await else {
-                self.drop_reports(batch, DropReason::NeighbourDown);
+                self.drop_reports(&batch, DropReason::NeighbourDown);
                 return None;
             };
             conn
         };
-        let written = if let [one] = batch {
-            conn.write.write_all(&one.wire).await
+        let bytes = if let [one] = batch.as_slice() {
+            one.wire.clone()
         } else {
             let mut joined = Vec::with_capacity(batch.iter().map(|f| f.wire.len()).sum());
-            for flood in batch {
+            for flood in &batch {
                 joined.extend_from_slice(&flood.wire);
             }
-            conn.write.write_all(&joined).await
+            Bytes::from(joined)
         };
-        if let Err(err) = written {
-            self.dropped_connection(&format!("write failed: {err}"));
-            self.drop_reports(batch, DropReason::NeighbourDown);
+        if let Err(failure) = self.write_watched(&mut conn, &bytes, &mut batch).await {
+            let reason = match failure {
+                WriteFailure::Cut => "link cut by operator".to_owned(),
+                WriteFailure::Io(err) => format!("write failed: {err}"),
+            };
+            self.dropped_connection(&reason);
+            let why =
+                if self.faults.borrow().cut { DropReason::Cut } else { DropReason::NeighbourDown };
+            self.drop_reports(&batch, why);
             return None;
         }
         conn.last_write = Instant::now();
         self.stats.sent.fetch_add(batch.len() as u64, Ordering::Relaxed);
-        for flood in batch {
+        for flood in &batch {
             self.log.line("TO", &self.to_name, &flood.wire);
             self.events.emit(|| HerdEvent::FloodSent {
                 from: self.from,
@@ -306,6 +328,71 @@ impl Link {
             });
         }
         Some(conn)
+    }
+
+    /// Writes `bytes` on `conn`. A write that takes no byte for the stall bound stalls the
+    /// link: the batch's senders stop waiting for it, and until the rest goes through every
+    /// report handed to the link is dropped (`neighbour stalled`).
+    async fn write_watched(
+        &mut self,
+        conn: &mut Connection,
+        mut bytes: &[u8],
+        batch: &mut [Flood],
+    ) -> Result<(), WriteFailure> {
+        while !bytes.is_empty() {
+            match timeout(self.stall_after, conn.write.write(bytes)).await {
+                Ok(Ok(0)) => return Err(WriteFailure::Io(io::ErrorKind::WriteZero.into())),
+                Ok(Ok(n)) => bytes = &bytes[n..],
+                Ok(Err(err)) => return Err(WriteFailure::Io(err)),
+                Err(_) => {
+                    for flood in batch.iter_mut() {
+                        flood.handoff = None;
+                    }
+                    return self.write_stalled(conn, bytes).await;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The rest of a stalled write: waits for the neighbour to read again, dropping every
+    /// report handed to the link meanwhile.
+    async fn write_stalled(
+        &mut self,
+        conn: &mut Connection,
+        mut rest: &[u8],
+    ) -> Result<(), WriteFailure> {
+        self.stats.set_state(LinkState::Stalled);
+        self.log.note(format_args!(
+            "link to {} stalled: no write went through for {}; its reports are dropped until it \
+             reads again",
+            self.to_name,
+            humantime::format_duration(self.stall_after)
+        ));
+        self.events.emit(|| HerdEvent::LinkStalled { from: self.from, to: self.to });
+        while !rest.is_empty() {
+            tokio::select! {
+                biased;
+                changed = self.faults.changed() => {
+                    if changed.is_err() || self.faults.borrow().cut {
+                        return Err(WriteFailure::Cut);
+                    }
+                }
+                written = conn.write.write(rest) => match written {
+                    Ok(0) => return Err(WriteFailure::Io(io::ErrorKind::WriteZero.into())),
+                    Ok(n) => rest = &rest[n..],
+                    Err(err) => return Err(WriteFailure::Io(err)),
+                },
+                flood = recv(&mut self.pending, &mut self.inbox) => match flood {
+                    Some(flood) => self.drop_reports(&[flood], DropReason::NeighbourStalled),
+                    None => return Err(WriteFailure::Io(io::Error::other("server stopped"))),
+                },
+            }
+        }
+        self.stats.set_state(LinkState::Up);
+        self.log.note(format_args!("link to {} recovered: writes go through again", self.to_name));
+        self.events.emit(|| HerdEvent::LinkRecovered { from: self.from, to: self.to });
+        Ok(())
     }
 
     async fn connect(&self) -> io::Result<Connection> {
@@ -321,11 +408,13 @@ impl Link {
         Ok(Connection { read, write, last_write: Instant::now() })
     }
 
+    /// Announces that the connection closed; logs it too unless the operator cut the link
+    /// (the cut is logged once, where it is applied).
     fn dropped_connection(&self, reason: &str) {
         if !self.faults.borrow().cut {
             self.stats.set_state(LinkState::Down);
+            self.log.note(format_args!("link to {} down: {reason}", self.to_name));
         }
-        self.log.note(format_args!("link to {} down: {reason}", self.to_name));
         self.events.emit(|| HerdEvent::LinkDropped {
             from: self.from,
             to: self.to,
@@ -350,6 +439,13 @@ impl Link {
             });
         }
     }
+}
+
+/// Why a write on a link's connection ended early.
+enum WriteFailure {
+    Io(io::Error),
+    /// The operator cut the link while the write waited.
+    Cut,
 }
 
 /// The next report: the one held back as not yet due, or the inbox's next. Cancel-safe.

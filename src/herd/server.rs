@@ -25,10 +25,6 @@ use crate::protocol::{self, Command, IAmAt, Invalid, WhatsAt, at_line, format_di
 /// neighbour at this very moment before it answers `? `.
 const IN_FLIGHT_WAIT: Duration = Duration::from_millis(20);
 
-/// How long a report relayed from a neighbour waits for room in a full link queue before it is
-/// dropped (and counted). A client's own reports wait as long as it takes instead.
-const RELAY_PATIENCE: Duration = Duration::from_millis(50);
-
 /// One neighbour's outbound queue.
 pub(super) struct Outbox {
     pub to: ServerId,
@@ -192,9 +188,8 @@ impl Node {
                 handoff: handoffs.map(Handoffs::token),
             };
             let (from, to) = (self.id, outbox.to);
-            let patience = sender.is_some().then_some(RELAY_PATIENCE);
             let traffic = &self.shared.traffic;
-            match traffic.send((from, to), &outbox.queue, &outbox.stats, flood, patience).await {
+            match traffic.send((from, to), &outbox.queue, &outbox.stats, flood).await {
                 Handoff::Queued => {
                     events.emit(|| HerdEvent::FloodQueued { from, to, client: client.clone() });
                 }

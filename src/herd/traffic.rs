@@ -12,7 +12,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::events::{DropReason, EventBus, HerdEvent, ServerId};
-use super::link::{Flood, LinkStats};
+use super::link::{Flood, LinkState, LinkStats};
 
 /// Most reports held while paused; past that they are dropped and counted.
 pub const MAX_HELD: usize = 100_000;
@@ -70,18 +70,20 @@ impl Traffic {
     }
 
     /// Hands `flood` from server `from` to its link to `to`, or holds it while paused. When
-    /// the link's queue is full, waits for room: as long as it takes with `patience` `None`
-    /// (a client's own report: the client is slowed down, nothing is lost), or up to
-    /// `patience` (a report relayed from a neighbour: servers waiting on each other's full
-    /// queues must not wait forever), after which the report is dropped and counted.
+    /// the link's queue is full, waits for room: a busy link slows its senders down and loses
+    /// nothing. A stalled link (its neighbour stopped reading) takes no wait: the report is
+    /// dropped at once, and a link that stalls while senders wait drains its queue, so no
+    /// sender waits on a frozen neighbour for longer than the stall bound.
     pub async fn send(
         &self,
         link: (ServerId, ServerId),
         queue: &mpsc::Sender<Flood>,
         stats: &Arc<LinkStats>,
         flood: Flood,
-        patience: Option<Duration>,
     ) -> Handoff {
+        if stats.state() == LinkState::Stalled {
+            return Handoff::Dropped(DropReason::NeighbourStalled);
+        }
         let mut flood = match self.hold(link, queue, stats, flood) {
             Ok(flood) => flood,
             Err(handoff) => return handoff,
@@ -90,21 +92,10 @@ impl Traffic {
         if flood.due.is_some() {
             flood.handoff = None;
         }
-        let flood = match queue.try_send(flood) {
-            Ok(()) => return Handoff::Queued,
-            Err(mpsc::error::TrySendError::Closed(_)) => {
-                return Handoff::Dropped(DropReason::NeighbourDown);
-            }
-            Err(mpsc::error::TrySendError::Full(flood)) => flood,
-        };
-        let sent = match patience {
-            None => queue.send(flood).await.map_err(|_| DropReason::NeighbourDown),
-            Some(patience) => queue.send_timeout(flood, patience).await.map_err(|err| match err {
-                mpsc::error::SendTimeoutError::Timeout(_) => DropReason::QueueFull,
-                mpsc::error::SendTimeoutError::Closed(_) => DropReason::NeighbourDown,
-            }),
-        };
-        sent.map_or_else(Handoff::Dropped, |()| Handoff::Queued)
+        match queue.send(flood).await {
+            Ok(()) => Handoff::Queued,
+            Err(_) => Handoff::Dropped(DropReason::NeighbourDown),
+        }
     }
 
     /// Holds `flood` if traffic is paused (or drops it if too many are held), or gives it

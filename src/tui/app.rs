@@ -45,6 +45,8 @@ pub struct LinkModel {
 pub enum LinkLook {
     Up,
     Reconnecting,
+    /// A neighbour stopped reading: reports for it are dropped.
+    Stalled,
     Cut,
     /// One end is killed.
     Idle,
@@ -56,6 +58,8 @@ impl LinkModel {
             LinkLook::Cut
         } else if !servers[self.a].up || !servers[self.b].up {
             LinkLook::Idle
+        } else if self.a_to_b == LinkState::Stalled || self.b_to_a == LinkState::Stalled {
+            LinkLook::Stalled
         } else if self.a_to_b == LinkState::Up && self.b_to_a == LinkState::Up {
             LinkLook::Up
         } else {
@@ -335,7 +339,12 @@ impl App {
                 .into();
                 self.log(*from, Direction::Flood(*to), None, &text);
             }
-            HerdEvent::LinkUp { from, to } => self.set_direction(*from, *to, LinkState::Up),
+            HerdEvent::LinkUp { from, to } | HerdEvent::LinkRecovered { from, to } => {
+                self.set_direction(*from, *to, LinkState::Up);
+            }
+            HerdEvent::LinkStalled { from, to } => {
+                self.set_direction(*from, *to, LinkState::Stalled);
+            }
             HerdEvent::LinkDropped { from, to, .. } => {
                 let cut = self.link_of.get(&(*from, *to)).is_some_and(|&i| self.links[i].cut);
                 let state = if cut { LinkState::Cut } else { LinkState::Down };

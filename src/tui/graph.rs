@@ -68,6 +68,8 @@ pub struct NodeView {
 pub enum EdgeState {
     Up,
     Reconnecting,
+    /// A neighbour stopped reading: reports for it are dropped.
+    Stalled,
     Cut,
     /// One end is killed.
     Idle,
@@ -121,6 +123,8 @@ pub const GLYPH_STORED: char = '◉';
 pub const GLYPH_SUPPRESSED: char = '⊘';
 /// Midway marker of a reconnecting link.
 pub const MARK_RECONNECTING: char = '?';
+/// Midway marker of a stalled link.
+pub const MARK_STALLED: char = '‖';
 /// Midway marker of a cut link.
 pub const MARK_CUT: char = '╳';
 /// Midway marker of a selected link that is up.
@@ -247,6 +251,7 @@ pub fn style_of_edge(state: EdgeState, selected: bool) -> Style {
     let style = match state {
         EdgeState::Up => Style::new().fg(Color::Gray),
         EdgeState::Reconnecting => Style::new().fg(Color::Yellow),
+        EdgeState::Stalled => Style::new().fg(Color::Magenta),
         EdgeState::Cut => Style::new().fg(Color::Red),
         EdgeState::Idle => Style::new().fg(Color::DarkGray),
     };
@@ -254,10 +259,11 @@ pub fn style_of_edge(state: EdgeState, selected: bool) -> Style {
 }
 
 /// The marker drawn midway along a link, with its style, if it has one: `?` reconnecting,
-/// `╳` cut, `◇` a selected link that is up; a selected link's marker is reversed.
+/// `‖` stalled, `╳` cut, `◇` a selected link that is up; a selected link's marker is reversed.
 pub fn edge_marker(state: EdgeState, selected: bool) -> Option<(char, Style)> {
     let mark = match (state, selected) {
         (EdgeState::Reconnecting, _) => MARK_RECONNECTING,
+        (EdgeState::Stalled, _) => MARK_STALLED,
         (EdgeState::Cut, _) => MARK_CUT,
         (EdgeState::Up | EdgeState::Idle, true) => MARK_SELECTED,
         (EdgeState::Up | EdgeState::Idle, false) => return None,
@@ -275,7 +281,7 @@ pub fn edge_marker(state: EdgeState, selected: bool) -> Option<(char, Style)> {
 pub fn edge_dot(state: EdgeState, i: usize) -> bool {
     match state {
         EdgeState::Up => true,
-        EdgeState::Reconnecting => i % 2 == 0,
+        EdgeState::Reconnecting | EdgeState::Stalled => i % 2 == 0,
         EdgeState::Cut => i % 8 < 3,
         EdgeState::Idle => i % 4 == 0,
     }
@@ -337,7 +343,7 @@ fn token_style(token: &TokenView) -> Style {
 
 /// A key to the pane's glyphs, each styled as drawn, for a help screen or footer.
 pub fn legend() -> Vec<Span<'static>> {
-    let entries: [(char, Style, &str); 11] = [
+    let entries: [(char, Style, &str); 12] = [
         (GLYPH_UP, Style::new().fg(Color::Green), "up"),
         (GLYPH_KILLED, Style::new().fg(Color::Red).add_modifier(Modifier::BOLD), "killed"),
         (GLYPH_STORED, Style::new().fg(Color::Green).add_modifier(Modifier::BOLD), "stored"),
@@ -348,6 +354,7 @@ pub fn legend() -> Vec<Span<'static>> {
         ),
         ('─', style_of_edge(EdgeState::Up, false), "link"),
         ('┄', style_of_edge(EdgeState::Reconnecting, false), "reconnecting"),
+        (MARK_STALLED, style_of_edge(EdgeState::Stalled, false), "stalled"),
         (MARK_CUT, style_of_edge(EdgeState::Cut, false).add_modifier(Modifier::BOLD), "cut"),
         ('┈', style_of_edge(EdgeState::Idle, false), "idle"),
         (GLYPH_TOKEN, Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD), "flood"),
@@ -649,7 +656,7 @@ impl Raster {
         } else {
             match state {
                 EdgeState::Cut => 4,
-                EdgeState::Reconnecting => 3,
+                EdgeState::Stalled | EdgeState::Reconnecting => 3,
                 EdgeState::Up => 2,
                 EdgeState::Idle => 1,
             }

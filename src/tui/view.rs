@@ -178,6 +178,7 @@ fn draw_graph(frame: &mut Frame, app: &App, area: Rect) {
             state: match link.look(&app.servers) {
                 LinkLook::Up => EdgeState::Up,
                 LinkLook::Reconnecting => EdgeState::Reconnecting,
+                LinkLook::Stalled => EdgeState::Stalled,
                 LinkLook::Cut => EdgeState::Cut,
                 LinkLook::Idle => EdgeState::Idle,
             },
@@ -214,6 +215,7 @@ fn draw_graph(frame: &mut Frame, app: &App, area: Rect) {
             let state = match l.look(&app.servers) {
                 LinkLook::Up => "up",
                 LinkLook::Reconnecting => "reconnecting",
+                LinkLook::Stalled => "stalled: a neighbour does not read",
                 LinkLook::Cut => "cut",
                 LinkLook::Idle => "one end down",
             };
