@@ -76,6 +76,10 @@ pub struct HerdArgs {
     /// reading): reports for that neighbour are dropped, and counted, until it reads again.
     #[arg(long, global = true, default_value = "1s", value_parser = humantime::parse_duration)]
     pub link_stall: Duration,
+    /// Client connections each server holds at most; more are closed at once, counted and
+    /// logged. Fewer are admitted when the process's file-descriptor limit leaves less room.
+    #[arg(long, global = true, default_value_t = crate::herd::DEFAULT_MAX_CONNECTIONS)]
+    pub max_connections: usize,
     /// Give up on a Places request after this long.
     #[arg(long, global = true, default_value = "5s", value_parser = humantime::parse_duration)]
     pub places_timeout: Duration,
@@ -128,6 +132,7 @@ impl HerdArgs {
         config.log_dir = Some(self.log_dir.clone());
         config.link_delay = self.link_delay;
         config.link_stall = self.link_stall.max(Duration::from_millis(1));
+        config.max_connections = self.max_connections;
         Ok(config)
     }
 }

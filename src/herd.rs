@@ -2,6 +2,7 @@
 //! neighbour links, and exposes a [`HerdHandle`] for observers (events, snapshots) and the
 //! operator's faults (kill, restart, cut, heal).
 
+mod admission;
 mod codec;
 mod events;
 mod flood;
@@ -25,6 +26,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::config::Topology;
 use crate::places::Places;
+use admission::{Admission, LinkEnds};
 pub use events::{DropReason, EventBus, Fault, HerdEvent, ServerId, Subscription};
 pub use link::LinkState;
 use link::{Link, LinkFaults, LinkStats};
@@ -35,6 +37,24 @@ use server::{Node, Outbox};
 /// longer than a busy neighbour ever takes to read (milliseconds), short enough that a frozen
 /// one holds its neighbours' clients up once, briefly.
 pub const DEFAULT_LINK_STALL: Duration = Duration::from_secs(1);
+
+/// Client connections each server holds at most, unless configured otherwise.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
+
+/// Raises this process's soft limit on open files to its hard limit (a herd of many servers,
+/// or one server with many clients, needs more than the usual 1 024) and returns the limit
+/// now in force.
+pub fn raise_descriptor_limit() -> u64 {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => limit,
+        Err(_) => descriptor_limit(),
+    }
+}
+
+/// This process's soft limit on open files.
+pub fn descriptor_limit() -> u64 {
+    rlimit::getrlimit(rlimit::Resource::NOFILE).map_or(1024, |(soft, _)| soft)
+}
 
 /// How to run a herd.
 #[derive(Debug, Clone)]
@@ -54,6 +74,10 @@ pub struct HerdConfig {
     /// A link whose writes make no progress for this long is stalled: its neighbour has
     /// stopped reading, and reports for it are dropped until it reads again.
     pub link_stall: Duration,
+    /// Client connections each server holds at most.
+    pub max_connections: usize,
+    /// The process's file-descriptor limit (its soft `RLIMIT_NOFILE`).
+    pub descriptor_limit: u64,
 }
 
 impl HerdConfig {
@@ -67,6 +91,8 @@ impl HerdConfig {
             event_buffer: 1 << 16,
             link_delay: Duration::ZERO,
             link_stall: DEFAULT_LINK_STALL,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            descriptor_limit: descriptor_limit(),
         }
     }
 }
@@ -81,6 +107,11 @@ pub enum HerdError {
     LogFile { name: String, source: std::io::Error },
     #[error("neighbour {name} has port 0; a server run alone needs fixed neighbour ports")]
     UnknownNeighbourPort { name: String },
+    #[error(
+        "this herd needs {needed} file descriptors for its listeners, logs and links (and room \
+         for clients), but the limit is {limit}: raise it (ulimit -n) or run fewer servers here"
+    )]
+    Descriptors { needed: u64, limit: u64 },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -117,6 +148,8 @@ struct Shared {
     /// Counters per directed link `(from, to)`.
     stats: HashMap<(ServerId, ServerId), Arc<LinkStats>>,
     traffic: traffic::Traffic,
+    admission: Arc<Admission>,
+    link_ends: Arc<LinkEnds>,
     root: CancellationToken,
 }
 
@@ -155,6 +188,8 @@ impl Herd {
         let topology = config.topology;
         let n = topology.servers.len();
         let local: Vec<bool> = (0..n).map(|id| config.only.is_none_or(|only| only == id)).collect();
+        let admission =
+            admit_within(&topology, &local, config.descriptor_limit, config.max_connections)?;
         if let Some(dir) = &config.log_dir {
             std::fs::create_dir_all(dir)
                 .map_err(|source| HerdError::LogDir { path: dir.clone(), source })?;
@@ -213,6 +248,8 @@ impl Herd {
             faults,
             stats,
             traffic: traffic::Traffic::default(),
+            admission: Arc::new(admission),
+            link_ends: Arc::default(),
             root: CancellationToken::new(),
             topology,
         });
@@ -225,6 +262,29 @@ impl Herd {
         spawn_log_flusher(&shared);
         Ok(HerdHandle { shared })
     }
+}
+
+/// Client connections a herd needs room for at the least, beyond its own descriptors.
+const MIN_CLIENT_ROOM: u64 = 64;
+
+/// The herd's descriptor budget: fails if the topology needs more descriptors than the limit
+/// allows (rather than hanging or failing server by server later).
+fn admit_within(
+    topology: &Topology,
+    local: &[bool],
+    limit: u64,
+    max_connections: usize,
+) -> Result<Admission, HerdError> {
+    let servers = topology.servers.iter().enumerate().filter(|&(id, _)| local[id]);
+    let needed = admission::herd_descriptors(servers.map(|(_, spec)| {
+        let local_neighbours = spec.neighbours.iter().filter(|&&to| local[to]).count();
+        (spec.neighbours.len(), local_neighbours)
+    }));
+    if needed + MIN_CLIENT_ROOM > limit {
+        return Err(HerdError::Descriptors { needed: needed + MIN_CLIENT_ROOM, limit });
+    }
+    let local_servers = local.iter().filter(|&&l| l).count();
+    Ok(Admission::new(limit, needed, max_connections, local.len(), local_servers))
 }
 
 async fn bind(host: &str, port: u16) -> std::io::Result<TcpListener> {
@@ -262,6 +322,7 @@ fn launch(shared: &Arc<Shared>, id: ServerId, listener: TcpListener) {
             log: log.clone(),
             events: shared.events.clone(),
             stall_after: shared.link_stall,
+            ends: shared.link_ends.clone(),
         };
         tracker.spawn(token.clone().run_until_cancelled_owned(link.run()));
         outboxes.push(Outbox { to, queue, stats });
@@ -279,7 +340,7 @@ fn launch(shared: &Arc<Shared>, id: ServerId, listener: TcpListener) {
         log.note(format_args!("{} listening on {addr}", spec.name));
         shared.events.emit(|| HerdEvent::ServerStarted { server: id, addr });
     }
-    tracker.spawn(server::accept_loop(node.clone(), listener, token.clone(), tracker.clone()));
+    tracker.spawn(session::accept_loop(node.clone(), listener, token.clone(), tracker.clone()));
     *shared.running[id].lock().unwrap_or_else(PoisonError::into_inner) =
         Some(Running { node, token, tracker });
 }
@@ -322,6 +383,10 @@ pub struct ServerSnapshot {
     pub up: bool,
     /// The stored AT line of every client this server knows.
     pub clients: Vec<Arc<str>>,
+    /// Client connections it holds now.
+    pub connections: usize,
+    /// Connections it closed at once (see `--max-connections`) since the herd started.
+    pub refused: u64,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -357,6 +422,11 @@ impl HerdHandle {
         self.id(name).and_then(|id| self.addr(id))
     }
 
+    /// Client connections this process may hold in all, after the herd's own descriptors.
+    pub fn client_budget(&self) -> usize {
+        self.shared.admission.budget()
+    }
+
     pub fn is_up(&self, id: ServerId) -> bool {
         self.shared.node(id).is_some()
     }
@@ -377,6 +447,8 @@ impl HerdHandle {
                     local: shared.local[id],
                     up: node.is_some(),
                     clients: node.map(|n| n.table.lines()).unwrap_or_default(),
+                    connections: shared.admission.held(id),
+                    refused: shared.admission.refused(id),
                 }
             })
             .collect();

@@ -16,6 +16,7 @@ fn main() -> ExitCode {
         eprintln!("herdctl: {err}");
     }
     init_debug_log(&cli.herd.log_dir);
+    herdctl::herd::raise_descriptor_limit();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(err) => {
@@ -23,13 +24,20 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli)) {
+    let result = runtime.block_on(run(cli));
+    // Nothing left running (a name lookup on a blocking thread, say) may delay the exit.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(50));
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(report) => {
             let usage = report.downcast_ref::<UsageError>().is_some()
                 || matches!(
                     report.downcast_ref::<HerdError>(),
-                    Some(HerdError::Bind { .. } | HerdError::UnknownNeighbourPort { .. })
+                    Some(
+                        HerdError::Bind { .. }
+                            | HerdError::UnknownNeighbourPort { .. }
+                            | HerdError::Descriptors { .. }
+                    )
                 );
             if usage {
                 eprintln!("herdctl: error: {report}");

@@ -19,11 +19,12 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::net::TcpSocket;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::{mpsc, watch};
 use tokio::time::{Instant, sleep_until, timeout};
 
+use super::admission::{LinkEnd, LinkEnds};
 use super::events::{DropReason, EventBus, HerdEvent, ServerId};
 use super::flood::HandoffToken;
 use super::log::ServerLog;
@@ -142,9 +143,13 @@ pub(super) struct Link {
     pub events: EventBus,
     /// A write that takes no byte for this long means the neighbour has stopped reading.
     pub stall_after: Duration,
+    /// Where this link's connection is registered, so a neighbour in the same process that
+    /// accepts it knows it for a link.
+    pub ends: Arc<LinkEnds>,
 }
 
 struct Connection {
+    _end: LinkEnd,
     read: OwnedReadHalf,
     write: OwnedWriteHalf,
     /// When the last write went through.
@@ -397,15 +402,30 @@ impl Link {
 
     async fn connect(&self) -> io::Result<Connection> {
         let addr = (self.resolve)().ok_or_else(|| io::Error::other("address unknown"))?;
-        let stream = timeout(CONNECT_TIMEOUT, TcpStream::connect(addr))
+        // Bound before connecting, so its port is registered before the neighbour accepts.
+        let (socket, any) = if addr.is_ipv4() {
+            (TcpSocket::new_v4()?, SocketAddr::from(([0, 0, 0, 0], 0)))
+        } else {
+            (TcpSocket::new_v6()?, SocketAddr::from(([0u16; 8], 0)))
+        };
+        // Reusable, so that a server restarted on its old port can listen again even if this
+        // connection happens to hold that port number.
+        socket.set_reuseaddr(true)?;
+        socket.bind(any)?;
+        let end = self.ends.register(socket.local_addr()?.port());
+        let stream = timeout(CONNECT_TIMEOUT, socket.connect(addr))
             .await
             .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "connect timed out"))??;
+        if stream.local_addr().is_ok_and(|local| local == addr) {
+            // A TCP self-connection: the neighbour is down and its port was ours to take.
+            return Err(io::Error::new(io::ErrorKind::ConnectionRefused, "connected to itself"));
+        }
         let _ = stream.set_nodelay(true);
         let (read, write) = stream.into_split();
         self.stats.set_state(LinkState::Up);
         self.log.note(format_args!("link to {} up ({addr})", self.to_name));
         self.events.emit(|| HerdEvent::LinkUp { from: self.from, to: self.to });
-        Ok(Connection { read, write, last_write: Instant::now() })
+        Ok(Connection { _end: end, read, write, last_write: Instant::now() })
     }
 
     /// Announces that the connection closed; logs it too unless the operator cut the link

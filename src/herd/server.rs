@@ -1,21 +1,18 @@
-//! A running server ([`Node`]): its client table, what it does with each command, how it hands
-//! new reports to its links, and its accept loop.
+//! A running server ([`Node`]): its client table, what it does with each command, and how it
+//! hands new reports to its links.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use tokio::net::TcpListener;
 use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 
 use super::Shared;
 use super::events::{HerdEvent, ServerId};
 use super::flood::{self, Handoffs};
 use super::link::{Flood, LinkStats};
 use super::log::ServerLog;
-use super::session::{self, Peer};
 use super::table::ClientTable;
 use super::traffic::Handoff;
 use crate::places::{self, NearbyQuery};
@@ -24,6 +21,12 @@ use crate::protocol::{self, Command, IAmAt, Invalid, WhatsAt, at_line, format_di
 /// How long a WHATSAT for an unknown client waits for a report that may be arriving from a
 /// neighbour at this very moment before it answers `? `.
 const IN_FLIGHT_WAIT: Duration = Duration::from_millis(20);
+
+/// The other end of a connection, with its address formatted once for the log.
+pub(super) struct Peer {
+    pub addr: SocketAddr,
+    pub text: Box<str>,
+}
 
 /// One neighbour's outbound queue.
 pub(super) struct Outbox {
@@ -221,31 +224,4 @@ fn summary(reply: &[u8]) -> String {
     let text = crate::herd::log::printable(reply.split(|&b| b == b'\n').next().unwrap_or(reply));
     let more = reply.split(|&b| b == b'\n').filter(|l| !l.is_empty()).count().saturating_sub(1);
     if more == 0 { text.into_owned() } else { format!("{text} (+{more} lines)") }
-}
-
-/// Accepts connections until cancelled; each connection is served on its own task.
-pub(super) async fn accept_loop(
-    node: Arc<Node>,
-    listener: TcpListener,
-    token: CancellationToken,
-    tracker: TaskTracker,
-) {
-    loop {
-        let accepted = tokio::select! {
-            () = token.cancelled() => return,
-            accepted = listener.accept() => accepted,
-        };
-        match accepted {
-            Ok((stream, peer)) => {
-                let _ = stream.set_nodelay(true);
-                let session = session::serve(node.clone(), stream, peer);
-                let token = token.clone();
-                tracker.spawn(async move { token.run_until_cancelled(session).await });
-            }
-            Err(err) => {
-                node.log.note(format_args!("accept failed: {err}"));
-                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-            }
-        }
-    }
 }

@@ -1,30 +1,98 @@
-//! One client or neighbour connection: read framed lines, answer each in order, and write every
-//! reply in a single write (replies to pipelined lines are coalesced, never split). After the
-//! peer half-closes, the last command is still answered, then the connection is closed.
-//! Replies to IAMAT wait (up to `HANDOFF_WAIT`) until the new report has been written to every
-//! neighbour (flood first, then reply), so a neighbour asked right after the reply already
-//! knows; not while the operator holds traffic back (pause, link delay).
+//! Connections to one server: the accept loop, which admits each connection against the herd's
+//! descriptor budget (see [`super::admission`]), and one task per connection that reads framed
+//! lines, answers each in order, and writes every reply in a single write (replies to
+//! pipelined lines are coalesced, never split). After the peer half-closes, the last command
+//! is still answered, then the connection is closed. Replies to IAMAT wait (up to
+//! `HANDOFF_WAIT`) until the new report has been written to every neighbour (flood first, then
+//! reply), so a neighbour asked right after the reply already knows; not while the operator
+//! holds traffic back (pause, link delay). An idle connection holds no buffers: they are
+//! allocated when its first bytes arrive.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures::StreamExt;
 use tokio::io::AsyncWriteExt;
-use tokio::net::TcpStream;
+use tokio::net::{TcpListener, TcpStream};
 use tokio_util::codec::FramedRead;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
+use super::admission::Ticket;
 use super::codec::{Frame, LineDecoder};
 use super::flood::{HANDOFF_WAIT, Handoffs};
-use super::server::Node;
+use super::server::{Node, Peer};
 
-/// The other end of a connection, with its address formatted once for the log.
-pub(super) struct Peer {
-    pub addr: SocketAddr,
-    pub text: Box<str>,
+/// Pacing of retries after a failed accept (out of descriptors, say): doubling up to a second.
+const ACCEPT_RETRY_FIRST: Duration = Duration::from_millis(10);
+const ACCEPT_RETRY_CAP: Duration = Duration::from_secs(1);
+
+/// Accepts connections until cancelled; each admitted connection is served on its own task.
+/// A connection the herd cannot afford is closed at once, counted and logged; the server
+/// keeps serving the ones it has.
+pub(super) async fn accept_loop(
+    node: Arc<Node>,
+    listener: TcpListener,
+    token: CancellationToken,
+    tracker: TaskTracker,
+) {
+    let shared = node.shared.clone();
+    let mut retry = ACCEPT_RETRY_FIRST;
+    loop {
+        let accepted = tokio::select! {
+            () = token.cancelled() => return,
+            accepted = listener.accept() => accepted,
+        };
+        let (stream, peer) = match accepted {
+            Ok(accepted) => accepted,
+            Err(err) => {
+                node.log.note(format_args!(
+                    "accept failed: {err}; retrying in {}",
+                    humantime::format_duration(retry)
+                ));
+                tokio::select! {
+                    () = token.cancelled() => return,
+                    () = tokio::time::sleep(retry) => {}
+                }
+                retry = (retry * 2).min(ACCEPT_RETRY_CAP);
+                continue;
+            }
+        };
+        retry = ACCEPT_RETRY_FIRST;
+        // A neighbour's link from this same process is paid for by the herd's reserve.
+        let ticket = if shared.link_ends.contains(peer.port()) {
+            None
+        } else {
+            match shared.admission.admit(node.id) {
+                Ok(ticket) => Some(ticket),
+                Err(refusal) => {
+                    drop(stream);
+                    node.log.note(format_args!(
+                        "connection from {peer} closed at once: {}",
+                        refusal.as_str()
+                    ));
+                    continue;
+                }
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let session = serve(node.clone(), stream, peer, ticket);
+        let token = token.clone();
+        tracker.spawn(async move { token.run_until_cancelled(session).await });
+    }
 }
 
-/// Serves one connection until the peer is done or an I/O error ends it.
-pub(super) async fn serve(node: Arc<Node>, mut stream: TcpStream, addr: SocketAddr) {
+/// Serves one connection until the peer is done or an I/O error ends it. Nothing is allocated
+/// for it until its first bytes arrive.
+async fn serve(node: Arc<Node>, stream: TcpStream, addr: SocketAddr, ticket: Option<Ticket>) {
+    if stream.readable().await.is_ok() {
+        Box::pin(active(node, stream, addr)).await;
+    }
+    drop(ticket);
+}
+
+async fn active(node: Arc<Node>, mut stream: TcpStream, addr: SocketAddr) {
     let peer = Peer { addr, text: addr.to_string().into() };
     // Borrowed halves: dropping the stream at the end closes it with a single close(2).
     let (read, mut write) = stream.split();

@@ -30,6 +30,8 @@ pub fn healthy_snapshot(topology: &Topology) -> HerdSnapshot {
             local: true,
             up: true,
             clients: Vec::new(),
+            connections: 0,
+            refused: 0,
         })
         .collect();
     let links = topology
