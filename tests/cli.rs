@@ -225,8 +225,9 @@ async fn one_server_per_process_survives_a_kill_and_restart() {
 /// once every one is answered (so each is already in the server's log).
 async fn iamats(addr: SocketAddr, prefix: &str, count: usize) {
     let t = common::now_text();
-    let lines: String =
+    let lines: Vec<String> =
         (0..count).map(|n| format!("IAMAT {prefix}{n:03} +34.068930-118.445127 {t}\n")).collect();
+    let lines = lines.concat();
     let reply = grading_at(addr, lines.as_bytes()).await;
     assert_eq!(reply.lines().filter(|l| l.starts_with("AT ")).count(), count, "{reply}");
 }
