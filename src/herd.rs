@@ -527,13 +527,13 @@ impl HerdHandle {
     /// Flushes every log and opens its file afresh (the logrotate convention for SIGHUP:
     /// after `mv Bailey.log Bailey.log.old` new lines go to a new `Bailey.log`).
     pub fn reopen_logs(&self) -> Result<(), HerdError> {
-        let mut result = Ok(());
+        let mut first_error = None;
         for (log, spec) in self.shared.logs.iter().zip(&self.shared.topology.servers) {
             if let Err(source) = log.reopen() {
-                result = result.and(Err(HerdError::LogFile { name: spec.name.clone(), source }));
+                first_error.get_or_insert(HerdError::LogFile { name: spec.name.clone(), source });
             }
         }
-        result
+        first_error.map_or(Ok(()), Err)
     }
 }
 
