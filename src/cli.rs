@@ -1,6 +1,6 @@
 //! The command line: flags shared by every face of the herd, and the subcommands.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -57,9 +57,12 @@ pub struct HerdArgs {
     /// First port of a preset's servers.
     #[arg(long, global = true, default_value_t = config::DEFAULT_BASE_PORT)]
     pub base_port: u16,
-    /// Directory for the per-server log files (created if missing).
+    /// Directory for the per-server log files (created if missing); `none` logs nowhere.
     #[arg(long, global = true, default_value = "logs")]
     pub log_dir: PathBuf,
+    /// Rotate a server's log past this size (e.g. 64MiB, 10MB, 1048576), keeping 3 old files.
+    #[arg(long, global = true, default_value = "64MiB", value_parser = parse_size)]
+    pub log_max_size: u64,
     /// Where WHATSAT answers come from.
     #[arg(long, global = true, value_enum, default_value_t = PlacesKind::Offline)]
     pub places: PlacesKind,
@@ -122,6 +125,11 @@ impl HerdArgs {
         }
     }
 
+    /// Where the logs go: `None` for `--log-dir none`.
+    pub fn log_directory(&self) -> Option<&Path> {
+        Some(self.log_dir.as_path()).filter(|dir| dir.as_os_str() != "none")
+    }
+
     /// The engine configuration these flags describe.
     pub fn herd_config(&self) -> Result<HerdConfig, UsageError> {
         if self.link_delay > crate::tui::command::MAX_DELAY {
@@ -129,11 +137,35 @@ impl HerdArgs {
         }
         let mut config = HerdConfig::new(self.load_topology()?);
         config.places = self.places()?;
-        config.log_dir = Some(self.log_dir.clone());
+        config.log_dir = self.log_directory().map(Path::to_path_buf);
+        config.log_max_size = self.log_max_size;
         config.link_delay = self.link_delay;
         config.link_stall = self.link_stall.max(Duration::from_millis(1));
         config.max_connections = self.max_connections;
         Ok(config)
+    }
+}
+
+/// A size in bytes: `1048576`, `10MB`, `10 kB` (powers of 1000), `64MiB`, `1GiB` (of 1024).
+fn parse_size(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let scale: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "kb" => 1000,
+        "mb" => 1_000_000,
+        "gb" => 1_000_000_000,
+        "kib" => 1 << 10,
+        "mib" => 1 << 20,
+        "gib" => 1 << 30,
+        _ => return Err(format!("unknown unit {unit:?}: use B, kB, MB, GB, KiB, MiB or GiB")),
+    };
+    let size = number.parse::<u64>().ok().and_then(|n| n.checked_mul(scale));
+    match size {
+        Some(0) => Err("a log file needs room for at least one byte".into()),
+        Some(size) => Ok(size),
+        None => Err(format!("{text:?} is not a size like 64MiB, 10MB or 1048576")),
     }
 }
 
@@ -154,6 +186,28 @@ mod tests {
         let cli = Cli::try_parse_from(["herdctl", "--places", "google", "--headless"]).unwrap();
         assert_eq!(cli.herd.places, PlacesKind::Google);
         assert!(cli.headless);
+    }
+
+    #[test]
+    fn log_sizes_take_plain_bytes_and_units() {
+        for (text, size) in [
+            ("1048576", 1 << 20),
+            ("64MiB", 64 << 20),
+            ("10MB", 10_000_000),
+            ("10 kb", 10_000),
+            ("2GiB", 2 << 30),
+            ("512B", 512),
+        ] {
+            assert_eq!(parse_size(text), Ok(size), "{text}");
+        }
+        for text in ["", "MiB", "0", "1.5MiB", "10 parsecs", "-1", "99999999999GiB"] {
+            assert!(parse_size(text).is_err(), "{text}");
+        }
+        let cli = Cli::try_parse_from(["herdctl", "--log-dir", "none"]).unwrap();
+        assert_eq!(cli.herd.log_directory(), None);
+        assert_eq!(cli.herd.log_max_size, 64 << 20);
+        let cli = Cli::try_parse_from(["herdctl", "--log-dir", "./none"]).unwrap();
+        assert_eq!(cli.herd.log_directory(), Some(Path::new("./none")));
     }
 
     #[test]

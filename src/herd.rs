@@ -63,6 +63,8 @@ pub struct HerdConfig {
     pub places: Places,
     /// One log file per server in this directory (created); `None` logs nowhere.
     pub log_dir: Option<PathBuf>,
+    /// Each log file is rotated when it would grow past this many bytes.
+    pub log_max_size: u64,
     /// Run only this server here (its neighbours are other processes); `None` runs them all.
     pub only: Option<ServerId>,
     /// Capacity of each link's queue of reports.
@@ -86,6 +88,7 @@ impl HerdConfig {
             topology,
             places: Places::Offline,
             log_dir: None,
+            log_max_size: log::DEFAULT_MAX_SIZE,
             only: None,
             link_queue: 4096,
             event_buffer: 1 << 16,
@@ -197,8 +200,9 @@ impl Herd {
         let mut logs = Vec::with_capacity(n);
         for (id, spec) in topology.servers.iter().enumerate() {
             let dir = config.log_dir.as_deref().filter(|_| local[id]);
-            let log = ServerLog::open(dir, &spec.name)
+            let log = ServerLog::open(dir, &spec.name, config.log_max_size)
                 .map_err(|source| HerdError::LogFile { name: spec.name.clone(), source })?;
+            log.started();
             logs.push(Arc::new(log));
         }
         let mut listeners = Vec::with_capacity(n);
@@ -259,7 +263,6 @@ impl Herd {
             }
         }
         shared.traffic.set_delay(config.link_delay);
-        spawn_log_flusher(&shared);
         Ok(HerdHandle { shared })
     }
 }
@@ -343,22 +346,6 @@ fn launch(shared: &Arc<Shared>, id: ServerId, listener: TcpListener) {
     tracker.spawn(session::accept_loop(node.clone(), listener, token.clone(), tracker.clone()));
     *shared.running[id].lock().unwrap_or_else(PoisonError::into_inner) =
         Some(Running { node, token, tracker });
-}
-
-fn spawn_log_flusher(shared: &Arc<Shared>) {
-    let shared = shared.clone();
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_millis(200));
-        loop {
-            tokio::select! {
-                () = shared.root.cancelled() => break,
-                _ = tick.tick() => {}
-            }
-            for log in &shared.logs {
-                log.flush();
-            }
-        }
-    });
 }
 
 /// A cheap handle on a running herd.
@@ -616,8 +603,21 @@ impl HerdHandle {
         }
         self.shared.root.cancel();
         for log in &self.shared.logs {
+            log.stopped();
             log.flush();
         }
+    }
+
+    /// Flushes every log and opens its file afresh (the logrotate convention for SIGHUP:
+    /// after `mv Bailey.log Bailey.log.old` new lines go to a new `Bailey.log`).
+    pub fn reopen_logs(&self) -> Result<(), HerdError> {
+        let mut first_error = None;
+        for (log, spec) in self.shared.logs.iter().zip(&self.shared.topology.servers) {
+            if let Err(source) = log.reopen() {
+                first_error.get_or_insert(HerdError::LogFile { name: spec.name.clone(), source });
+            }
+        }
+        first_error.map_or(Ok(()), Err)
     }
 }
 

@@ -9,13 +9,16 @@ use herdctl::cli::{Cli, Command, UsageError};
 use herdctl::config::Topology;
 use herdctl::herd::{Herd, HerdError, HerdHandle};
 use herdctl::tui::{self, history};
+use tokio::signal::unix::{Signal, SignalKind, signal};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Err(err) = color_eyre::install() {
         eprintln!("herdctl: {err}");
     }
-    init_debug_log(&cli.herd.log_dir);
+    if let Some(dir) = cli.herd.log_directory() {
+        init_debug_log(dir);
+    }
     herdctl::herd::raise_descriptor_limit();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
@@ -100,8 +103,9 @@ async fn run(cli: Cli) -> Result<()> {
 }
 
 /// Prints `NAME HOST:PORT` for each server this process runs, then serves until Ctrl-C or
-/// SIGTERM and shuts down cleanly.
+/// SIGTERM and shuts down cleanly. SIGHUP reopens the log files and keeps serving.
 async fn serve_headless(herd: HerdHandle) -> Result<()> {
+    let signals = Signals::new().wrap_err("installing signal handlers")?;
     let snapshot = herd.snapshot();
     let mut stdout = std::io::stdout().lock();
     for server in snapshot.servers.iter().filter(|s| s.local) {
@@ -111,16 +115,41 @@ async fn serve_headless(herd: HerdHandle) -> Result<()> {
     }
     stdout.flush()?;
     drop(stdout);
-    shutdown_signal().await.wrap_err("waiting for a shutdown signal")?;
+    signals.serve(&herd).await;
     herd.shutdown().await;
     Ok(())
 }
 
-async fn shutdown_signal() -> std::io::Result<()> {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    tokio::select! {
-        ctrl_c = tokio::signal::ctrl_c() => ctrl_c,
-        _ = term.recv() => Ok(()),
+/// The signals a headless herd answers.
+struct Signals {
+    interrupt: Signal,
+    terminate: Signal,
+    hangup: Signal,
+}
+
+impl Signals {
+    fn new() -> std::io::Result<Self> {
+        Ok(Self {
+            interrupt: signal(SignalKind::interrupt())?,
+            terminate: signal(SignalKind::terminate())?,
+            hangup: signal(SignalKind::hangup())?,
+        })
+    }
+
+    /// Returns on Ctrl-C or SIGTERM; on SIGHUP flushes and reopens every log file (the
+    /// daemon convention after logrotate moves them) and keeps serving.
+    async fn serve(mut self, herd: &HerdHandle) {
+        loop {
+            tokio::select! {
+                _ = self.interrupt.recv() => return,
+                _ = self.terminate.recv() => return,
+                _ = self.hangup.recv() => {
+                    if let Err(err) = herd.reopen_logs() {
+                        eprintln!("herdctl: {err}");
+                    }
+                }
+            }
+        }
     }
 }
 

@@ -220,3 +220,89 @@ async fn one_server_per_process_survives_a_kill_and_restart() {
     grading_at(addr("Clark"), format!("IAMAT three +3+3 {t}").as_bytes()).await;
     eventually("Campbell", "three").await;
 }
+
+/// `count` IAMAT lines for clients `{prefix}000`…, sent on one grading connection; returns
+/// once every one is answered (so each is already in the server's log).
+async fn iamats(addr: SocketAddr, prefix: &str, count: usize) {
+    let t = common::now_text();
+    let lines: Vec<String> =
+        (0..count).map(|n| format!("IAMAT {prefix}{n:03} +34.068930-118.445127 {t}\n")).collect();
+    let lines = lines.concat();
+    let reply = grading_at(addr, lines.as_bytes()).await;
+    assert_eq!(reply.lines().filter(|l| l.starts_with("AT ")).count(), count, "{reply}");
+}
+
+/// The clients of the IAMAT lines a server logged as received.
+fn logged_iamats(path: &Path) -> Vec<String> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    text.lines()
+        .filter_map(|line| line.split_once(" IAMAT "))
+        .filter(|(head, _)| head.contains(" IN "))
+        .map(|(_, rest)| rest.split(' ').next().unwrap().to_owned())
+        .collect()
+}
+
+fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + PATIENCE;
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sighup_reopens_the_logs_and_loses_no_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = ["--headless", "-t", "line:2", "--base-port", "0", "--log-dir", "logs"];
+    let mut herd = Running::spawn(&args, dir.path());
+    let addr = herd.listening(2)[0].1;
+    let log = dir.path().join("logs/S1.log");
+    let old = dir.path().join("logs/S1.log.old");
+
+    iamats(addr, "a", 300).await;
+    herd.signal("-HUP");
+    wait_until("300 IN lines in the log", || logged_iamats(&log).len() == 300);
+    iamats(addr, "x", 1).await;
+    assert!(herd.child.try_wait().unwrap().is_none(), "SIGHUP stopped the herd");
+
+    // logrotate: move the file, more lines, SIGHUP, then lines for the fresh file.
+    std::fs::rename(&log, &old).unwrap();
+    iamats(addr, "b", 300).await;
+    herd.signal("-HUP");
+    wait_until("a fresh log file", || log.exists());
+    iamats(addr, "c", 300).await;
+    herd.signal("-TERM");
+    assert!(herd.wait().success());
+
+    let (before, after) = (logged_iamats(&old), logged_iamats(&log));
+    let named = |prefix: &str| {
+        (0..300).map(move |n| format!("{prefix}{n:03}")).collect::<std::collections::BTreeSet<_>>()
+    };
+    let before_set: std::collections::BTreeSet<_> = before.iter().cloned().collect();
+    let after_set: std::collections::BTreeSet<_> = after.iter().cloned().collect();
+    assert!(named("a").is_subset(&before_set), "the moved file lacks lines from before the move");
+    assert!(named("c").is_subset(&after_set), "the fresh file lacks lines from after SIGHUP");
+    let mut all: Vec<String> = before.into_iter().chain(after).collect();
+    all.sort();
+    let mut expected: Vec<String> = ["a", "b", "c"].iter().flat_map(|p| named(p)).collect();
+    expected.push("x000".into());
+    expected.sort();
+    assert_eq!(all, expected, "every IN line exactly once across the two files");
+    let old_text = std::fs::read_to_string(&old).unwrap();
+    let new_text = std::fs::read_to_string(&log).unwrap();
+    assert!(old_text.lines().next().unwrap().contains(" -- herdctl 0.1.0 started "), "{old_text}");
+    assert!(new_text.ends_with(" -- herdctl 0.1.0 stopped\n"), "{new_text}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn log_dir_none_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = ["--headless", "-t", "line:2", "--base-port", "0", "--log-dir", "none"];
+    let mut herd = Running::spawn(&args, dir.path());
+    let addr = herd.listening(2)[0].1;
+    iamats(addr, "a", 3).await;
+    herd.signal("-INT");
+    assert!(herd.wait().success());
+    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().path()).collect();
+    assert!(left.is_empty(), "{left:?}");
+}

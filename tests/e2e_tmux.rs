@@ -6,9 +6,13 @@
 //! `.ci/run` runs), where a missing tmux fails it; `HERDCTL_SKIP_TMUX=1` skips it anywhere.
 #![allow(clippy::unwrap_used)]
 
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use herdctl::config::Topology;
 
 /// How long any one condition may take to show up on the screen.
 const PATIENCE: Duration = Duration::from_secs(15);
@@ -134,6 +138,51 @@ fn wait_for<T>(
     }
 }
 
+/// Starts the dashboard with `args` in a fresh tmux session whose files live in `dir`.
+fn start_dashboard(dir: &Path, args: &[&str]) -> Tmux {
+    let config = dir.join("tmux.conf");
+    std::fs::write(&config, "set -g remain-on-exit on\nset -g status off\n").unwrap();
+    let tmux = Tmux { socket: dir.join("tmux.sock"), session: unique_name() };
+    let size = (WIDTH.to_string(), HEIGHT.to_string());
+    let output = tmux
+        .command()
+        .arg("-f")
+        .arg(&config)
+        .args(["new-session", "-d", "-s", &tmux.session, "-x", &size.0, "-y", &size.1, "-c"])
+        .arg(dir)
+        .args(["/bin/sh", "-c", WRAPPER, env!("CARGO_BIN_EXE_herdctl")])
+        .args(args)
+        .current_dir(dir)
+        .env("HERDCTL_DATA_DIR", dir)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "tmux new-session failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    tmux
+}
+
+/// Waits for herdctl to exit after `cause`, then checks it exited 0 and handed the terminal
+/// back. The pane is dead once nothing holds its terminal any more: herdctl and the wrapper
+/// have both exited.
+fn assert_exited_cleanly(tmux: &Tmux, dir: &Path, cause: &str) {
+    let alternate = wait_for(tmux, dir, &format!("herdctl to exit after {cause}"), |tmux, _| {
+        let state = tmux.pane_format("#{pane_dead}|#{alternate_on}");
+        state.strip_prefix("1|").map(str::to_owned)
+    });
+    let stderr = read_or_empty(&dir.join("herdctl-stderr.txt"));
+    let code = read_or_empty(&dir.join("herdctl-exit.txt"));
+    assert_eq!(code.trim(), "0", "herdctl exit status; stderr:\n{stderr}");
+    assert_eq!(alternate, "0", "the alternate screen is still on after exit");
+    let stty = read_or_empty(&dir.join("stty-after.txt"));
+    let modes: Vec<&str> = stty.split(|c: char| c.is_whitespace() || c == ';').collect();
+    for mode in ["icanon", "echo"] {
+        assert!(modes.contains(&mode), "terminal left without {mode} (raw mode?):\n{stty}");
+    }
+}
+
 fn header(screen: &str) -> &str {
     screen.lines().next().unwrap_or("")
 }
@@ -169,31 +218,9 @@ fn dashboard_reports_a_client_cuts_a_link_and_quits_cleanly() {
     }
     let dir = tempfile::tempdir().unwrap();
     let dir_path = dir.path();
-    let config = dir_path.join("tmux.conf");
-    std::fs::write(&config, "set -g remain-on-exit on\nset -g status off\n").unwrap();
-
-    let name = unique_name();
-    let tmux = Tmux { socket: dir_path.join("tmux.sock"), session: name };
     let log_dir = dir_path.join("logs");
-    let size = (WIDTH.to_string(), HEIGHT.to_string());
-    let output = tmux
-        .command()
-        .arg("-f")
-        .arg(&config)
-        .args(["new-session", "-d", "-s", &tmux.session, "-x", &size.0, "-y", &size.1, "-c"])
-        .arg(dir_path)
-        .args(["/bin/sh", "-c", WRAPPER, env!("CARGO_BIN_EXE_herdctl"), "--base-port", "0"])
-        .arg("--log-dir")
-        .arg(&log_dir)
-        .current_dir(dir_path)
-        .env("HERDCTL_DATA_DIR", dir_path)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "tmux new-session failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let log_arg = log_dir.to_str().unwrap();
+    let tmux = start_dashboard(dir_path, &["--base-port", "0", "--log-dir", log_arg]);
 
     // The dashboard is up, every server listens and every link is connected.
     wait_for(&tmux, dir_path, "the dashboard with 5 servers and 6 links up", |_, screen| {
@@ -229,21 +256,7 @@ fn dashboard_reports_a_client_cuts_a_link_and_quits_cleanly() {
 
     // (3) Quit: the process exits with success and hands the terminal back.
     tmux.press("q");
-    // The pane is dead once nothing holds its terminal any more: herdctl and the wrapper
-    // have both exited.
-    let alternate = wait_for(&tmux, dir_path, "herdctl to exit after q", |tmux, _| {
-        let state = tmux.pane_format("#{pane_dead}|#{alternate_on}");
-        state.strip_prefix("1|").map(str::to_owned)
-    });
-    let stderr = read_or_empty(&dir_path.join("herdctl-stderr.txt"));
-    let code = read_or_empty(&dir_path.join("herdctl-exit.txt"));
-    assert_eq!(code.trim(), "0", "herdctl exit status; stderr:\n{stderr}");
-    assert_eq!(alternate, "0", "the alternate screen is still on after exit");
-    let stty = read_or_empty(&dir_path.join("stty-after.txt"));
-    let modes: Vec<&str> = stty.split(|c: char| c.is_whitespace() || c == ';').collect();
-    for mode in ["icanon", "echo"] {
-        assert!(modes.contains(&mode), "terminal left without {mode} (raw mode?):\n{stty}");
-    }
+    assert_exited_cleanly(&tmux, dir_path, "q");
     let after = tmux.screen();
     assert!(!after.contains("servers 5/5"), "the dashboard is still on screen:\n{after}");
     assert!(log_dir.join("Bailey.log").is_file(), "no per-server log in --log-dir");
@@ -251,4 +264,49 @@ fn dashboard_reports_a_client_cuts_a_link_and_quits_cleanly() {
     tmux.run(&["kill-session", "-t", &tmux.session]);
     let gone = tmux.command().args(["has-session", "-t", &tmux.session]).output().unwrap();
     assert!(!gone.status.success(), "the tmux session is still there");
+}
+
+/// SIGHUP (the terminal went away) ends the dashboard cleanly: every log line is written, the
+/// terminal is restored and the exit status is 0.
+#[test]
+fn dashboard_on_sighup_flushes_the_logs_and_exits_cleanly() {
+    if !tmux_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let dir_path = dir.path();
+    let mut topology = Topology::load("line:2", 0).unwrap();
+    let free: Vec<TcpListener> =
+        (0..2).map(|_| TcpListener::bind("127.0.0.1:0").unwrap()).collect();
+    for (server, listener) in topology.servers.iter_mut().zip(free) {
+        server.port = listener.local_addr().unwrap().port();
+    }
+    let file = dir_path.join("herd.toml");
+    std::fs::write(&file, topology.to_toml()).unwrap();
+    let tmux = start_dashboard(dir_path, &["-t", file.to_str().unwrap(), "--log-dir", "logs"]);
+    wait_for(&tmux, dir_path, "the dashboard with 2 servers up", |_, screen| {
+        header(screen).contains("servers 2/2").then_some(())
+    });
+
+    let lines: Vec<String> =
+        (0..300).map(|n| format!("IAMAT c{n:03} +34.068930-118.445127 1621464827.5\n")).collect();
+    let lines = lines.concat();
+    let mut stream = TcpStream::connect(("127.0.0.1", topology.servers[0].port)).unwrap();
+    stream.write_all(lines.as_bytes()).unwrap();
+    stream.shutdown(Shutdown::Write).unwrap();
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).unwrap();
+    assert_eq!(reply.lines().filter(|l| l.starts_with("AT ")).count(), 300, "{reply}");
+
+    // herdctl is the only child of the wrapper shell that the pane runs.
+    let shell = tmux.pane_format("#{pane_pid}");
+    let children = std::fs::read_to_string(format!("/proc/{shell}/task/{shell}/children"));
+    let pid = children.unwrap().trim().to_owned();
+    assert!(Command::new("kill").args(["-HUP", &pid]).status().unwrap().success());
+    assert_exited_cleanly(&tmux, dir_path, "SIGHUP");
+
+    let log = read_or_empty(&dir_path.join("logs/S1.log"));
+    let received = log.lines().filter(|l| l.contains(" IN ") && l.contains(" IAMAT c")).count();
+    assert_eq!(received, 300, "IN lines in the log");
+    assert!(log.ends_with(" -- herdctl 0.1.0 stopped\n"), "{log}");
 }
