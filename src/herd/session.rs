@@ -86,7 +86,9 @@ pub(super) async fn accept_loop(
 /// Serves one connection until the peer is done or an I/O error ends it. Nothing is allocated
 /// for it until its first bytes arrive.
 async fn serve(node: Arc<Node>, stream: TcpStream, addr: SocketAddr, ticket: Option<Ticket>) {
-    if stream.readable().await.is_ok() {
+    // A peek, not `readable()`: a socket just accepted counts as readable before any byte has
+    // arrived.
+    if stream.peek(&mut [0u8; 1]).await.is_ok() {
         Box::pin(active(node, stream, addr)).await;
     }
     drop(ticket);
