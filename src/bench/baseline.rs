@@ -10,7 +10,7 @@ use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use color_eyre::eyre::{Result, WrapErr, bail, eyre};
 use serde_json::json;
@@ -126,7 +126,13 @@ impl System {
 
     /// Counts, over every log file, the reports written to neighbours and those dropped.
     pub fn log_counts(&self) -> io::Result<LogCounts> {
-        let mut counts = LogCounts::default();
+        self.log_counts_before(None)
+    }
+
+    /// [`log_counts`](Self::log_counts), leaving out drops logged at or after `cutoff` (a
+    /// herd being shut down drops what it still held, for neighbours already gone).
+    pub fn log_counts_before(&self, cutoff: Option<SystemTime>) -> io::Result<LogCounts> {
+        let mut counts = LogCounts { cutoff, ..LogCounts::default() };
         for entry in std::fs::read_dir(self.logs.path())? {
             let path = entry?.path();
             let debug = path.file_stem().is_some_and(|s| s == "herdctl-debug");
@@ -189,6 +195,13 @@ pub struct LogCounts {
     /// The same, per directed link: the sender from its log file's name, the neighbour from
     /// the note's `for NEIGHBOUR`.
     pub dropped_by_link: BTreeMap<DirectedLink, BTreeMap<String, u64>>,
+    /// Drops logged at or after this time are not counted.
+    cutoff: Option<SystemTime>,
+}
+
+/// The time a herdctl log line starts with (`2026-11-25T08:45:25.123456Z `).
+fn logged_at(line: &str) -> Option<SystemTime> {
+    humantime::parse_rfc3339(line.split(' ').next()?).ok()
 }
 
 /// `(neighbour, reason)` of a note `… dropped report of CLIENT for NEIGHBOUR: REASON`.
@@ -216,6 +229,11 @@ impl LogCounts {
             } else if line.windows(14).any(|w| w == b"dropped report") {
                 // `… dropped report of CLIENT for NEIGHBOUR: REASON`
                 let text = String::from_utf8_lossy(&line);
+                if let Some(cutoff) = self.cutoff {
+                    if logged_at(&text).is_some_and(|at| at >= cutoff) {
+                        continue;
+                    }
+                }
                 let reason = text.rsplit(": ").next().unwrap_or("").trim();
                 let reason: String = reason.chars().take(40).collect();
                 if let Some((neighbour, _)) = parse_drop(&text) {
@@ -432,6 +450,8 @@ mod tests {
             "2026-11-25T08:45:25.123456Z -- dropped report of load-3 for Bona: neighbour stalled";
         assert_eq!(parse_drop(note), Some(("Bona", "neighbour stalled")));
         assert_eq!(parse_drop("2026-11-25T08:45:25.123456Z TO Bona AT x"), None);
+        let at = logged_at(note).unwrap();
+        assert_eq!(at, humantime::parse_rfc3339("2026-11-25T08:45:25.123456Z").unwrap());
     }
 
     #[test]

@@ -24,14 +24,21 @@ const BATCH: usize = 500;
 const SETTLE_LIMIT: Duration = Duration::from_secs(30);
 /// Between two looks at the server's descriptors.
 const POLL_PAUSE: Duration = Duration::from_millis(20);
+/// Descriptors the server may have had open for a moment when its count was first read (a
+/// warm-up question still closing): accepting counts as done this close to the full count.
+const SLACK: usize = 16;
 
 /// One system's figures.
 #[derive(Debug, Clone, Serialize)]
 pub struct Connections {
     pub system: Kind,
-    /// Connections asked for, and those open and silent once all were accepted.
+    /// Connections asked for, and those open and silent once all were accepted (or the wait
+    /// for that gave up).
     pub wanted: usize,
     pub idle: usize,
+    /// What went wrong, if anything: the figures are then of the connections that were held.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
     pub rss_start: u64,
     pub rss_loaded: u64,
     pub rss_after: u64,
@@ -45,7 +52,13 @@ pub struct Connections {
 impl Connections {
     /// Resident bytes each idle connection adds.
     pub fn per_connection(&self) -> Option<f64> {
-        (self.idle > 0).then(|| (self.rss_loaded as f64 - self.rss_start as f64) / self.idle as f64)
+        let held = self.held();
+        (held > 0).then(|| (self.rss_loaded as f64 - self.rss_start as f64) / held as f64)
+    }
+
+    /// Connections the server held: open and silent, and as many more descriptors open.
+    pub fn held(&self) -> usize {
+        self.idle.min(self.fds_loaded.saturating_sub(self.fds_start))
     }
 
     /// Resident memory after closing, as a percentage above (negative: below) the start.
@@ -87,17 +100,17 @@ fn fds_of(pid: u32) -> Result<usize> {
     Ok(std::fs::read_dir(format!("/proc/{pid}/fd"))?.count())
 }
 
-/// Polls the descriptors of `pid` until `done` says so; the count then, or an error past
-/// [`SETTLE_LIMIT`].
-async fn wait_fds(pid: u32, what: &str, done: impl Fn(usize) -> bool) -> Result<usize> {
+/// Polls the descriptors of `pid` until `done` says so: `Ok` with the count then, or `Err`
+/// with the count past [`SETTLE_LIMIT`].
+async fn wait_fds(pid: u32, done: impl Fn(usize) -> bool) -> Result<Result<usize, usize>> {
     let deadline = Instant::now() + SETTLE_LIMIT;
     loop {
         let fds = fds_of(pid)?;
         if done(fds) {
-            return Ok(fds);
+            return Ok(Ok(fds));
         }
         if Instant::now() >= deadline {
-            bail!("{what}: {fds} descriptors open after {SETTLE_LIMIT:?}");
+            return Ok(Err(fds));
         }
         sleep(POLL_PAUSE).await;
     }
@@ -108,21 +121,33 @@ async fn measure(system: &System, wanted: usize) -> Result<Connections> {
     let addr = system.addrs().first().copied().ok_or_else(|| eyre!("no server"))?;
     let fds_start = fds_of(pid)?;
     let rss_start = baseline::rss_of(pid)?;
-    let streams = open(addr, wanted).await?;
-    let label = system.kind.label();
-    let fds_loaded =
-        wait_fds(pid, &format!("{label} accepting"), |fds| fds >= fds_start + wanted).await?;
+    let mut errors = Vec::new();
+    let streams = open(addr, wanted, &mut errors).await;
+    let accepted = wait_fds(pid, |fds| fds + SLACK >= fds_start + streams.len()).await?;
+    let fds_loaded = accepted.unwrap_or_else(|fds| {
+        errors.push(format!("{fds} descriptors open after {SETTLE_LIMIT:?}, from {fds_start}"));
+        fds
+    });
     let idle = streams.iter().filter(|s| silent(s)).count();
+    if idle < streams.len() {
+        errors.push(format!("{} of {} connections closed or answered", streams.len() - idle, streams.len()));
+    }
     let rss_loaded = baseline::rss_of(pid)?;
     drop(streams);
     let closed = Instant::now();
-    let fds_after = wait_fds(pid, &format!("{label} closing"), |fds| fds <= fds_start).await?;
-    let release_secs = Some(closed.elapsed().as_secs_f64());
+    let (fds_after, release_secs) = match wait_fds(pid, |fds| fds <= fds_start).await? {
+        Ok(fds) => (fds, Some(closed.elapsed().as_secs_f64())),
+        Err(fds) => {
+            errors.push(format!("{fds} descriptors still open {SETTLE_LIMIT:?} after closing"));
+            (fds, None)
+        }
+    };
     let rss_after = baseline::rss_of(pid)?;
     Ok(Connections {
         system: system.kind,
         wanted,
         idle,
+        error: (!errors.is_empty()).then(|| errors.join("; ")),
         rss_start,
         rss_loaded,
         rss_after,
@@ -133,19 +158,26 @@ async fn measure(system: &System, wanted: usize) -> Result<Connections> {
     })
 }
 
-/// Opens `count` connections to `addr`, [`BATCH`] at a time.
-async fn open(addr: SocketAddr, count: usize) -> Result<Vec<TcpStream>> {
+/// Opens `count` connections to `addr`, [`BATCH`] at a time, stopping at the first batch
+/// with a failure (noted in `errors`).
+async fn open(addr: SocketAddr, count: usize, errors: &mut Vec<String>) -> Vec<TcpStream> {
     let mut streams = Vec::with_capacity(count);
     while streams.len() < count {
         let batch = BATCH.min(count - streams.len());
         let opened = join_all((0..batch).map(|_| TcpStream::connect(addr))).await;
+        let mut failed = None;
         for stream in opened {
-            streams.push(stream.map_err(|err| {
-                eyre!("connection {} of {count} to {addr}: {err}", streams.len() + 1)
-            })?);
+            match stream {
+                Ok(stream) => streams.push(stream),
+                Err(err) => failed = failed.or(Some(err)),
+            }
+        }
+        if let Some(err) = failed {
+            errors.push(format!("opened {} of {count} connections: {err}", streams.len()));
+            break;
         }
     }
-    Ok(streams)
+    streams
 }
 
 /// Open, and nothing has arrived on it.

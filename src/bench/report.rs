@@ -233,14 +233,18 @@ fn connections_rows(report: &Report, rows: &mut Vec<Row>) {
         .into_iter()
         .flatten()
         .map(|c| {
-            format!(
-                "{} {} of {} idle, RSS {:.1} → {:.1} MiB",
+            let mut text = format!(
+                "{} {} of {} held idle, RSS {:.1} → {:.1} MiB",
                 c.system.label(),
-                group(c.idle as f64),
+                group(c.held() as f64),
                 group(c.wanted as f64),
                 mib(c.rss_start),
                 mib(c.rss_loaded)
-            )
+            );
+            if let Some(error) = &c.error {
+                let _ = write!(text, " ({error})");
+            }
+            text
         })
         .collect();
     rows.push(
@@ -606,7 +610,7 @@ fn hard_targets(report: &Report, targets: &mut Vec<Target>) {
     let herd = report.connections.iter().find(|c| c.system == Kind::Herdctl);
     targets.push(judge(
         "≤ 4 KiB resident per idle connection",
-        herd.map(|c| (format!("{} connections", group(c.idle as f64)), c.per_connection()))
+        herd.map(|c| (format!("{} connections", group(c.held() as f64)), c.per_connection()))
             .into_iter(),
         |v| v <= 4096.0,
         |v| format!("{v:.0} B"),

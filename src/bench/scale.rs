@@ -11,6 +11,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use color_eyre::eyre::{Result, bail, eyre};
+use futures::stream::{self, StreamExt};
 use serde::Serialize;
 use tokio::time::{Instant, sleep};
 
@@ -27,6 +28,8 @@ pub const BASELINE: &str = "cs131";
 const START_LIMIT: Duration = Duration::from_secs(60);
 /// Longest one update may take to reach every server.
 const CONVERGE_LIMIT: Duration = Duration::from_secs(60);
+/// Servers confirmed at once once the farthest knows the update.
+const CONFIRM_AT_ONCE: usize = 32;
 /// Between two questions to a server that did not know the update yet.
 const POLL_PAUSE: Duration = Duration::from_millis(1);
 
@@ -132,9 +135,10 @@ fn hops(topology: &Topology) -> Vec<usize> {
     distance
 }
 
-/// Sends one IAMAT to server 0 and waits until every server knows it: first the farthest
-/// server is asked until it does, then every other, farthest first, until each does. The
-/// time until the last was seen to (`None` past [`CONVERGE_LIMIT`]) and how many were.
+/// Sends one IAMAT to server 0 and waits until every server knows it: the farthest server is
+/// asked until it does, then every other once (and again until it does, if it did not). The
+/// time until the farthest knew, or until a server that did not know at the first question
+/// did (`None` past [`CONVERGE_LIMIT`]), and how many servers were seen to know.
 async fn converge(
     topology: &Topology,
     servers: &[(String, SocketAddr)],
@@ -160,18 +164,50 @@ async fn converge(
     if !reply.starts_with(b"AT ") {
         bail!("the IAMAT was answered {:?}", String::from_utf8_lossy(&reply));
     }
-    let mut latest = began;
-    let mut confirmed = 0;
-    for addr in addrs {
-        match known_by(addr, &client, deadline).await {
-            Some(when) => {
-                latest = latest.max(when);
+    // The farthest first, until it knows; its time is the convergence time unless another
+    // server did not know yet when asked next.
+    let Some((&farthest, others)) = addrs.split_first() else {
+        return Ok((Some(began.elapsed()), 0));
+    };
+    let Some(mut latest) = known_by(farthest, &client, deadline).await else {
+        return Ok((None, 0));
+    };
+    let checks = stream::iter(others.iter().map(|&addr| {
+        let client = client.as_str();
+        async move {
+            if asks_once(addr, client).await {
+                Some(None)
+            } else {
+                known_by(addr, client, deadline).await.map(Some)
+            }
+        }
+    }))
+    .buffer_unordered(CONFIRM_AT_ONCE)
+    .collect::<Vec<_>>()
+    .await;
+    let mut confirmed = 1;
+    for check in checks {
+        match check {
+            Some(later) => {
                 confirmed += 1;
+                latest = latest.max(later.unwrap_or(latest));
             }
             None => return Ok((None, confirmed)),
         }
     }
     Ok((Some(latest - began), confirmed))
+}
+
+/// Whether the server at `addr` knows `client` now.
+async fn asks_once(addr: SocketAddr, client: &str) -> bool {
+    let question = format!("WHATSAT {client} 1 1\n");
+    let mut reply = Vec::new();
+    load::exchange(addr, question.as_bytes(), &mut reply).await.is_ok() && knows(&reply)
+}
+
+/// A WHATSAT reply that is an answer, not `? `.
+fn knows(reply: &[u8]) -> bool {
+    !reply.is_empty() && !reply.starts_with(b"? ")
 }
 
 /// Asks the server at `addr` with `WHATSAT CLIENT 1 1` until the answer is not `? `; when it
@@ -180,10 +216,7 @@ async fn known_by(addr: SocketAddr, client: &str, deadline: Instant) -> Option<I
     let question = format!("WHATSAT {client} 1 1\n");
     let mut reply = Vec::new();
     while Instant::now() < deadline {
-        if load::exchange(addr, question.as_bytes(), &mut reply).await.is_ok()
-            && !reply.is_empty()
-            && !reply.starts_with(b"? ")
-        {
+        if load::exchange(addr, question.as_bytes(), &mut reply).await.is_ok() && knows(&reply) {
             return Some(Instant::now());
         }
         sleep(POLL_PAUSE).await;

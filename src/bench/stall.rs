@@ -162,11 +162,25 @@ async fn run(settings: &Settings, freeze: bool) -> Result<StallRun> {
     };
     let (outcome, probe) =
         tokio::join!(load::run(spec), probe(target, settings.stall_duration, tag));
-    // The servers still running shut down and flush their logs; the stopped one stays
-    // stopped, so the logs show the stall only.
+    // Until the floods of the load have finished on every server still running (a marker
+    // sent to each has reached the others: links are FIFO) ...
+    let running: Vec<_> = system
+        .servers
+        .iter()
+        .filter(|(name, _)| !freeze || name != FROZEN)
+        .map(|(_, addr)| *addr)
+        .collect();
+    let drained = drain::settle(&running, &format!("{tag}-end"), &[], settings.drain_limit).await;
+    if drained.at.is_none() {
+        progress(format_args!("stall: the load's floods did not finish in time ({tag})"));
+    }
+    // ... the drops logged count; then the servers still running shut down and flush their
+    // logs (what they drop while going down, for neighbours already gone, is left out), the
+    // stopped one stays stopped.
+    let cutoff = std::time::SystemTime::now();
     let except: Vec<u32> = stopped.iter().map(|s| s.pid).collect();
     system.terminate(&except, SHUTDOWN).await;
-    let counts = system.log_counts()?;
+    let counts = system.log_counts_before(Some(cutoff))?;
     drop(stopped);
     system.stop().await;
     let micros = |d: Option<Duration>| d.map(|d| d.as_secs_f64() * 1e6);
