@@ -130,7 +130,11 @@ async fn measure(system: &System, wanted: usize) -> Result<Connections> {
     });
     let idle = streams.iter().filter(|s| silent(s)).count();
     if idle < streams.len() {
-        errors.push(format!("{} of {} connections closed or answered", streams.len() - idle, streams.len()));
+        errors.push(format!(
+            "{} of {} connections closed or answered",
+            streams.len() - idle,
+            streams.len()
+        ));
     }
     let rss_loaded = baseline::rss_of(pid)?;
     drop(streams);
