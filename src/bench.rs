@@ -6,12 +6,15 @@
 //! command and with persistent pipelined connections (throughput counted until every flood
 //! has finished); WHATSAT throughput with the offline Places backend; flood convergence time
 //! and messages per update on several topologies; resident memory when idle and per stored
-//! client; the dashboard's frame time. The systems under test run as separate processes; the
-//! convergence timing runs the engine in this process to read its events.
+//! client; the dashboard's frame time; memory per idle connection. Outside the default set:
+//! a frozen neighbour (one server's process stopped) under load, and herds of 1 600 and 2 000
+//! servers in one process. The systems under test run as separate processes; the convergence
+//! timing runs the engine in this process to read its events.
 //!
 //! Output: an aligned table (absolute figures and ratios) on stdout, optionally JSON.
 
 mod baseline;
+mod connections;
 mod convergence;
 mod drain;
 mod echo;
@@ -21,6 +24,8 @@ mod load;
 mod machine;
 mod memory;
 mod report;
+mod scale;
+mod stall;
 mod throughput;
 
 use std::fmt::Display;
@@ -52,7 +57,9 @@ pub struct BenchArgs {
     /// Leave out the Python asyncio baseline.
     #[arg(long)]
     pub no_python: bool,
-    /// Run only these parts (comma-separated).
+    /// Run only these parts (comma-separated). The default set is every part but `stall`
+    /// (two runs of 60 s, 8 s with --quick) and `scale` (herds of 2 000 and 1 600 servers,
+    /// about a minute); `connections` is in it (10 000 idle connections, 2 000 with --quick).
     #[arg(long, value_enum, value_delimiter = ',', value_name = "NAME,...")]
     pub only: Vec<Part>,
     /// Concurrent clients of the IAMAT runs (comma-separated).
@@ -85,6 +92,14 @@ pub enum Part {
     Memory,
     /// The dashboard's frame time.
     Frame,
+    /// A frozen neighbour: one `herdctl serve` process of five stopped, load and a latency
+    /// probe at its neighbour, drops per link (not in the default set).
+    Stall,
+    /// ring:2000 and grid:40x40 in one process: start time, memory, convergence (not in the
+    /// default set).
+    Scale,
+    /// Resident memory per idle client connection, and what closing them gives back.
+    Connections,
 }
 
 /// Sizes and durations of one run.
@@ -106,6 +121,10 @@ pub struct Settings {
     /// Longest the memory load may take.
     pub memory_limit: Duration,
     pub frames: usize,
+    /// How long the stall part's load and probe run, healthy and stalled each.
+    pub stall_duration: Duration,
+    /// Idle connections the connections part opens.
+    pub idle_connections: usize,
 }
 
 impl Settings {
@@ -133,6 +152,8 @@ impl Settings {
             asyncio_memory_clients: pick(quick, 10_000, 1_000),
             memory_limit: pick(quick, Duration::from_secs(120), Duration::from_secs(30)),
             frames: pick(quick, 300, 30),
+            stall_duration: pick(quick, Duration::from_secs(60), Duration::from_secs(8)),
+            idle_connections: pick(quick, 10_000, 2_000),
         }
     }
 
@@ -147,6 +168,8 @@ impl Settings {
             "memory_clients": self.memory_clients,
             "asyncio_memory_clients": self.asyncio_memory_clients,
             "frames": self.frames,
+            "stall_duration_secs": self.stall_duration.as_secs_f64(),
+            "idle_connections": self.idle_connections,
             "parts": parts.iter().map(|p| format!("{p:?}").to_lowercase()).collect::<Vec<_>>(),
             "asyncio": python,
         })
@@ -171,7 +194,14 @@ pub async fn run(args: BenchArgs) -> Result<()> {
     }
     let settings = Settings::new(&args);
     let parts = if args.only.is_empty() {
-        vec![Part::Frame, Part::Convergence, Part::Iamat, Part::Whatsat, Part::Memory]
+        vec![
+            Part::Frame,
+            Part::Convergence,
+            Part::Iamat,
+            Part::Whatsat,
+            Part::Memory,
+            Part::Connections,
+        ]
     } else {
         args.only.clone()
     };
@@ -246,6 +276,15 @@ pub async fn measure(settings: &Settings, parts: &[Part], python: bool) -> Resul
     } else {
         Vec::new()
     };
+    let connections = if wants(Part::Connections) {
+        connections::measure_all(settings).await?
+    } else {
+        Vec::new()
+    };
+    let scale = if wants(Part::Scale) { scale::measure_all().await } else { Vec::new() };
+    let stall = if wants(Part::Stall) { Some(stall::measure(settings).await?) } else { None };
     let settings_json = settings.to_json(parts, script.is_some());
-    Ok(report::build(machine, settings_json, iamat, whatsat, convergence, memory, frame))
+    let parts =
+        report::Parts { iamat, whatsat, convergence, memory, frame, connections, scale, stall };
+    Ok(report::build(machine, settings_json, parts))
 }

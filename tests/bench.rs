@@ -88,3 +88,40 @@ fn whatsat_against_the_echo_ceiling_in_separate_processes() {
     assert!(row["vs_echo"].as_f64().unwrap() > 0.0, "{row}");
     assert!(row["asyncio"].is_null());
 }
+
+#[test]
+fn idle_connections_against_the_echo_server() {
+    let (stdout, report) = bench(&["--quick", "--only", "connections"]);
+    for expected in ["[idle connections]", "RSS per idle connection (2000 to one server)"] {
+        assert!(stdout.contains(expected), "no {expected:?} in\n{stdout}");
+    }
+    let systems: Vec<&str> = report["connections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["system"].as_str().unwrap())
+        .collect();
+    assert_eq!(systems, ["herdctl", "echo"]);
+    for c in report["connections"].as_array().unwrap() {
+        assert_eq!(c["idle"], 2000, "{c}");
+        assert!(c["rss_loaded"].as_u64().unwrap() > c["rss_start"].as_u64().unwrap(), "{c}");
+    }
+    assert_ne!(target(&report, "≤ 4 KiB resident per idle connection")["status"], "not_measured");
+}
+
+/// Two 8 s runs of five `herdctl serve` processes under load: slow in a debug build.
+#[test]
+#[ignore = "about 30 s; run with --ignored"]
+fn a_stopped_neighbour_costs_only_its_own_links() {
+    let (stdout, report) = bench(&["--quick", "--only", "stall"]);
+    assert!(stdout.contains("[frozen neighbour]"), "{stdout}");
+    assert!(stdout.contains("÷baseline"), "{stdout}");
+    let stalled = &report["stall"]["stalled"];
+    assert!(stalled["probes"].as_u64().unwrap() > 0, "{stalled}");
+    let dropped = stalled["dropped"].as_array().unwrap();
+    assert!(
+        dropped.iter().all(|d| d["to"] == "Bona" && d["reason"] == "neighbour stalled"),
+        "{stalled}"
+    );
+    assert_eq!(report["stall"]["healthy"]["dropped"].as_array().unwrap().len(), 0);
+}

@@ -10,7 +10,7 @@ use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use color_eyre::eyre::{Result, WrapErr, bail, eyre};
 use serde_json::json;
@@ -105,6 +105,20 @@ impl System {
         self.procs.iter().filter_map(|p| p.child.id()).collect()
     }
 
+    /// The process serving `name`: its own in a one-process-per-server system, else the one
+    /// process.
+    pub fn pid_of(&self, name: &str) -> Option<u32> {
+        let pids = self.pids();
+        match pids.as_slice() {
+            [one] => Some(*one),
+            _ if pids.len() == self.servers.len() => {
+                let index = self.servers.iter().position(|(n, _)| n == name)?;
+                pids.get(index).copied()
+            }
+            _ => None,
+        }
+    }
+
     /// Resident memory of every process of the system, in bytes.
     pub fn rss(&self) -> Result<Vec<u64>> {
         self.pids().into_iter().map(rss_of).collect()
@@ -112,14 +126,36 @@ impl System {
 
     /// Counts, over every log file, the reports written to neighbours and those dropped.
     pub fn log_counts(&self) -> io::Result<LogCounts> {
-        let mut counts = LogCounts::default();
+        self.log_counts_before(None)
+    }
+
+    /// [`log_counts`](Self::log_counts), leaving out drops logged at or after `cutoff` (a
+    /// herd being shut down drops what it still held, for neighbours already gone).
+    pub fn log_counts_before(&self, cutoff: Option<SystemTime>) -> io::Result<LogCounts> {
+        let mut counts = LogCounts { cutoff, ..LogCounts::default() };
         for entry in std::fs::read_dir(self.logs.path())? {
             let path = entry?.path();
-            if path.extension().is_some_and(|e| e == "log") {
+            let debug = path.file_stem().is_some_and(|s| s == "herdctl-debug");
+            if path.extension().is_some_and(|e| e == "log") && !debug {
                 counts.add_file(&path)?;
             }
         }
         Ok(counts)
+    }
+
+    /// Asks every process but those of `except` to shut down (SIGTERM: a herd flushes its logs)
+    /// and waits up to `limit` for each to exit.
+    pub async fn terminate(&mut self, except: &[u32], limit: Duration) {
+        let mut asked = Vec::new();
+        for (i, proc) in self.procs.iter().enumerate() {
+            if let Some(pid) = proc.child.id().filter(|pid| !except.contains(pid)) {
+                let _ = signal(pid, "TERM").await;
+                asked.push(i);
+            }
+        }
+        for i in asked {
+            let _ = timeout(limit, self.procs[i].child.wait()).await;
+        }
     }
 
     /// Kills every process and waits for it.
@@ -130,6 +166,25 @@ impl System {
     }
 }
 
+/// Sends `SIG{name}` to process `pid` with `kill` (this crate has no unsafe code to call
+/// `kill(2)` itself).
+pub async fn signal(pid: u32, name: &str) -> Result<()> {
+    let status = Command::new("kill")
+        .arg(format!("-{name}"))
+        .arg(pid.to_string())
+        .stdin(Stdio::null())
+        .status()
+        .await
+        .wrap_err("running kill")?;
+    if !status.success() {
+        bail!("kill -{name} {pid} failed ({status})");
+    }
+    Ok(())
+}
+
+/// A directed link, `(sender, neighbour)`, by server name.
+pub type DirectedLink = (String, String);
+
 /// What the log files say about flooding.
 #[derive(Debug, Default, Clone)]
 pub struct LogCounts {
@@ -137,10 +192,29 @@ pub struct LogCounts {
     pub sent: u64,
     /// Reports given up on (`dropped report` notes), by the reason logged.
     pub dropped: BTreeMap<String, u64>,
+    /// The same, per directed link: the sender from its log file's name, the neighbour from
+    /// the note's `for NEIGHBOUR`.
+    pub dropped_by_link: BTreeMap<DirectedLink, BTreeMap<String, u64>>,
+    /// Drops logged at or after this time are not counted.
+    cutoff: Option<SystemTime>,
+}
+
+/// The time a herdctl log line starts with (`2026-11-25T08:45:25.123456Z `).
+fn logged_at(line: &str) -> Option<SystemTime> {
+    humantime::parse_rfc3339(line.split(' ').next()?).ok()
+}
+
+/// `(neighbour, reason)` of a note `… dropped report of CLIENT for NEIGHBOUR: REASON`.
+fn parse_drop(text: &str) -> Option<(&str, &str)> {
+    let (_, rest) = text.split_once("dropped report of ")?;
+    let (_, rest) = rest.split_once(" for ")?;
+    let (neighbour, reason) = rest.split_once(": ")?;
+    Some((neighbour.trim(), reason.trim()))
 }
 
 impl LogCounts {
     fn add_file(&mut self, path: &Path) -> io::Result<()> {
+        let sender = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
         let mut reader = io::BufReader::with_capacity(1 << 20, std::fs::File::open(path)?);
         let mut line = Vec::new();
         loop {
@@ -155,8 +229,18 @@ impl LogCounts {
             } else if line.windows(14).any(|w| w == b"dropped report") {
                 // `… dropped report of CLIENT for NEIGHBOUR: REASON`
                 let text = String::from_utf8_lossy(&line);
+                if let Some(cutoff) = self.cutoff {
+                    if logged_at(&text).is_some_and(|at| at >= cutoff) {
+                        continue;
+                    }
+                }
                 let reason = text.rsplit(": ").next().unwrap_or("").trim();
                 let reason: String = reason.chars().take(40).collect();
+                if let Some((neighbour, _)) = parse_drop(&text) {
+                    let key = (sender.clone(), neighbour.to_owned());
+                    let reasons = self.dropped_by_link.entry(key).or_default();
+                    *reasons.entry(reason.clone()).or_default() += 1;
+                }
                 *self.dropped.entry(reason).or_default() += 1;
             }
         }
@@ -181,6 +265,7 @@ async fn spawn(
     count: usize,
     logs: &Path,
     what: &str,
+    limit: Duration,
 ) -> Result<(Proc, Vec<(String, SocketAddr)>)> {
     let stderr_path = logs.join(format!("{what}.stderr"));
     let stderr = std::fs::File::create(&stderr_path)?;
@@ -194,7 +279,7 @@ async fn spawn(
     let stdout = child.stdout.take().ok_or_else(|| eyre!("{what}: no stdout"))?;
     let mut lines = BufReader::new(stdout).lines();
     let mut servers = Vec::with_capacity(count);
-    let read = timeout(STARTUP, async {
+    let read = timeout(limit, async {
         while servers.len() < count {
             let Some(line) = lines.next_line().await? else { break };
             let mut fields = line.split_whitespace();
@@ -223,14 +308,46 @@ async fn spawn(
 
 /// herdctl itself: `herdctl --headless --topology SPEC --base-port 0 --log-dir TMP`.
 pub async fn start_herdctl(spec: &str) -> Result<System> {
+    start_herdctl_within(spec, STARTUP).await
+}
+
+/// [`start_herdctl`], allowing `limit` for every address to be printed.
+pub async fn start_herdctl_within(spec: &str, limit: Duration) -> Result<System> {
     let count = Topology::load(spec, 0)?.servers.len();
     let logs = TempDir::new("herdctl")?;
     let exe = std::env::current_exe().wrap_err("finding the herdctl binary")?;
     let mut command = Command::new(exe);
     command.args(["--headless", "--topology", spec, "--base-port", "0", "--log-dir"]);
     command.arg(logs.path());
-    let (proc, servers) = spawn(command, count, logs.path(), "herdctl").await?;
+    let (proc, servers) = spawn(command, count, logs.path(), "herdctl", limit).await?;
     Ok(System { kind: Kind::Herdctl, servers, procs: vec![proc], logs })
+}
+
+/// herdctl as one process per server, the way a herd of separate machines runs:
+/// `herdctl serve NAME --topology FILE --log-dir TMP` for each server of `spec`, on ports found
+/// free up front and written into FILE.
+pub async fn start_serve(spec: &str) -> Result<System> {
+    let mut topology = Topology::load(spec, 0)?;
+    let logs = TempDir::new("serve")?;
+    let ports = free_ports(topology.servers.len())?;
+    for (server, port) in topology.servers.iter_mut().zip(&ports) {
+        server.port = *port;
+    }
+    let file = logs.path().join("topology.toml");
+    std::fs::write(&file, topology.to_toml())?;
+    let exe = std::env::current_exe().wrap_err("finding the herdctl binary")?;
+    let mut procs = Vec::with_capacity(ports.len());
+    let mut addrs = Vec::with_capacity(ports.len());
+    for server in &topology.servers {
+        let mut command = Command::new(&exe);
+        command.arg("serve").arg(&server.name).arg("--topology").arg(&file);
+        command.arg("--log-dir").arg(logs.path());
+        let what = format!("serve-{}", server.name);
+        let (proc, mut listening) = spawn(command, 1, logs.path(), &what, STARTUP).await?;
+        procs.push(proc);
+        addrs.append(&mut listening);
+    }
+    Ok(System { kind: Kind::Herdctl, servers: addrs, procs, logs })
 }
 
 /// The bare tokio line-echo server, the loopback ceiling for request and response, listening
@@ -241,7 +358,7 @@ pub async fn start_echo(spec: &str) -> Result<System> {
     let exe = std::env::current_exe().wrap_err("finding the herdctl binary")?;
     let mut command = Command::new(exe);
     command.args(["bench", "--echo-server", "--echo-ports", &count.to_string()]);
-    let (proc, servers) = spawn(command, count, logs.path(), "echo").await?;
+    let (proc, servers) = spawn(command, count, logs.path(), "echo", STARTUP).await?;
     Ok(System { kind: Kind::Echo, servers, procs: vec![proc], logs })
 }
 
@@ -316,9 +433,43 @@ pub async fn start_asyncio(script: &AsyncioScript, spec: &str) -> Result<System>
         command.arg(script.path()).arg(&server.name).arg("--config").arg(&config);
         command.arg("--exit-with-stdin");
         let what = format!("asyncio-{}", server.name);
-        let (proc, mut listening) = spawn(command, 1, logs.path(), &what).await?;
+        let (proc, mut listening) = spawn(command, 1, logs.path(), &what, STARTUP).await?;
         procs.push(proc);
         addrs.append(&mut listening);
     }
     Ok(System { kind: Kind::Asyncio, servers: addrs, procs, logs })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn drop_notes_name_the_neighbour_and_the_reason() {
+        let note =
+            "2026-11-25T08:45:25.123456Z -- dropped report of load-3 for Bona: neighbour stalled";
+        assert_eq!(parse_drop(note), Some(("Bona", "neighbour stalled")));
+        assert_eq!(parse_drop("2026-11-25T08:45:25.123456Z TO Bona AT x"), None);
+        let at = logged_at(note).unwrap();
+        assert_eq!(at, humantime::parse_rfc3339("2026-11-25T08:45:25.123456Z").unwrap());
+    }
+
+    #[test]
+    fn drops_are_counted_per_directed_link() {
+        let dir = TempDir::new("logcounts").unwrap();
+        let text = "t -- dropped report of a for Bona: neighbour stalled\n\
+                    t TO Campbell AT x\n\
+                    t -- dropped report of b for Bona: neighbour stalled\n\
+                    t -- dropped report of c for Campbell: queue full\n";
+        std::fs::write(dir.path().join("Bailey.log"), text).unwrap();
+        let counts =
+            System { kind: Kind::Herdctl, servers: Vec::new(), procs: Vec::new(), logs: dir }
+                .log_counts()
+                .unwrap();
+        assert_eq!(counts.sent, 1);
+        let link = |to: &str| counts.dropped_by_link[&("Bailey".to_owned(), to.to_owned())].clone();
+        assert_eq!(link("Bona")["neighbour stalled"], 2);
+        assert_eq!(link("Campbell")["queue full"], 1);
+        assert_eq!(counts.dropped["neighbour stalled"], 2);
+    }
 }

@@ -53,6 +53,9 @@ pub enum Workload {
     /// `IAMAT {tag}-{task}-{seq} …`: every request a new client, so every one is a new report
     /// that floods the whole herd.
     IAmAt { tag: String },
+    /// `IAMAT {tag}-{task} …` with the current time: one client per task whose every request
+    /// is a newer report (it floods the whole herd too), so a long run stores few clients.
+    Moving { tag: String },
     /// `WHATSAT {client} 10 5` over these known clients, round robin.
     WhatsAt { clients: Arc<[String]> },
 }
@@ -62,6 +65,7 @@ impl Workload {
     pub fn client(&self, task: usize, seq: u64) -> String {
         match self {
             Workload::IAmAt { tag } => format!("{tag}-{task}-{seq}"),
+            Workload::Moving { tag } => format!("{tag}-{task}"),
             Workload::WhatsAt { clients } => {
                 let i = (task as u64 * 7919 + seq) % clients.len().max(1) as u64;
                 clients.get(i as usize).cloned().unwrap_or_default()
@@ -73,6 +77,9 @@ impl Workload {
         match self {
             Workload::IAmAt { tag } => {
                 let _ = writeln!(out, "IAMAT {tag}-{task}-{seq} {COORDS} {}", posix_now());
+            }
+            Workload::Moving { tag } => {
+                let _ = writeln!(out, "IAMAT {tag}-{task} {COORDS} {}", posix_now());
             }
             Workload::WhatsAt { .. } => {
                 let _ = writeln!(out, "WHATSAT {} 10 5", self.client(task, seq));

@@ -1,16 +1,34 @@
 //! The bench's results: rows of absolute figures with the ratios herdctl ÷ asyncio and
-//! herdctl ÷ echo, the targets of docs/benchmarks.md judged against them, an aligned text table and JSON.
+//! herdctl ÷ echo (and, for parts whose baseline is herdctl itself in another state, herdctl
+//! ÷ that baseline), the targets of docs/benchmarks.md judged against them, an aligned text
+//! table and JSON.
 
 use std::fmt::Write as _;
 
 use serde::Serialize;
 
 use super::baseline::Kind;
+use super::connections::Connections;
 use super::convergence::Convergence;
 use super::frame::FrameTime;
 use super::machine::Machine;
 use super::memory::{self, Memory};
+use super::scale::{self, Scale};
+use super::stall::{self, Stall};
 use super::throughput::{Measured, Run};
+
+/// What the parts measured (empty or `None` for parts not run).
+#[derive(Debug, Clone, Default)]
+pub struct Parts {
+    pub iamat: Vec<Run>,
+    pub whatsat: Vec<Run>,
+    pub convergence: Vec<Convergence>,
+    pub memory: Vec<Memory>,
+    pub frame: Option<FrameTime>,
+    pub connections: Vec<Connections>,
+    pub scale: Vec<Scale>,
+    pub stall: Option<Stall>,
+}
 
 /// Everything one bench run measured.
 #[derive(Debug, Clone, Serialize)]
@@ -24,6 +42,9 @@ pub struct Report {
     pub convergence: Vec<Convergence>,
     pub memory: Vec<Memory>,
     pub frame: Option<FrameTime>,
+    pub connections: Vec<Connections>,
+    pub scale: Vec<Scale>,
+    pub stall: Option<Stall>,
 }
 
 /// One line of the table.
@@ -37,6 +58,10 @@ pub struct Row {
     pub echo: Option<f64>,
     pub vs_asyncio: Option<f64>,
     pub vs_echo: Option<f64>,
+    /// herdctl measured the same way in a reference state (a healthy herd, the default herd),
+    /// for parts that have no other system to compare with.
+    pub baseline: Option<f64>,
+    pub vs_baseline: Option<f64>,
     pub note: String,
 }
 
@@ -51,8 +76,19 @@ impl Row {
             echo: None,
             vs_asyncio: None,
             vs_echo: None,
+            baseline: None,
+            vs_baseline: None,
             note: String::new(),
         }
+    }
+
+    fn baseline(mut self, baseline: Option<f64>) -> Self {
+        self.vs_baseline = match (self.herdctl, baseline) {
+            (Some(a), Some(b)) if b > 0.0 => Some(a / b),
+            _ => None,
+        };
+        self.baseline = baseline;
+        self
     }
 
     fn values(mut self, herdctl: Option<f64>, asyncio: Option<f64>, echo: Option<f64>) -> Self {
@@ -104,25 +140,20 @@ pub struct Target {
 }
 
 /// Builds the rows and judges the targets.
-pub fn build(
-    machine: Machine,
-    settings: serde_json::Value,
-    iamat: Vec<Run>,
-    whatsat: Vec<Run>,
-    convergence: Vec<Convergence>,
-    memory: Vec<Memory>,
-    frame: Option<FrameTime>,
-) -> Report {
+pub fn build(machine: Machine, settings: serde_json::Value, parts: Parts) -> Report {
     let mut report = Report {
         machine,
         settings,
         rows: Vec::new(),
         targets: Vec::new(),
-        iamat,
-        whatsat,
-        convergence,
-        memory,
-        frame,
+        iamat: parts.iamat,
+        whatsat: parts.whatsat,
+        convergence: parts.convergence,
+        memory: parts.memory,
+        frame: parts.frame,
+        connections: parts.connections,
+        scale: parts.scale,
+        stall: parts.stall,
     };
     report.rows = rows(&report);
     report.targets = targets(&report);
@@ -183,7 +214,212 @@ fn rows(report: &Report) -> Vec<Row> {
     convergence_rows(report, &mut rows);
     memory_rows(report, &mut rows);
     frame_rows(report, &mut rows);
+    connections_rows(report, &mut rows);
+    scale_rows(report, &mut rows);
+    stall_rows(report, &mut rows);
     rows
+}
+
+fn mib(bytes: u64) -> f64 {
+    bytes as f64 / (1024.0 * 1024.0)
+}
+
+fn connections_rows(report: &Report, rows: &mut Vec<Row>) {
+    let of = |kind| report.connections.iter().find(|c| c.system == kind);
+    let (herd, echo) = (of(Kind::Herdctl), of(Kind::Echo));
+    let Some(any) = herd.or(echo) else { return };
+    let section = "idle connections";
+    let notes: Vec<String> = [herd, echo]
+        .into_iter()
+        .flatten()
+        .map(|c| {
+            let mut text = format!(
+                "{} {} of {} held idle, RSS {:.1} → {:.1} MiB",
+                c.system.label(),
+                group(c.held() as f64),
+                group(c.wanted as f64),
+                mib(c.rss_start),
+                mib(c.rss_loaded)
+            );
+            if let Some(error) = &c.error {
+                let _ = write!(text, " ({error})");
+            }
+            text
+        })
+        .collect();
+    rows.push(
+        Row::new(section, format!("RSS per idle connection ({} to one server)", any.wanted), "B")
+            .values(
+                herd.and_then(Connections::per_connection),
+                None,
+                echo.and_then(Connections::per_connection),
+            )
+            .note(notes.join("; ")),
+    );
+    let notes: Vec<String> = [herd, echo]
+        .into_iter()
+        .flatten()
+        .map(|c| {
+            let release = c.release_secs.map_or("—".into(), seconds);
+            format!(
+                "{} RSS {:.1} MiB, descriptors {}→{}→{} ({release} to close)",
+                c.system.label(),
+                mib(c.rss_after),
+                c.fds_start,
+                c.fds_loaded,
+                c.fds_after
+            )
+        })
+        .collect();
+    let mut row = Row::new(section, "RSS after closing them, above the start".to_owned(), "%")
+        .values(
+            herd.map(Connections::after_close_pct),
+            None,
+            echo.map(Connections::after_close_pct),
+        )
+        .note(notes.join("; "));
+    // A ratio of two percentages means nothing.
+    row.vs_echo = None;
+    rows.push(row);
+}
+
+fn scale_rows(report: &Report, rows: &mut Vec<Row>) {
+    let section = "scale (one process)";
+    let base = report.scale.iter().find(|s| s.topology == scale::BASELINE);
+    let with_base = |row: Row, f: &dyn Fn(&Scale) -> Option<f64>| {
+        let baseline = base.and_then(f);
+        row.baseline(baseline)
+    };
+    for s in report.scale.iter().filter(|s| s.topology != scale::BASELINE) {
+        let shape = format!("{} ({} servers, {} links)", s.topology, s.servers, s.links);
+        let error = s.error.as_deref().map(|e| {
+            let e: String = e.chars().take(300).collect();
+            e.replace('\n', " ")
+        });
+        if s.start_secs.is_none() {
+            let note = format!("did not start: {}", error.unwrap_or_default());
+            rows.push(Row::new(section, format!("{shape} start"), "ms").note(note));
+            continue;
+        }
+        let ms = |v: Option<f64>| v.map(|v| v * 1e3);
+        let started = Row::new(section, format!("{shape} start"), "ms")
+            .values(ms(s.start_secs), None, None)
+            .note(format!("baseline: {} measured the same way", scale::BASELINE));
+        rows.push(with_base(started, &|b| ms(b.start_secs)));
+        let rss = Row::new(section, format!("{shape} RSS after start"), "MiB").values(
+            s.rss_start.map(mib),
+            None,
+            None,
+        );
+        rows.push(with_base(rss, &|b| b.rss_start.map(mib)));
+        let per = Row::new(section, format!("{shape} RSS per server"), "KiB").values(
+            s.rss_per_server().map(|v| v / 1024.0),
+            None,
+            None,
+        );
+        rows.push(with_base(per, &|b| b.rss_per_server().map(|v| v / 1024.0)));
+        let converged = Row::new(section, format!("{shape} one IAMAT reaches every server"), "ms")
+            .values(ms(s.converge_secs), None, None)
+            .note(format!(
+                "{}/{} servers confirmed{}",
+                s.confirmed,
+                s.servers,
+                error.map(|e| format!("; {e}")).unwrap_or_default()
+            ));
+        rows.push(with_base(converged, &|b| ms(b.converge_secs)));
+        let after = Row::new(section, format!("{shape} RSS after the update"), "MiB").values(
+            s.rss_after.map(mib),
+            None,
+            None,
+        );
+        rows.push(with_base(after, &|b| b.rss_after.map(mib)));
+    }
+}
+
+/// `Bailey→Bona neighbour stalled 1,234, …`, or `none`.
+fn drop_list<'a>(drops: impl Iterator<Item = &'a stall::LinkDrops>) -> String {
+    let parts: Vec<String> = drops
+        .map(|d| format!("{}→{} {} {}", d.from, d.to, d.reason, group(d.count as f64)))
+        .collect();
+    if parts.is_empty() { "none".to_owned() } else { parts.join(", ") }
+}
+
+fn stall_rows(report: &Report, rows: &mut Vec<Row>) {
+    let Some(st) = &report.stall else { return };
+    let section = "frozen neighbour";
+    let (healthy, stalled) = (&st.healthy, &st.stalled);
+    let prefix = format!("{} stopped, one-shot IAMAT probe at {}", st.frozen_server, st.target);
+    let probes = |r: &stall::StallRun| {
+        let mut text = format!("{} probes", group(r.probes as f64));
+        if r.probe_errors > 0 {
+            let _ = write!(
+                text,
+                ", {} failed ({})",
+                r.probe_errors,
+                r.probe_first_error.as_deref().unwrap_or("")
+            );
+        }
+        text
+    };
+    let note = format!(
+        "every {:.0} ms for {}; stalled {}, healthy {}; baseline: no process stopped",
+        st.probe_every_ms,
+        seconds(st.duration_secs),
+        probes(stalled),
+        probes(healthy)
+    );
+    for (q, f) in [
+        ("p50", (|r: &stall::StallRun| r.probe_p50_us) as fn(&stall::StallRun) -> Option<f64>),
+        ("p99", |r| r.probe_p99_us),
+        ("max", |r| r.probe_max_us),
+    ] {
+        let row = Row::new(section, format!("{prefix} {q}"), "µs")
+            .values(f(stalled), None, None)
+            .baseline(f(healthy));
+        rows.push(if q == "p50" { row.note(note.clone()) } else { row });
+    }
+    let load_note = |r: &stall::StallRun| {
+        if r.load_errors == 0 {
+            String::new()
+        } else {
+            format!("{} errors ({})", r.load_errors, r.load_first_error.as_deref().unwrap_or(""))
+        }
+    };
+    rows.push(
+        Row::new(
+            section,
+            format!(
+                "IAMAT load at {} ({} clients × {} pipelined)",
+                st.target, st.clients, st.window
+            ),
+            "req/s",
+        )
+        .values(Some(stalled.load_rate), None, None)
+        .baseline(Some(healthy.load_rate))
+        .note(join_notes(&[load_note(stalled), load_note(healthy)])),
+    );
+    rows.push(
+        Row::new(section, format!("reports dropped on links to {}", st.frozen_server), "reports")
+            .values(Some(stalled.dropped_where(true) as f64), None, None)
+            .baseline(Some(healthy.dropped_where(true) as f64))
+            .note(drop_list(stalled.drops(true))),
+    );
+    let elsewhere = stalled.dropped_where(false);
+    let verdict = if elsewhere == 0 {
+        format!("no link not touching {} dropped anything", st.frozen_server)
+    } else {
+        format!(
+            "LINKS NOT TOUCHING {} DROPPED REPORTS: {}",
+            st.frozen_server,
+            drop_list(stalled.drops(false))
+        )
+    };
+    rows.push(
+        Row::new(section, "reports dropped on every other link".to_owned(), "reports")
+            .values(Some(elsewhere as f64), None, None)
+            .baseline(Some(healthy.dropped_where(false) as f64))
+            .note(verdict),
+    );
 }
 
 fn throughput_rows(report: &Report, rows: &mut Vec<Row>) {
@@ -346,7 +582,79 @@ fn targets(report: &Report) -> Vec<Target> {
     let mut targets = throughput_targets(report);
     latency_targets(report, &mut targets);
     other_targets(report, &mut targets);
+    hard_targets(report, &mut targets);
     targets
+}
+
+/// The targets of the stall, scale and connections parts.
+fn hard_targets(report: &Report, targets: &mut Vec<Target>) {
+    let stalled = report.stall.as_ref().map(|s| &s.stalled);
+    targets.push(judge(
+        "probe p99 < 10 ms at a server whose neighbour's process is stopped, under load",
+        stalled.map(|r| (format!("{} probes", group(r.probes as f64)), r.probe_p99_us)).into_iter(),
+        |v| v < 10_000.0,
+        |v| format!("{:.2} ms", v / 1e3),
+    ));
+    targets.push(judge(
+        "nothing dropped on links not touching the stopped server",
+        stalled
+            .map(|r| {
+                let touching =
+                    format!("({} dropped on its own links)", group(r.dropped_where(true) as f64));
+                (touching, Some(r.dropped_where(false) as f64))
+            })
+            .into_iter(),
+        |v| v == 0.0,
+        |v| format!("{} dropped elsewhere", group(v)),
+    ));
+    let herd = report.connections.iter().find(|c| c.system == Kind::Herdctl);
+    targets.push(judge(
+        "≤ 4 KiB resident per idle connection",
+        herd.map(|c| (format!("{} connections", group(c.held() as f64)), c.per_connection()))
+            .into_iter(),
+        |v| v <= 4096.0,
+        |v| format!("{v:.0} B"),
+    ));
+    targets.push(judge(
+        "resident memory within 10 % of the start after the idle connections close",
+        herd.map(|c| {
+            (
+                format!("{:.1} → {:.1} MiB", mib(c.rss_start), mib(c.rss_after)),
+                Some(c.after_close_pct()),
+            )
+        })
+        .into_iter(),
+        |v| v <= 10.0,
+        |v| format!("{v:+.1} %"),
+    ));
+    let large: Vec<&Scale> =
+        report.scale.iter().filter(|s| s.topology != scale::BASELINE).collect();
+    let goal = "ring:2000 and grid:40x40 start in one process and one update reaches every server";
+    targets.push(if large.is_empty() {
+        Target { goal, status: Status::NotMeasured, detail: String::new() }
+    } else {
+        let ok = large.iter().all(|s| s.error.is_none() && s.converge_secs.is_some());
+        let detail: Vec<String> = large
+            .iter()
+            .map(|s| match (s.start_secs, s.converge_secs) {
+                (Some(start), Some(conv)) => format!(
+                    "{} started in {}, converged in {}",
+                    s.topology,
+                    seconds(start),
+                    seconds(conv)
+                ),
+                (Some(start), None) => {
+                    format!("{} started in {}, did not converge", s.topology, seconds(start))
+                }
+                _ => format!("{} did not start", s.topology),
+            })
+            .collect();
+        Target {
+            goal,
+            status: if ok { Status::Met } else { Status::Missed },
+            detail: detail.join(", "),
+        }
+    });
 }
 
 /// herdctl's sustained rate over `other`'s in one run.
@@ -560,7 +868,7 @@ fn group(v: f64) -> String {
 fn figure(v: Option<f64>, unit: &str) -> String {
     let Some(v) = v else { return "—".into() };
     match unit {
-        "req/s" | "B" => group(v),
+        "req/s" | "B" | "reports" => group(v),
         "msg" => format!("{v:.1}"),
         "ms" => format!("{v:.2}"),
         _ if v.abs() < 10.0 => format!("{v:.2}"),
@@ -569,38 +877,57 @@ fn figure(v: Option<f64>, unit: &str) -> String {
     }
 }
 
+/// Whether any row has a baseline of herdctl itself (then the table has its two columns).
+fn has_baseline(report: &Report) -> bool {
+    report.rows.iter().any(|r| r.baseline.is_some())
+}
+
+/// The header, and the cells of `row`, in table order; the note is last.
+fn columns(with_baseline: bool) -> Vec<&'static str> {
+    let mut header = vec!["benchmark", "unit", "herdctl", "asyncio", "echo", "÷asyncio", "÷echo"];
+    if with_baseline {
+        header.extend(["baseline", "÷baseline"]);
+    }
+    header.push("note");
+    header
+}
+
+fn cells(row: &Row, name: String, with_baseline: bool) -> Vec<String> {
+    let mut cells = vec![
+        name,
+        row.unit.to_owned(),
+        figure(row.herdctl, row.unit),
+        figure(row.asyncio, row.unit),
+        figure(row.echo, row.unit),
+        row.vs_asyncio.map_or("—".into(), ratio),
+        row.vs_echo.map_or("—".into(), ratio),
+    ];
+    if with_baseline {
+        cells.push(figure(row.baseline, row.unit));
+        cells.push(row.vs_baseline.map_or("—".into(), ratio));
+    }
+    cells.push(row.note.clone());
+    cells
+}
+
 /// The report as an aligned text table followed by the targets.
 pub fn table(report: &Report) -> String {
-    let header = ["benchmark", "unit", "herdctl", "asyncio", "echo", "÷asyncio", "÷echo", "note"];
-    let mut cells: Vec<[String; 8]> = Vec::new();
+    let with_baseline = has_baseline(report);
+    let header: Vec<String> = columns(with_baseline).into_iter().map(str::to_owned).collect();
+    let last = header.len() - 1;
+    let mut rows: Vec<Vec<String>> = Vec::new();
     let mut sections = Vec::new();
     for row in &report.rows {
         if sections.last() != Some(&row.section) {
             sections.push(row.section);
-            cells.push([
-                format!("[{}]", row.section),
-                String::new(),
-                String::new(),
-                String::new(),
-                String::new(),
-                String::new(),
-                String::new(),
-                String::new(),
-            ]);
+            let mut cells = vec![String::new(); header.len()];
+            cells[0] = format!("[{}]", row.section);
+            rows.push(cells);
         }
-        cells.push([
-            format!("  {}", row.name),
-            row.unit.to_owned(),
-            figure(row.herdctl, row.unit),
-            figure(row.asyncio, row.unit),
-            figure(row.echo, row.unit),
-            row.vs_asyncio.map_or("—".into(), ratio),
-            row.vs_echo.map_or("—".into(), ratio),
-            row.note.clone(),
-        ]);
+        rows.push(cells(row, format!("  {}", row.name), with_baseline));
     }
-    let mut widths = header.map(|h| h.chars().count());
-    for row in &cells {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in &rows {
         for (w, cell) in widths.iter_mut().zip(row) {
             *w = (*w).max(cell.chars().count());
         }
@@ -610,9 +937,9 @@ pub fn table(report: &Report) -> String {
     let line = |out: &mut String, row: &[String]| {
         for (i, cell) in row.iter().enumerate() {
             let pad = widths[i].saturating_sub(cell.chars().count());
-            if i == 7 {
+            if i == last {
                 out.push_str(cell);
-            } else if (2..7).contains(&i) {
+            } else if (2..last).contains(&i) {
                 let _ = write!(out, "{}{cell}  ", " ".repeat(pad));
             } else {
                 let _ = write!(out, "{cell}{}  ", " ".repeat(pad));
@@ -622,8 +949,8 @@ pub fn table(report: &Report) -> String {
         out.truncate(trimmed);
         out.push('\n');
     };
-    line(&mut out, &header.map(str::to_owned));
-    for row in &cells {
+    line(&mut out, &header);
+    for row in &rows {
         line(&mut out, row);
     }
     out.push_str("\ntargets\n");
@@ -636,23 +963,16 @@ pub fn table(report: &Report) -> String {
 
 /// The rows as a Markdown table (for docs/benchmarks.md).
 pub fn markdown(report: &Report) -> String {
-    let mut out =
-        String::from("| benchmark | unit | herdctl | asyncio | echo | ÷asyncio | ÷echo | note |\n");
-    out.push_str("| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |\n");
+    let with_baseline = has_baseline(report);
+    let header = columns(with_baseline);
+    let mut out = format!("| {} |\n|", header.join(" | "));
+    for (i, _) in header.iter().enumerate() {
+        out.push_str(if i < 2 || i == header.len() - 1 { " --- |" } else { " ---: |" });
+    }
+    out.push('\n');
     for row in &report.rows {
-        let _ = writeln!(
-            out,
-            "| {} {} | {} | {} | {} | {} | {} | {} | {} |",
-            row.section,
-            row.name,
-            row.unit,
-            figure(row.herdctl, row.unit),
-            figure(row.asyncio, row.unit),
-            figure(row.echo, row.unit),
-            row.vs_asyncio.map_or("—".into(), ratio),
-            row.vs_echo.map_or("—".into(), ratio),
-            row.note
-        );
+        let cells = cells(row, format!("{} {}", row.section, row.name), with_baseline);
+        let _ = writeln!(out, "| {} |", cells.join(" | "));
     }
     out.push_str("\n| target | status | figures |\n| --- | --- | --- |\n");
     for t in &report.targets {
