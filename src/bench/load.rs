@@ -140,6 +140,9 @@ pub struct LoadSpec {
     pub duration: Duration,
     /// Nor more than this many per task.
     pub max_per_task: u64,
+    /// Each task starts at most one request per this interval (`None`: as fast as replies
+    /// come back).
+    pub pace: Option<Duration>,
 }
 
 /// What a load run measured.
@@ -358,12 +361,23 @@ async fn persistent(
     let mut replies = ReplyBuffer::default();
     let mut batch = String::new();
     let mut seq = 0;
+    let started = Instant::now();
     loop {
         let issuing = seq < spec.max_per_task && Instant::now() < deadline;
+        // When the next request may start, on a paced run.
+        let due = |seq: u64| spec.pace.map(|pace| started + pace * seq as u32);
+        if issuing && sent.is_empty() {
+            if let Some(due) = due(seq) {
+                tokio::time::sleep_until(due).await;
+            }
+        }
         if issuing && sent.len() < window {
             batch.clear();
             let now = Instant::now();
-            while sent.len() < window && seq < spec.max_per_task {
+            while sent.len() < window
+                && seq < spec.max_per_task
+                && due(seq).is_none_or(|due| due <= now)
+            {
                 spec.workload.write_line(task, seq, &mut batch);
                 sent.push_back((now, seq));
                 seq += 1;

@@ -120,6 +120,7 @@ async fn measure(
         expect: Expect::At,
         duration: settings.memory_limit,
         max_per_task: clients.div_ceil(tasks as u64),
+        pace: None,
     };
     let outcome = load::run(spec).await;
     let settled =

@@ -27,6 +27,13 @@ pub const TARGET: &str = "Bailey";
 pub const CLIENTS: usize = 24;
 /// Lines outstanding on each of them.
 pub const WINDOW: usize = 16;
+/// The load's rate in all: IAMATs per second, spread over the clients. Far above what the
+/// outside probe of a real herd sent (about 750 a second), and below what saturates both
+/// cores of a small machine (then the healthy herd's own tail latency is the figure, not the
+/// stall's).
+pub const LOAD_RATE: u32 = 5_000;
+/// Each client's interval between IAMATs.
+const LOAD_PACE: Duration = Duration::from_nanos(1_000_000_000 * CLIENTS as u64 / LOAD_RATE as u64);
 /// How often the probe starts a one-shot IAMAT.
 pub const PROBE_EVERY: Duration = Duration::from_millis(10);
 /// Longest the servers that keep running may take to shut down and flush their logs.
@@ -159,6 +166,7 @@ async fn run(settings: &Settings, freeze: bool) -> Result<StallRun> {
         expect: Expect::At,
         duration: settings.stall_duration,
         max_per_task: u64::MAX,
+        pace: Some(LOAD_PACE),
     };
     let (outcome, probe) =
         tokio::join!(load::run(spec), probe(target, settings.stall_duration, tag));

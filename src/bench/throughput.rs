@@ -130,6 +130,7 @@ async fn iamat_on(
         expect: if herd { Expect::At } else { Expect::Echo },
         duration: settings.duration,
         max_per_task: settings.max_per_task,
+        pace: None,
     };
     let outcome = load::run(spec).await;
     let mut measured = measured(system.kind, &outcome);
@@ -231,6 +232,7 @@ async fn whatsat_on(
         expect: if herd { Expect::At } else { Expect::Echo },
         duration: settings.duration,
         max_per_task: settings.max_per_task,
+        pace: None,
     };
     let outcome = load::run(spec).await;
     let mut measured = measured(system.kind, &outcome);

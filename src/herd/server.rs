@@ -163,13 +163,17 @@ impl Node {
         handoffs: Option<&Arc<Handoffs>>,
     ) {
         let events = &self.shared.events;
-        let Some(stored) = self.table.accept(client, time, line) else {
-            events.emit(|| HerdEvent::FloodSuppressed {
-                server: self.id,
-                client: client.into(),
-                from: sender,
-            });
-            return;
+        let stored = match self.table.accept(client, time, line) {
+            Ok(stored) => stored,
+            Err(stale) => {
+                self.log.note(format_args!("report of {client}: {}", stale.label()));
+                events.emit(|| HerdEvent::FloodSuppressed {
+                    server: self.id,
+                    client: client.into(),
+                    from: sender,
+                });
+                return;
+            }
         };
         let client: Arc<str> = client.into();
         events.emit(|| HerdEvent::LocationStored {

@@ -16,6 +16,25 @@ struct Entry {
     line: Arc<str>,
 }
 
+/// Why a report was not stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stale {
+    /// The same client time as the stored report: another copy of it.
+    Duplicate,
+    /// Older than the stored report.
+    Older,
+}
+
+impl Stale {
+    /// How the log labels it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Duplicate => "duplicate, not stored",
+            Self::Older => "older than stored, not stored",
+        }
+    }
+}
+
 /// Client id → newest report.
 #[derive(Debug, Default)]
 pub struct ClientTable {
@@ -27,15 +46,17 @@ pub struct ClientTable {
 
 impl ClientTable {
     /// Stores `line` if `time` is newer than what is held for `client`; returns the stored
-    /// line, or `None` when the report was older or equal (and nothing changed).
-    pub fn accept(&self, client: &str, time: &ClientTime, line: &str) -> Option<Arc<str>> {
+    /// line, or why nothing changed.
+    pub fn accept(&self, client: &str, time: &ClientTime, line: &str) -> Result<Arc<str>, Stale> {
         let stored: Arc<str> = {
             let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
             // Allocate only for a report that is kept: most reports a busy server receives
             // are duplicates of what it has.
             if let Some(entry) = entries.get_mut(client) {
-                if *time <= entry.time {
-                    return None;
+                match time.cmp(&entry.time) {
+                    std::cmp::Ordering::Equal => return Err(Stale::Duplicate),
+                    std::cmp::Ordering::Less => return Err(Stale::Older),
+                    std::cmp::Ordering::Greater => {}
                 }
                 entry.time = time.clone();
                 entry.line = line.into();
@@ -50,7 +71,7 @@ impl ClientTable {
         if self.waiting.load(Ordering::Acquire) > 0 {
             self.stored.notify_waiters();
         }
-        Some(stored)
+        Ok(stored)
     }
 
     /// The stored line for `client`; if there is none yet, waits up to `limit` for one to be
@@ -100,11 +121,13 @@ mod tests {
     #[test]
     fn newer_wins_and_equal_or_older_is_ignored() {
         let table = ClientTable::default();
-        assert!(table.accept("kiwi", &time("10.5"), "AT A +0 kiwi +1+1 10.5").is_some());
-        assert!(table.accept("kiwi", &time("10.50"), "AT B +0 kiwi +1+1 10.50").is_none());
-        assert!(table.accept("kiwi", &time("9"), "AT B +0 kiwi +1+1 9").is_none());
+        assert!(table.accept("kiwi", &time("10.5"), "AT A +0 kiwi +1+1 10.5").is_ok());
+        let again = table.accept("kiwi", &time("10.50"), "AT B +0 kiwi +1+1 10.50");
+        assert_eq!(again.unwrap_err(), Stale::Duplicate);
+        let older = table.accept("kiwi", &time("9"), "AT B +0 kiwi +1+1 9");
+        assert_eq!(older.unwrap_err(), Stale::Older);
         assert_eq!(table.get("kiwi").as_deref(), Some("AT A +0 kiwi +1+1 10.5"));
-        assert!(table.accept("kiwi", &time("10.500000001"), "AT C +0 kiwi +1+1 x").is_some());
+        assert!(table.accept("kiwi", &time("10.500000001"), "AT C +0 kiwi +1+1 x").is_ok());
         assert_eq!(table.get("kiwi").as_deref(), Some("AT C +0 kiwi +1+1 x"));
         assert!(table.get("apple").is_none());
         assert_eq!(table.lines().len(), 1);
@@ -118,7 +141,7 @@ mod tests {
             async move { table.get_or_wait("kiwi", Duration::from_secs(5)).await }
         });
         tokio::task::yield_now().await;
-        table.accept("kiwi", &time("1"), "AT A +0 kiwi +1+1 1");
+        let _ = table.accept("kiwi", &time("1"), "AT A +0 kiwi +1+1 1");
         assert_eq!(waiter.await.unwrap().as_deref(), Some("AT A +0 kiwi +1+1 1"));
         let missing = table.get_or_wait("apple", Duration::from_millis(10)).await;
         assert!(missing.is_none());
