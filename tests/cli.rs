@@ -188,6 +188,33 @@ fn unusable_log_dir_is_a_one_line_exit_2() {
 }
 
 #[test]
+fn places_key_file_problems_are_a_one_line_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("empty"), "\n").unwrap();
+    let google = ["--headless", "-t", "ring:3", "--base-port", "0", "--places", "google"];
+    for (extra, wanted) in [
+        (&["--places-key-file", "missing"][..], "cannot read --places-key-file missing"),
+        (&["--places-key-file", "empty"][..], "--places-key-file empty holds no key"),
+    ] {
+        let out = herdctl()
+            .args(google)
+            .args(extra)
+            .env("GOOGLE_PLACES_API_KEY", "ignored")
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{extra:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{extra:?}: {stderr}");
+        assert!(stderr.starts_with(&format!("herdctl: error: {wanted}")), "{stderr}");
+    }
+    let both = ["--places-key", "k", "--places-key-file", "empty"];
+    let out = herdctl().args(google).args(both).current_dir(dir.path()).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot be used with"));
+}
+
+#[test]
 fn port_in_use_names_the_server_and_port() {
     let dir = tempfile::tempdir().unwrap();
     let taken = TcpListener::bind("127.0.0.1:0").unwrap();
