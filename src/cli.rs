@@ -66,10 +66,13 @@ pub struct HerdArgs {
     /// Base URL of the Places service (for --places google).
     #[arg(long, global = true, default_value = "https://maps.googleapis.com")]
     pub places_url: String,
+    // The doc comments here are --help text, where backticks would show.
+    #[allow(clippy::doc_markdown)]
     /// API key for --places google. Prefer --places-key-file or the GOOGLE_PLACES_API_KEY
     /// environment variable: a key given here shows in /proc/PID/cmdline to every user.
     #[arg(long, global = true, value_name = "KEY", conflicts_with = "places_key_file")]
     pub places_key: Option<String>,
+    #[allow(clippy::doc_markdown)]
     /// Read the API key for --places google from this file (trailing white space and newline
     /// trimmed). With neither flag, the key comes from GOOGLE_PLACES_API_KEY.
     #[arg(long, global = true, value_name = "PATH")]
@@ -77,6 +80,10 @@ pub struct HerdArgs {
     /// A real delay on every hop between servers (e.g. 300ms), to watch floods and race them.
     #[arg(long, global = true, default_value = "0s", value_parser = humantime::parse_duration)]
     pub link_delay: Duration,
+    /// Refuse an IAMAT or AT whose time is further than this ahead of the server clock (e.g.
+    /// 1h): IAMAT is answered `? `, AT is dropped and logged. Off unless given.
+    #[arg(long, global = true, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub max_future: Option<Duration>,
     /// Give up on a Places request after this long.
     #[arg(long, global = true, default_value = "5s", value_parser = humantime::parse_duration)]
     pub places_timeout: Duration,
@@ -157,6 +164,7 @@ impl HerdArgs {
         config.places = self.places()?;
         config.log_dir = Some(self.log_dir.clone());
         config.link_delay = self.link_delay;
+        config.max_future = self.max_future;
         Ok(config)
     }
 }
@@ -178,6 +186,16 @@ mod tests {
         let cli = Cli::try_parse_from(["herdctl", "--places", "google", "--headless"]).unwrap();
         assert_eq!(cli.herd.places, PlacesKind::Google);
         assert!(cli.headless);
+    }
+
+    #[test]
+    fn max_future_is_off_unless_given() {
+        let cli = Cli::try_parse_from(["herdctl", "-t", "ring:3"]).unwrap();
+        assert_eq!(cli.herd.herd_config().unwrap().max_future, None);
+        let cli = Cli::try_parse_from(["herdctl", "--max-future", "1h 30m"]).unwrap();
+        let max = cli.herd.herd_config().unwrap().max_future;
+        assert_eq!(max, Some(Duration::from_secs(5400)));
+        assert!(Cli::try_parse_from(["herdctl", "--max-future", "soon"]).is_err());
     }
 
     #[test]

@@ -15,6 +15,7 @@ mod traffic;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -46,6 +47,8 @@ pub struct HerdConfig {
     pub event_buffer: usize,
     /// A real delay on every hop between servers.
     pub link_delay: Duration,
+    /// Refuse reports whose client time is further than this ahead of the server clock.
+    pub max_future: Option<Duration>,
 }
 
 impl HerdConfig {
@@ -58,6 +61,7 @@ impl HerdConfig {
             link_queue: 4096,
             event_buffer: 1 << 16,
             link_delay: Duration::ZERO,
+            max_future: None,
         }
     }
 }
@@ -97,6 +101,7 @@ struct Shared {
     places: Places,
     events: EventBus,
     link_queue: usize,
+    max_future: Option<Duration>,
     /// Where each server listens: bound address for local servers, configured for others.
     addrs: Vec<Option<SocketAddr>>,
     local: Vec<bool>,
@@ -195,6 +200,7 @@ impl Herd {
             places: config.places,
             events: EventBus::new(config.event_buffer),
             link_queue: config.link_queue.max(1),
+            max_future: config.max_future,
             addrs,
             local,
             logs,
@@ -261,6 +267,7 @@ fn launch(shared: &Arc<Shared>, id: ServerId, listener: TcpListener) {
         log: log.clone(),
         outboxes,
         shared: shared.clone(),
+        rejected_future: AtomicU64::new(0),
     });
     let addr = listener.local_addr().ok();
     if let Some(addr) = addr {
@@ -310,6 +317,8 @@ pub struct ServerSnapshot {
     pub up: bool,
     /// The stored AT line of every client this server knows.
     pub clients: Vec<Arc<str>>,
+    /// IAMAT and AT lines refused since the server started for a time too far ahead.
+    pub rejected_future: u64,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -364,7 +373,8 @@ impl HerdHandle {
                     addr: shared.addr(id),
                     local: shared.local[id],
                     up: node.is_some(),
-                    clients: node.map(|n| n.table.lines()).unwrap_or_default(),
+                    clients: node.as_ref().map(|n| n.table.lines()).unwrap_or_default(),
+                    rejected_future: node.map_or(0, |n| n.rejected_future.load(Ordering::Relaxed)),
                 }
             })
             .collect();

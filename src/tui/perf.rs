@@ -30,6 +30,7 @@ pub fn healthy_snapshot(topology: &Topology) -> HerdSnapshot {
             local: true,
             up: true,
             clients: Vec::new(),
+            rejected_future: 0,
         })
         .collect();
     let links = topology
