@@ -26,6 +26,9 @@ use tokio_util::task::TaskTracker;
 
 use crate::config::Topology;
 use crate::places::Places;
+/// The connection framing, public only so that the fuzz tests can drive it (not a stable API).
+#[doc(hidden)]
+pub use codec::{Frame, LineDecoder};
 pub use events::{DropReason, EventBus, Fault, HerdEvent, ServerId, Subscription};
 pub use link::LinkState;
 use link::{Link, LinkFaults, LinkStats};
