@@ -69,9 +69,17 @@ pub struct HerdArgs {
     /// Base URL of the Places service (for --places google).
     #[arg(long, global = true, default_value = "https://maps.googleapis.com")]
     pub places_url: String,
-    /// API key for --places google.
-    #[arg(long, global = true, env = "GOOGLE_PLACES_API_KEY", hide_env_values = true)]
+    // The doc comments here are --help text, where backticks would show.
+    #[allow(clippy::doc_markdown)]
+    /// API key for --places google. Prefer --places-key-file or the GOOGLE_PLACES_API_KEY
+    /// environment variable: a key given here shows in /proc/PID/cmdline to every user.
+    #[arg(long, global = true, value_name = "KEY", conflicts_with = "places_key_file")]
     pub places_key: Option<String>,
+    #[allow(clippy::doc_markdown)]
+    /// Read the API key for --places google from this file (trailing white space and newline
+    /// trimmed). With neither flag, the key comes from GOOGLE_PLACES_API_KEY.
+    #[arg(long, global = true, value_name = "PATH")]
+    pub places_key_file: Option<PathBuf>,
     /// A real delay on every hop between servers (e.g. 300ms), to watch floods and race them.
     #[arg(long, global = true, default_value = "0s", value_parser = humantime::parse_duration)]
     pub link_delay: Duration,
@@ -83,6 +91,10 @@ pub struct HerdArgs {
     /// logged. Fewer are admitted when the process's file-descriptor limit leaves less room.
     #[arg(long, global = true, default_value_t = crate::herd::DEFAULT_MAX_CONNECTIONS)]
     pub max_connections: usize,
+    /// Refuse an IAMAT or AT whose time is further than this ahead of the server clock (e.g.
+    /// 1h): IAMAT is answered `? `, AT is dropped and logged. Off unless given.
+    #[arg(long, global = true, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub max_future: Option<Duration>,
     /// Give up on a Places request after this long.
     #[arg(long, global = true, default_value = "5s", value_parser = humantime::parse_duration)]
     pub places_timeout: Duration,
@@ -96,13 +108,23 @@ pub enum PlacesKind {
     Google,
 }
 
+/// The environment variable the Places API key is read from when no flag gives it.
+pub const KEY_VARIABLE: &str = "GOOGLE_PLACES_API_KEY";
+
 /// A problem with what the user asked for (exit code 2).
 #[derive(Debug, thiserror::Error)]
 pub enum UsageError {
     #[error(transparent)]
     Config(#[from] config::ConfigError),
-    #[error("--places google needs an API key: pass --places-key or set GOOGLE_PLACES_API_KEY")]
+    #[error(
+        "--places google needs an API key: set {KEY_VARIABLE} or pass --places-key-file \
+         (or --places-key)"
+    )]
     MissingKey,
+    #[error("cannot read --places-key-file {}: {source}", path.display())]
+    KeyFile { path: PathBuf, source: std::io::Error },
+    #[error("--places-key-file {} holds no key (it is empty)", path.display())]
+    EmptyKeyFile { path: PathBuf },
     #[error("--link-delay {} is too long: at most 10s", humantime::format_duration(*.0))]
     DelayTooLong(Duration),
     #[error("no server {name} in the topology (it has {known})")]
@@ -118,9 +140,8 @@ impl HerdArgs {
         match self.places {
             PlacesKind::Offline => Ok(Places::Offline),
             PlacesKind::Google => {
-                let key = self.places_key.as_deref().filter(|k| !k.is_empty());
-                let key = key.ok_or(UsageError::MissingKey)?;
-                Ok(Places::Google(GooglePlaces::new(&self.places_url, key, self.places_timeout)))
+                let key = self.api_key(std::env::var(KEY_VARIABLE).ok())?;
+                Ok(Places::Google(GooglePlaces::new(&self.places_url, &key, self.places_timeout)))
             }
         }
     }
@@ -128,6 +149,26 @@ impl HerdArgs {
     /// Where the logs go: `None` for `--log-dir none`.
     pub fn log_directory(&self) -> Option<&Path> {
         Some(self.log_dir.as_path()).filter(|dir| dir.as_os_str() != "none")
+    }
+
+    /// The Places API key: `--places-key`, else the contents of `--places-key-file`, else
+    /// `from_env` (the value of [`KEY_VARIABLE`]). The two flags never come together (clap
+    /// refuses that).
+    pub fn api_key(&self, from_env: Option<String>) -> Result<String, UsageError> {
+        let key = if let Some(key) = &self.places_key {
+            key.clone()
+        } else if let Some(path) = &self.places_key_file {
+            let text = std::fs::read_to_string(path)
+                .map_err(|source| UsageError::KeyFile { path: path.clone(), source })?;
+            let key = text.trim_end();
+            if key.is_empty() {
+                return Err(UsageError::EmptyKeyFile { path: path.clone() });
+            }
+            key.to_owned()
+        } else {
+            from_env.unwrap_or_default()
+        };
+        if key.is_empty() { Err(UsageError::MissingKey) } else { Ok(key) }
     }
 
     /// The engine configuration these flags describe.
@@ -142,6 +183,7 @@ impl HerdArgs {
         config.link_delay = self.link_delay;
         config.link_stall = self.link_stall.max(Duration::from_millis(1));
         config.max_connections = self.max_connections;
+        config.max_future = self.max_future;
         Ok(config)
     }
 }
@@ -211,9 +253,61 @@ mod tests {
     }
 
     #[test]
+    fn max_future_is_off_unless_given() {
+        let cli = Cli::try_parse_from(["herdctl", "-t", "ring:3"]).unwrap();
+        assert_eq!(cli.herd.herd_config().unwrap().max_future, None);
+        let cli = Cli::try_parse_from(["herdctl", "--max-future", "1h 30m"]).unwrap();
+        let max = cli.herd.herd_config().unwrap().max_future;
+        assert_eq!(max, Some(Duration::from_secs(5400)));
+        assert!(Cli::try_parse_from(["herdctl", "--max-future", "soon"]).is_err());
+    }
+
+    #[test]
     fn google_places_needs_a_key() {
-        let mut cli = Cli::try_parse_from(["herdctl", "--places", "google"]).unwrap();
-        cli.herd.places_key = None;
-        assert!(matches!(cli.herd.places(), Err(UsageError::MissingKey)));
+        let cli = Cli::try_parse_from(["herdctl", "--places", "google"]).unwrap();
+        assert!(matches!(cli.herd.api_key(None), Err(UsageError::MissingKey)));
+        assert!(matches!(cli.herd.api_key(Some(String::new())), Err(UsageError::MissingKey)));
+        assert_eq!(cli.herd.api_key(Some("from-env".into())).unwrap(), "from-env");
+    }
+
+    #[test]
+    fn the_key_comes_from_a_file_trimmed_and_before_the_environment() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("key");
+        std::fs::write(&path, "s3cret \r\n\n").unwrap();
+        let file = path.to_str().unwrap();
+        let cli = Cli::try_parse_from(["herdctl", "--places-key-file", file]).unwrap();
+        assert_eq!(cli.herd.api_key(Some("from-env".into())).unwrap(), "s3cret");
+
+        std::fs::write(&path, " \n").unwrap();
+        let err = cli.herd.api_key(Some("from-env".into())).unwrap_err();
+        assert!(matches!(err, UsageError::EmptyKeyFile { .. }), "{err}");
+        assert!(err.to_string().contains(file), "{err}");
+
+        let missing = dir.path().join("missing");
+        let cli = Cli::try_parse_from(["herdctl", "--places-key-file", missing.to_str().unwrap()])
+            .unwrap();
+        let err = cli.herd.api_key(None).unwrap_err();
+        assert!(matches!(err, UsageError::KeyFile { .. }), "{err}");
+        assert!(err.to_string().contains("missing"), "{err}");
+
+        let cli = Cli::try_parse_from(["herdctl", "--places-key", "flag"]).unwrap();
+        assert_eq!(cli.herd.api_key(Some("from-env".into())).unwrap(), "flag");
+    }
+
+    #[test]
+    fn the_key_flag_and_the_key_file_are_exclusive() {
+        let both = ["herdctl", "--places-key", "k", "--places-key-file", "f"];
+        let err = Cli::try_parse_from(both).unwrap_err();
+        assert_eq!(err.kind(), clap::error::ErrorKind::ArgumentConflict);
+    }
+
+    #[test]
+    fn help_prefers_the_file_or_the_environment_to_the_flag() {
+        use clap::CommandFactory;
+        let help = Cli::command().render_long_help().to_string();
+        assert!(help.contains("--places-key-file <PATH>"), "{help}");
+        assert!(help.contains("GOOGLE_PLACES_API_KEY"), "{help}");
+        assert!(help.contains("/proc/PID/cmdline"), "{help}");
     }
 }

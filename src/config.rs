@@ -13,6 +13,8 @@
 //! # y = 1.0               # x and y given together or not at all
 //! ```
 //!
+//! A name is at most 64 bytes of letters, digits, `.`, `_` and `-`, does not start with `.`
+//! and is not a word the console's commands reserve (`all`): it names the server's log file.
 //! `neighbours` may be left out. A link listed on one side only is enough: links are
 //! symmetric. Unknown keys are rejected. Every error names the file, and where it can the line,
 //! column and server.
@@ -127,7 +129,8 @@ pub enum ConfigError {
     /// No `[[server]]` entries at all.
     #[error("{origin}: empty herd: no [[server]] entries")]
     EmptyHerd { origin: String },
-    /// A name that is empty or could not be sent in a protocol line.
+    /// A name that is empty, could not be sent in a protocol line, or is not a plain word
+    /// that is safe as a file name (see [`RESERVED_NAMES`] and [`MAX_NAME_LEN`]).
     #[error("{at}: bad server name {name:?}: {problem}")]
     BadName { at: Location, name: String, problem: &'static str },
     /// Two servers with the same name.
@@ -197,6 +200,32 @@ struct RawServer {
     y: Option<Spanned<f64>>,
 }
 
+/// Words a server may not be named because the console's command grammar gives them a meaning
+/// of their own (compared case-insensitively).
+pub const RESERVED_NAMES: &[&str] = &["all"];
+
+/// The longest server name, in bytes.
+pub const MAX_NAME_LEN: usize = 64;
+
+/// What is wrong with a server name, if anything. A name becomes a log file name and a word
+/// of console commands, so it is kept to letters, digits, `.`, `_` and `-`, does not start
+/// with `.`, is at most [`MAX_NAME_LEN`] bytes and is not one of [`RESERVED_NAMES`].
+fn name_problem(name: &str) -> Option<&'static str> {
+    if let Some(problem) = word_problem(name) {
+        Some(problem)
+    } else if name.len() > MAX_NAME_LEN {
+        Some("it is longer than 64 bytes")
+    } else if !name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-')) {
+        Some("only letters, digits, '.', '_' and '-' are allowed")
+    } else if name.starts_with('.') {
+        Some("it starts with '.'")
+    } else if RESERVED_NAMES.iter().any(|word| name.eq_ignore_ascii_case(word)) {
+        Some("it is a reserved word of the console's commands")
+    } else {
+        None
+    }
+}
+
 /// What is wrong with a name or host, if anything.
 fn word_problem(word: &str) -> Option<&'static str> {
     if word.is_empty() {
@@ -242,7 +271,7 @@ impl Source<'_> {
         let mut index: HashMap<&str, usize> = HashMap::new();
         for (i, s) in raw.iter().enumerate() {
             let name = s.name.get_ref().as_str();
-            if let Some(problem) = word_problem(name) {
+            if let Some(problem) = name_problem(name) {
                 return Err(ConfigError::BadName {
                     at: self.at(&s.name),
                     name: name.to_owned(),
@@ -745,28 +774,58 @@ host = "127.0.0.2"
     }
 
     #[test]
-    fn to_toml_keeps_hosts_odd_names_and_rounds_positions() {
+    fn to_toml_keeps_hosts_quoted_and_rounds_positions() {
         let text = r#"
 [[server]]
-name = "q\"b\\s"
-host = "10.0.0.1"
+name = "q.b-s_1"
+host = "odd\"ho\\st"
 port = 9
 x = 0.123456
 y = -1e-9
 [[server]]
 name = "p"
 port = 0
-neighbours = ["q\"b\\s"]
+neighbours = ["q.b-s_1"]
 "#;
         let t = Topology::from_toml(text, "f").unwrap();
         let out = t.to_toml();
-        assert!(out.contains("host = \"10.0.0.1\""), "{out}");
+        assert!(out.contains("host = \"odd\\\"ho\\\\st\""), "{out}");
         assert!(out.contains("x = 0.123\ny = 0.0\n"), "{out}");
         let back = Topology::from_toml(&out, "f").unwrap();
-        assert_eq!(back.servers[0].name, "q\"b\\s");
-        assert_eq!(back.servers[0].host, "10.0.0.1");
+        assert_eq!(back.servers[0].name, "q.b-s_1");
+        assert_eq!(back.servers[0].host, "odd\"ho\\st");
         assert_eq!(back.links(), t.links());
         assert_eq!(back.servers[1].x, None);
+    }
+
+    #[test]
+    fn names_are_plain_words_safe_as_file_names() {
+        let server = |name: &str| format!("[[server]]\nname = {}\nport = 1\n", quoted(name));
+        let longest = "n".repeat(MAX_NAME_LEN);
+        for good in ["Bailey", "S1", "a.b", "x_y-z", "a..b", "ALLx", "-dash", longest.as_str()] {
+            let t = Topology::from_toml(&server(good), "herd.toml");
+            assert_eq!(t.map(|t| t.servers[0].name.clone()).ok().as_deref(), Some(good));
+        }
+        let too_long = "n".repeat(MAX_NAME_LEN + 1);
+        for (bad, problem) in [
+            ("a/b", "only letters"),
+            ("../../tmp/evil", "only letters"),
+            ("/abs", "only letters"),
+            ("a\\b", "only letters"),
+            ("caf\u{e9}", "only letters"),
+            ("q\"b", "only letters"),
+            (".hidden", "starts with '.'"),
+            ("..", "starts with '.'"),
+            ("all", "reserved"),
+            ("ALL", "reserved"),
+            ("All", "reserved"),
+            (too_long.as_str(), "longer than 64 bytes"),
+        ] {
+            let message = err(&format!("[[server]]\nname = \"A\"\nport = 2\n{}", server(bad)));
+            assert!(message.starts_with("herd.toml:5:8: bad server name "), "{bad}: {message}");
+            assert!(message.contains(&format!("{bad:?}")), "{bad}: {message}");
+            assert!(message.contains(problem), "{bad}: {message}");
+        }
     }
 
     #[test]

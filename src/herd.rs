@@ -16,6 +16,7 @@ mod traffic;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -27,6 +28,9 @@ use tokio_util::task::TaskTracker;
 use crate::config::Topology;
 use crate::places::Places;
 use admission::{Admission, LinkEnds};
+/// The connection framing, public only so that the fuzz tests can drive it (not a stable API).
+#[doc(hidden)]
+pub use codec::{Frame, LineDecoder};
 pub use events::{DropReason, EventBus, Fault, HerdEvent, ServerId, Subscription};
 pub use link::LinkState;
 use link::{Link, LinkFaults, LinkStats};
@@ -80,6 +84,8 @@ pub struct HerdConfig {
     pub max_connections: usize,
     /// The process's file-descriptor limit (its soft `RLIMIT_NOFILE`).
     pub descriptor_limit: u64,
+    /// Refuse reports whose client time is further than this ahead of the server clock.
+    pub max_future: Option<Duration>,
 }
 
 impl HerdConfig {
@@ -96,6 +102,7 @@ impl HerdConfig {
             link_stall: DEFAULT_LINK_STALL,
             max_connections: DEFAULT_MAX_CONNECTIONS,
             descriptor_limit: descriptor_limit(),
+            max_future: None,
         }
     }
 }
@@ -141,6 +148,7 @@ struct Shared {
     events: EventBus,
     link_queue: usize,
     link_stall: Duration,
+    max_future: Option<Duration>,
     /// Where each server listens: bound address for local servers, configured for others.
     addrs: Vec<Option<SocketAddr>>,
     local: Vec<bool>,
@@ -245,6 +253,7 @@ impl Herd {
             events: EventBus::new(config.event_buffer),
             link_queue: config.link_queue.max(1),
             link_stall: config.link_stall,
+            max_future: config.max_future,
             addrs,
             local,
             logs,
@@ -337,6 +346,7 @@ fn launch(shared: &Arc<Shared>, id: ServerId, listener: TcpListener) {
         log: log.clone(),
         outboxes,
         shared: shared.clone(),
+        rejected_future: AtomicU64::new(0),
     });
     let addr = listener.local_addr().ok();
     if let Some(addr) = addr {
@@ -374,6 +384,8 @@ pub struct ServerSnapshot {
     pub connections: usize,
     /// Connections it closed at once (see `--max-connections`) since the herd started.
     pub refused: u64,
+    /// IAMAT and AT lines refused since the server started for a time too far ahead.
+    pub rejected_future: u64,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -433,9 +445,10 @@ impl HerdHandle {
                     addr: shared.addr(id),
                     local: shared.local[id],
                     up: node.is_some(),
-                    clients: node.map(|n| n.table.lines()).unwrap_or_default(),
+                    clients: node.as_ref().map(|n| n.table.lines()).unwrap_or_default(),
                     connections: shared.admission.held(id),
                     refused: shared.admission.refused(id),
+                    rejected_future: node.map_or(0, |n| n.rejected_future.load(Ordering::Relaxed)),
                 }
             })
             .collect();

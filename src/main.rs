@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use color_eyre::eyre::{Result, WrapErr};
 use herdctl::cli::{Cli, Command, UsageError};
-use herdctl::config::Topology;
+use herdctl::config::{ConfigError, Topology};
 use herdctl::herd::{Herd, HerdError, HerdHandle};
 use herdctl::tui::{self, history};
 use tokio::signal::unix::{Signal, SignalKind, signal};
@@ -41,24 +41,44 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(report) => {
-            let usage = report.downcast_ref::<UsageError>().is_some()
-                || matches!(
-                    report.downcast_ref::<HerdError>(),
-                    Some(
-                        HerdError::Bind { .. }
-                            | HerdError::UnknownNeighbourPort { .. }
-                            | HerdError::Descriptors { .. }
-                    )
-                );
-            if usage {
-                eprintln!("herdctl: error: {report}");
-                ExitCode::from(2)
-            } else {
-                eprintln!("herdctl: error: {report:?}");
-                ExitCode::FAILURE
-            }
+            eprintln!("herdctl: error: {}", one_line(&report));
+            if is_usage(&report) { ExitCode::from(2) } else { ExitCode::FAILURE }
         }
     }
+}
+
+/// Is this error about what the user asked for or configured (exit 2), rather than something
+/// that went wrong while running (exit 1)? Every [`HerdError`] is: each comes from the
+/// topology, the ports or the log directory the user chose.
+fn is_usage(report: &color_eyre::Report) -> bool {
+    if let Some(err) = report.downcast_ref::<HerdError>() {
+        return match err {
+            HerdError::Bind { .. }
+            | HerdError::LogDir { .. }
+            | HerdError::LogFile { .. }
+            | HerdError::UnknownNeighbourPort { .. }
+            | HerdError::Descriptors { .. } => true,
+        };
+    }
+    report.downcast_ref::<UsageError>().is_some() || report.downcast_ref::<ConfigError>().is_some()
+}
+
+/// The error and its causes on one line, `: ` apart, leaving out a cause whose text the line
+/// already holds (most messages quote their source).
+fn one_line(report: &color_eyre::Report) -> String {
+    let mut line = String::new();
+    for cause in report.chain() {
+        let text = cause.to_string();
+        let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        if line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
 }
 
 /// Headless herds have no dashboard watching their events: a token buffer instead of the

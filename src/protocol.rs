@@ -5,7 +5,7 @@ pub mod coords;
 pub mod time;
 
 pub use coords::Coords;
-pub use time::{ClientTime, format_diff, now_nanos};
+pub use time::{ClientTime, format_diff, now_nanos, too_far_ahead};
 
 use time::split_decimal;
 
@@ -91,6 +91,8 @@ pub enum Invalid {
     UnknownClient,
     #[error("line longer than the limit")]
     TooLong,
+    #[error("time is further ahead of the server clock than --max-future allows")]
+    TooFarAhead,
 }
 
 /// Parses one line (its line ending may still be attached). `Ok(None)` is an empty or

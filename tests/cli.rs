@@ -121,6 +121,99 @@ fn bad_topology_is_a_clear_exit_2() {
     assert_eq!(out.status.code(), Some(2));
 }
 
+/// Every file under `dir`, relative to it.
+fn files_under(dir: &Path) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(next) = pending.pop() {
+        for entry in std::fs::read_dir(&next).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                found.push(path.strip_prefix(dir).unwrap().display().to_string());
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+#[test]
+fn server_names_that_are_not_plain_words_are_a_one_line_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    std::fs::create_dir(&run).unwrap();
+    let absolute = dir.path().join("abs").display().to_string();
+    let long = "n".repeat(300);
+    for name in ["a/b", "../../x", absolute.as_str(), "/abs", long.as_str(), ".hidden", "all"] {
+        let path = dir.path().join("herd.toml");
+        let text = format!(
+            "[[server]]\nname = \"A\"\nport = 0\n\n[[server]]\nname = \"{name}\"\nport = 0\n\
+             neighbours = [\"A\"]\n"
+        );
+        std::fs::write(&path, text).unwrap();
+        let out = herdctl()
+            .args(["--headless", "--log-dir", "logs", "--topology"])
+            .arg(&path)
+            .current_dir(&run)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{name}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{name}: {stderr}");
+        let location = format!("{}:6:8: bad server name {name:?}", path.display());
+        assert!(stderr.starts_with(&format!("herdctl: error: {location}")), "{name}: {stderr}");
+        assert!(!stderr.contains('\x1b'), "{name}: coloured: {stderr}");
+        assert_eq!(files_under(dir.path()), ["herd.toml"], "{name}");
+    }
+}
+
+#[test]
+fn unusable_log_dir_is_a_one_line_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("file"), "not a directory").unwrap();
+    let out = herdctl()
+        .args(["--headless", "--topology", "ring:3", "--base-port", "0", "--log-dir", "file/logs"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with("herdctl: error: cannot create log directory file/logs"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn places_key_file_problems_are_a_one_line_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("empty"), "\n").unwrap();
+    let google = ["--headless", "-t", "ring:3", "--base-port", "0", "--places", "google"];
+    for (extra, wanted) in [
+        (&["--places-key-file", "missing"][..], "cannot read --places-key-file missing"),
+        (&["--places-key-file", "empty"][..], "--places-key-file empty holds no key"),
+    ] {
+        let out = herdctl()
+            .args(google)
+            .args(extra)
+            .env("GOOGLE_PLACES_API_KEY", "ignored")
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{extra:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{extra:?}: {stderr}");
+        assert!(stderr.starts_with(&format!("herdctl: error: {wanted}")), "{stderr}");
+    }
+    let both = ["--places-key", "k", "--places-key-file", "empty"];
+    let out = herdctl().args(google).args(both).current_dir(dir.path()).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot be used with"));
+}
+
 #[test]
 fn port_in_use_names_the_server_and_port() {
     let dir = tempfile::tempdir().unwrap();

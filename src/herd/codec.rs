@@ -34,8 +34,9 @@ impl LineDecoder {
         Self { max, scanned: 0, discarding: false }
     }
 
-    fn prefix(buf: &BytesMut) -> Bytes {
-        Bytes::copy_from_slice(&buf[..buf.len().min(TOO_LONG_PREFIX)])
+    /// The start of an over-long line, for its `? ` reply: never past the line's end.
+    fn prefix(line: &[u8]) -> Bytes {
+        Bytes::copy_from_slice(&line[..line.len().min(TOO_LONG_PREFIX)])
     }
 }
 
@@ -70,7 +71,7 @@ impl Decoder for LineDecoder {
                 }
                 Some(end) => {
                     self.scanned = 0;
-                    let prefix = Self::prefix(buf);
+                    let prefix = Self::prefix(&buf[..end]);
                     buf.advance(end + 1);
                     Some(Frame::TooLong(prefix))
                 }
@@ -151,5 +152,15 @@ mod tests {
         let mut buf = BytesMut::from(&b"0123456789ab\nok\n"[..]);
         let got = frames(&mut decoder, &mut buf);
         assert!(matches!(&got[..], [Frame::TooLong(_), Frame::Line(_)]));
+    }
+
+    #[test]
+    fn the_prefix_of_an_over_long_line_stops_at_its_end() {
+        // The whole line and the next one arrive together: the `? ` reply must copy neither
+        // the newline nor the next line.
+        let mut decoder = LineDecoder::new(8);
+        let mut buf = BytesMut::from(&b"0123456789ab\nnext\n"[..]);
+        let got = frames(&mut decoder, &mut buf);
+        assert_eq!(got, vec![Frame::TooLong(Bytes::from_static(b"0123456789ab")), line("next\n")]);
     }
 }

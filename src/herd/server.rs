@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -43,6 +44,8 @@ pub(super) struct Node {
     pub log: Arc<ServerLog>,
     pub outboxes: Vec<Outbox>,
     pub shared: Arc<Shared>,
+    /// IAMAT and AT lines refused for a time too far ahead (see `--max-future`).
+    pub rejected_future: AtomicU64,
 }
 
 impl Node {
@@ -68,11 +71,21 @@ impl Node {
         });
         let start = out.len();
         match protocol::parse_line(line) {
-            Ok(Some(Command::IAmAt(iamat))) => self.iamat(&iamat, handoffs, out).await,
+            Ok(Some(Command::IAmAt(iamat))) => {
+                if self.rejects_future(&iamat.time) {
+                    self.invalid(line, Invalid::TooFarAhead, out);
+                } else {
+                    self.iamat(&iamat, handoffs, out).await;
+                }
+            }
             Ok(Some(Command::WhatsAt(whatsat))) => {
                 if let Err(why) = self.whatsat(&whatsat, out).await {
                     self.invalid(line, why, out);
                 }
+            }
+            Ok(Some(Command::At(report))) if self.rejects_future(&report.time) => {
+                let why = Invalid::TooFarAhead;
+                self.log.note(format_args!("ignored report of {}: {why}", report.client));
             }
             Ok(Some(Command::At(report))) => {
                 let sender = report.sender.and_then(|name| self.shared.id(name));
@@ -83,6 +96,18 @@ impl Node {
             Err(why) => self.invalid(line, why, out),
         }
         self.sent(peer, &out[start..]);
+    }
+
+    /// Is `time` further ahead of now than `--max-future` allows? Counts it if so.
+    fn rejects_future(&self, time: &protocol::ClientTime) -> bool {
+        let Some(max) = self.shared.max_future else {
+            return false;
+        };
+        let ahead = protocol::too_far_ahead(time, now_nanos(), max);
+        if ahead {
+            self.rejected_future.fetch_add(1, Ordering::Relaxed);
+        }
+        ahead
     }
 
     /// Answers the start of an over-long line with `? <prefix>`.

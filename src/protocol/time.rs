@@ -2,7 +2,7 @@
 //! 9-digit time difference of an AT reply computed in integer nanoseconds.
 
 use std::cmp::Ordering;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 const NANOS_PER_SEC: i128 = 1_000_000_000;
 
@@ -42,6 +42,15 @@ impl ClientTime {
     pub fn as_nanos(&self) -> i128 {
         let magnitude = i128::from(self.secs) * NANOS_PER_SEC + i128::from(self.nanos);
         if self.negative { -magnitude } else { magnitude }
+    }
+
+    /// The time `nanos` nanoseconds from the epoch; `None` when its whole seconds do not fit
+    /// in a `u64` (no client time is that far from the epoch).
+    pub fn from_nanos(nanos: i128) -> Option<Self> {
+        let magnitude = nanos.unsigned_abs();
+        let secs = u64::try_from(magnitude / NANOS_PER_SEC.unsigned_abs()).ok()?;
+        let nanos_part = (magnitude % NANOS_PER_SEC.unsigned_abs()) as u32;
+        Some(Self { negative: nanos < 0, secs, nanos: nanos_part, beyond_nanos: Box::default() })
     }
 
     fn cmp_magnitude(&self, other: &Self) -> Ordering {
@@ -87,6 +96,16 @@ pub fn now_nanos() -> i128 {
         Ok(d) => i128::try_from(d.as_nanos()).unwrap_or(i128::MAX),
         Err(before) => -i128::try_from(before.duration().as_nanos()).unwrap_or(i128::MAX),
     }
+}
+
+/// Is `client` more than `max` ahead of the server clock `now_nanos` (nanoseconds since the
+/// epoch)? Exact: a time only a fraction of a nanosecond past the limit is ahead of it.
+pub fn too_far_ahead(client: &ClientTime, now_nanos: i128, max: Duration) -> bool {
+    let max = i128::try_from(max.as_nanos()).unwrap_or(i128::MAX);
+    let limit = now_nanos.saturating_add(max);
+    // A limit past every client time leaves nothing ahead of it; one before them all, nothing
+    // behind.
+    ClientTime::from_nanos(limit).map_or(limit < 0, |limit| *client > limit)
 }
 
 /// `received - client` as the AT reply prints it: always signed, plain decimal, 9 fraction
@@ -165,6 +184,42 @@ mod tests {
         assert!(t("-2") < t("-1"));
         assert!(t("-1.0000000001") < t("-1"));
         assert!(t("10") > t("9.999999999999"));
+    }
+
+    #[test]
+    fn from_nanos_round_trips_through_as_nanos() {
+        for nanos in [0, 1, -1, 1_621_464_827_959_498_503, -5_250_000_000, 999_999_999] {
+            assert_eq!(ClientTime::from_nanos(nanos).map(|t| t.as_nanos()), Some(nanos));
+        }
+        assert_eq!(ClientTime::from_nanos(-1_500_000_000), Some(t("-1.5")));
+        assert_eq!(ClientTime::from_nanos(i128::MAX), None);
+    }
+
+    #[test]
+    fn too_far_ahead_is_exact_at_the_limit() {
+        let now = 1_621_464_827_000_000_000;
+        let hour = Duration::from_secs(3600);
+        for (client, ahead) in [
+            ("1621464827", false),
+            ("1621468427", false),
+            ("1621468427.000000000", false),
+            ("1621468427.0000000000000", false),
+            ("1621468427.0000000001", true),
+            ("1621468427.000000001", true),
+            ("1621468428", true),
+            ("1621464826.5", false),
+            ("0", false),
+            ("-99999999999", false),
+            ("18446744073709551615.999999999", true),
+        ] {
+            assert_eq!(too_far_ahead(&t(client), now, hour), ahead, "{client}");
+        }
+        assert!(!too_far_ahead(&t("1621464827"), now, Duration::ZERO));
+        assert!(too_far_ahead(&t("1621464827.0000000001"), now, Duration::ZERO));
+        assert!(!too_far_ahead(&t("18446744073709551615.9"), now, Duration::MAX));
+        assert!(too_far_ahead(&t("-18446744073709551615"), i128::MIN, Duration::ZERO));
+        assert!(!too_far_ahead(&t("-5"), -10_000_000_000, Duration::from_secs(5)));
+        assert!(too_far_ahead(&t("-4.9"), -10_000_000_000, Duration::from_secs(5)));
     }
 
     #[test]

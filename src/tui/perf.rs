@@ -32,6 +32,7 @@ pub fn healthy_snapshot(topology: &Topology) -> HerdSnapshot {
             clients: Vec::new(),
             connections: 0,
             refused: 0,
+            rejected_future: 0,
         })
         .collect();
     let links = topology
