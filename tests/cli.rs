@@ -304,6 +304,21 @@ async fn one_server_per_process_survives_a_kill_and_restart() {
     let reply = grading_at(addr("Bailey"), format!("IAMAT two +2+2 {t}").as_bytes()).await;
     assert!(reply.starts_with("AT Bailey"), "{reply}");
     eventually("Jaquez", "two").await;
+    // Every neighbour of Campbell is done with its copy of "two" (given up on, or written
+    // to the dead connection): none is still on its way, to reach the restarted Campbell.
+    let deadline = Instant::now() + PATIENCE;
+    for name in ["Bailey", "Bona", "Jaquez"] {
+        let log = dir.path().join("logs").join(format!("{name}.log"));
+        while !std::fs::read_to_string(&log).is_ok_and(|text| {
+            text.lines().any(|l| {
+                l.contains("dropped report of two for Campbell")
+                    || (l.contains(" TO Campbell ") && l.contains(" two "))
+            })
+        }) {
+            assert!(Instant::now() < deadline, "{name} never gave up on two for Campbell");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
 
     // Restart it: it starts empty, and new updates reach it.
     procs[campbell].1 = serve("Campbell");

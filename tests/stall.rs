@@ -61,8 +61,17 @@ impl Frozen {
     }
 }
 
-/// One client that pipelines IAMATs at `addr` (windows of 16) until `stop` is set.
-async fn pipeline(addr: std::net::SocketAddr, client: usize, stop: Arc<AtomicBool>) -> usize {
+/// The two tests load the machine: they take turns, so that neither measures the other.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// One client that pipelines IAMATs at `addr` (windows of 16, `pause` between windows) until
+/// `stop` is set.
+async fn pipeline(
+    addr: std::net::SocketAddr,
+    client: usize,
+    pause: Duration,
+    stop: Arc<AtomicBool>,
+) -> usize {
     let stream = TcpStream::connect(addr).await.unwrap();
     let (read, mut write) = stream.into_split();
     let mut replies = BufReader::new(read).lines();
@@ -77,6 +86,7 @@ async fn pipeline(addr: std::net::SocketAddr, client: usize, stop: Arc<AtomicBoo
         for _ in 0..16 {
             replies.next_line().await.unwrap().unwrap();
         }
+        tokio::time::sleep(pause).await;
     }
     sent
 }
@@ -116,6 +126,7 @@ async fn until(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_frozen_neighbour_costs_its_neighbours_only_its_own_reports() {
+    let _turn = ONE_AT_A_TIME.lock().await;
     let logs = tempfile::tempdir().unwrap();
     let dir = logs.path().to_path_buf();
     let t = common::start_with("cs131", |c| c.log_dir = Some(dir)).await;
@@ -124,8 +135,11 @@ async fn a_frozen_neighbour_costs_its_neighbours_only_its_own_reports() {
     let frozen = Frozen::start(bona_addr);
 
     let stop = Arc::new(AtomicBool::new(false));
-    let loaders: Vec<_> =
-        (0..24).map(|c| tokio::spawn(pipeline(t.addr("Bailey"), c, stop.clone()))).collect();
+    let loaders: Vec<_> = (0..24)
+        .map(|c| {
+            tokio::spawn(pipeline(t.addr("Bailey"), c, Duration::from_millis(1), stop.clone()))
+        })
+        .collect();
 
     // The load fills the frozen neighbour's buffers until Bailey's link to it stalls.
     let bailey = t.id("Bailey");
@@ -224,6 +238,7 @@ impl Drop for Serve {
 /// (its sockets stay open, nothing reads them) while 24 clients load Bailey.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stopped_serve_process_does_not_stall_its_neighbours() {
+    let _turn = ONE_AT_A_TIME.lock().await;
     let dir = tempfile::tempdir().unwrap();
     let mut topology = herdctl::config::Topology::load("cs131", 0).unwrap();
     for server in &mut topology.servers {
@@ -246,8 +261,9 @@ async fn a_stopped_serve_process_does_not_stall_its_neighbours() {
     bona.signal("-STOP");
 
     let stop = Arc::new(AtomicBool::new(false));
-    let loaders: Vec<_> =
-        (0..24).map(|c| tokio::spawn(pipeline(addr("Bailey"), c, stop.clone()))).collect();
+    let loaders: Vec<_> = (0..24)
+        .map(|c| tokio::spawn(pipeline(addr("Bailey"), c, Duration::ZERO, stop.clone())))
+        .collect();
     // Long enough for Bailey's writes to Bona to block and the link to stall (the kernel
     // buffers a few MB first), then several seconds frozen.
     let until = Instant::now() + Duration::from_secs(8);

@@ -655,3 +655,31 @@ async fn each_server_logs_its_traffic_and_neighbour_links() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn logs_label_stale_reports_and_note_a_cut_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().to_path_buf();
+    let mut t = common::start_with("cs131", move |c| c.log_dir = Some(logs)).await;
+    t.iamat("Bailey", "kiwi", "+34.068930-118.445127", "1621464827.5").await;
+    t.wait_stored_at(&HERD, "kiwi").await;
+    let mut c = t.telnet("Clark").await;
+    c.send("AT Elsewhere +0.5 kiwi +1+2 1621464800.0").await;
+    c.send("IAMAT after +1+2 1621464827.5").await;
+    c.line().await;
+    t.herd.cut("Bailey", "Bona").unwrap();
+    t.herd.heal("Bailey", "Bona").unwrap();
+    t.herd.shutdown().await;
+
+    let read =
+        |name: &str| std::fs::read_to_string(dir.path().join(format!("{name}.log"))).unwrap();
+    let all: String = HERD.iter().map(|name| read(name)).collect();
+    assert!(all.contains("-- report of kiwi: duplicate, not stored"), "{all}");
+    assert!(read("Clark").contains("-- report of kiwi: older than stored, not stored"));
+    for name in ["Bailey", "Bona"] {
+        let log = read(name);
+        let cut: Vec<&str> = log.lines().filter(|l| l.contains(" cut")).collect();
+        let healed: Vec<&str> = log.lines().filter(|l| l.contains(" healed")).collect();
+        assert_eq!((cut.len(), healed.len()), (1, 1), "{name}:\n{log}");
+    }
+}
