@@ -264,15 +264,22 @@ async fn a_stopped_serve_process_does_not_stall_its_neighbours() {
     let loaders: Vec<_> = (0..24)
         .map(|c| tokio::spawn(pipeline(addr("Bailey"), c, Duration::ZERO, stop.clone())))
         .collect();
-    // Long enough for Bailey's writes to Bona to block and the link to stall (the kernel
-    // buffers a few MB first), then several seconds frozen.
-    let until = Instant::now() + Duration::from_secs(8);
-    let mut answers = Vec::new();
+    // The kernel buffers a few MB for the stopped process before Bailey's writes block and
+    // the link stalls; Bailey's log says when.
+    let log = dir.path().join("logs").join("Bailey.log");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !std::fs::read_to_string(&log).is_ok_and(|l| l.contains("link to Bona stalled")) {
+        assert!(Instant::now() < deadline, "Bailey's link to Bona never stalled");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Several seconds frozen, under load: Bailey and Campbell keep answering.
+    let until = Instant::now() + Duration::from_secs(3);
+    let mut slowest = Duration::ZERO;
     let mut n = 0;
     while Instant::now() < until {
         for server in ["Bailey", "Campbell"] {
             n += 1;
-            answers.push(probe(addr(server), n).await);
+            slowest = slowest.max(probe(addr(server), n).await);
         }
     }
     stop.store(true, Ordering::Relaxed);
@@ -280,18 +287,7 @@ async fn a_stopped_serve_process_does_not_stall_its_neighbours() {
     for loader in loaders {
         loader.await.unwrap();
     }
-    // One probe may meet the moment the link stalls (it waits out the stall bound); every
-    // other answer comes at once.
-    answers.sort();
-    let second_slowest = answers[answers.len() - 2];
-    assert!(
-        second_slowest < ANSWER_WITHIN,
-        "answers while Bona was stopped, slowest last: {:?}",
-        &answers[answers.len().saturating_sub(5)..]
-    );
-    let log = std::fs::read_to_string(dir.path().join("logs").join("Bailey.log")).unwrap();
-    assert!(
-        log.contains("link to Bona stalled") && log.contains("neighbour stalled"),
-        "Bailey's log does not show the stall"
-    );
+    assert!(slowest < ANSWER_WITHIN, "slowest answer while Bona was stopped: {slowest:?}");
+    let log = std::fs::read_to_string(&log).unwrap();
+    assert!(log.contains("for Bona: neighbour stalled"), "Bailey's log shows no dropped report");
 }
