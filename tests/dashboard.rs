@@ -12,7 +12,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use herdctl::config::Topology;
 use herdctl::herd::LinkState;
 use herdctl::herd::{Fault, HerdEvent, HerdSnapshot, ServerId};
-use herdctl::tui::app::{App, Effect, Feedback, Mode, Selection, SendKind};
+use herdctl::tui::app::{App, Effect, Feedback, LinkLook, Mode, Selection, SendKind};
 use herdctl::tui::history::History;
 use herdctl::tui::{graph, layout, view};
 use ratatui::Terminal;
@@ -885,4 +885,16 @@ fn every_mode_draws_at_any_size() {
             assert_eq!(buf.area.width, width);
         }
     }
+}
+
+#[test]
+fn a_stalled_link_is_shown_until_it_recovers() {
+    let mut rig = Rig::flooded();
+    let start = rig.at(6000);
+    rig.apply_from(start, &[HerdEvent::LinkStalled { from: BONA, to: CLARK }]);
+    let link = rig.app.links.iter().find(|l| (l.a, l.b) == (BONA, CLARK)).unwrap();
+    assert_eq!(link.look(&rig.app.servers), LinkLook::Stalled);
+    rig.apply_from(rig.at(6100), &[HerdEvent::LinkRecovered { from: BONA, to: CLARK }]);
+    let link = rig.app.links.iter().find(|l| (l.a, l.b) == (BONA, CLARK)).unwrap();
+    assert_eq!(link.look(&rig.app.servers), LinkLook::Up);
 }

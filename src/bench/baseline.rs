@@ -311,6 +311,9 @@ pub async fn start_herdctl(spec: &str) -> Result<System> {
     start_herdctl_within(spec, STARTUP).await
 }
 
+/// The bench counts messages from whole logs: none may be rotated away.
+const NO_ROTATION: &str = "1000GiB";
+
 /// [`start_herdctl`], allowing `limit` for every address to be printed.
 pub async fn start_herdctl_within(spec: &str, limit: Duration) -> Result<System> {
     let count = Topology::load(spec, 0)?.servers.len();
@@ -318,7 +321,7 @@ pub async fn start_herdctl_within(spec: &str, limit: Duration) -> Result<System>
     let exe = std::env::current_exe().wrap_err("finding the herdctl binary")?;
     let mut command = Command::new(exe);
     command.args(["--headless", "--topology", spec, "--base-port", "0", "--log-dir"]);
-    command.arg(logs.path());
+    command.arg(logs.path()).args(["--log-max-size", NO_ROTATION]);
     let (proc, servers) = spawn(command, count, logs.path(), "herdctl", limit).await?;
     Ok(System { kind: Kind::Herdctl, servers, procs: vec![proc], logs })
 }
@@ -341,7 +344,7 @@ pub async fn start_serve(spec: &str) -> Result<System> {
     for server in &topology.servers {
         let mut command = Command::new(&exe);
         command.arg("serve").arg(&server.name).arg("--topology").arg(&file);
-        command.arg("--log-dir").arg(logs.path());
+        command.arg("--log-dir").arg(logs.path()).args(["--log-max-size", NO_ROTATION]);
         let what = format!("serve-{}", server.name);
         let (proc, mut listening) = spawn(command, 1, logs.path(), &what, STARTUP).await?;
         procs.push(proc);

@@ -277,11 +277,12 @@ pub fn edge_marker(state: EdgeState, selected: bool) -> Option<(char, Style)> {
     Some((mark, style))
 }
 
-/// Whether the `i`th point along a link in `state` is drawn: solid, dotted, dashed or sparse.
+/// Whether the `i`th point along a link in `state` is drawn: solid, dotted, long-dashed (stalled), dashed or sparse.
 pub fn edge_dot(state: EdgeState, i: usize) -> bool {
     match state {
         EdgeState::Up => true,
-        EdgeState::Reconnecting | EdgeState::Stalled => i % 2 == 0,
+        EdgeState::Reconnecting => i % 2 == 0,
+        EdgeState::Stalled => i % 3 != 2,
         EdgeState::Cut => i % 8 < 3,
         EdgeState::Idle => i % 4 == 0,
     }
@@ -911,7 +912,13 @@ mod tests {
 
     #[test]
     fn edge_states_differ_in_pattern_marker_and_colour() {
-        let states = [EdgeState::Up, EdgeState::Reconnecting, EdgeState::Cut, EdgeState::Idle];
+        let states = [
+            EdgeState::Up,
+            EdgeState::Reconnecting,
+            EdgeState::Stalled,
+            EdgeState::Cut,
+            EdgeState::Idle,
+        ];
         let patterns: Vec<Vec<bool>> =
             states.iter().map(|&s| (0..8).map(|i| edge_dot(s, i)).collect()).collect();
         let colours: Vec<_> = states.iter().map(|&s| style_of_edge(s, false).fg).collect();
@@ -924,6 +931,7 @@ mod tests {
         assert_eq!(edge_marker(EdgeState::Up, false), None);
         assert_eq!(edge_marker(EdgeState::Idle, false), None);
         assert_eq!(edge_marker(EdgeState::Reconnecting, false).unwrap().0, '?');
+        assert_eq!(edge_marker(EdgeState::Stalled, false).unwrap().0, '‖');
         let (mark, style) = edge_marker(EdgeState::Up, true).unwrap();
         assert_eq!(mark, '◇');
         assert!(style.add_modifier.contains(Modifier::REVERSED));
