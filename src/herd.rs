@@ -21,7 +21,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpSocket, lookup_host};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -318,7 +318,7 @@ fn launch(shared: &Arc<Shared>, id: ServerId, listener: TcpListener) {
     let log = shared.logs[id].clone();
     let mut outboxes = Vec::with_capacity(spec.neighbours.len());
     for &to in &spec.neighbours {
-        let (queue, inbox) = mpsc::channel(shared.link_queue);
+        let (inbox, queue, relays) = link::Inbox::new(shared.link_queue);
         let stats = shared.stats[&(id, to)].clone();
         stats.set_state(LinkState::Down);
         let resolver = shared.clone();
@@ -337,7 +337,7 @@ fn launch(shared: &Arc<Shared>, id: ServerId, listener: TcpListener) {
             ends: shared.link_ends.clone(),
         };
         tracker.spawn(token.clone().run_until_cancelled_owned(link.run()));
-        outboxes.push(Outbox { to, queue, stats });
+        outboxes.push(Outbox { to, queue, relays, stats });
     }
     let node = Arc::new(Node {
         id,

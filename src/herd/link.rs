@@ -14,7 +14,7 @@ use std::io;
 use std::mem::MaybeUninit;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -39,6 +39,77 @@ pub struct Flood {
     pub due: Option<Instant>,
     /// Dropped once the report is written or given up on: the client's reply waits for it.
     pub handoff: Option<HandoffToken>,
+}
+
+/// Most relayed reports a link holds; past that they are dropped (`queue full`) and counted.
+pub const RELAY_CAP: usize = 1 << 16;
+
+/// The queue of reports a server relays from its neighbours to one link. Unlike a client's
+/// reports (which wait for room in the link's bounded queue, slowing the client down), a
+/// relayed report never makes the session that read it wait: servers waiting on each other's
+/// full queues around a cycle of the graph would stop reading each other for good.
+#[derive(Debug, Clone)]
+pub struct RelayQueue {
+    sender: mpsc::UnboundedSender<Flood>,
+    depth: Arc<AtomicUsize>,
+}
+
+impl RelayQueue {
+    /// Queues `flood`, or gives it back when the queue holds [`RELAY_CAP`] reports (`Ok(false)`)
+    /// or the link has ended (`Err`).
+    pub fn push(&self, flood: Flood) -> Result<bool, Flood> {
+        if self.depth.load(Ordering::Relaxed) >= RELAY_CAP {
+            return Ok(false);
+        }
+        self.depth.fetch_add(1, Ordering::Relaxed);
+        match self.sender.send(flood) {
+            Ok(()) => Ok(true),
+            Err(mpsc::error::SendError(flood)) => {
+                self.depth.fetch_sub(1, Ordering::Relaxed);
+                Err(flood)
+            }
+        }
+    }
+}
+
+/// What a link reads reports from: its bounded queue of clients' reports and its queue of
+/// relayed ones.
+#[derive(Debug)]
+pub struct Inbox {
+    clients: mpsc::Receiver<Flood>,
+    relays: mpsc::UnboundedReceiver<Flood>,
+    depth: Arc<AtomicUsize>,
+}
+
+impl Inbox {
+    /// A link's inbox, the sender of its clients' queue (`capacity` reports) and its relay
+    /// queue.
+    pub fn new(capacity: usize) -> (Self, mpsc::Sender<Flood>, RelayQueue) {
+        let (clients_tx, clients) = mpsc::channel(capacity);
+        let (sender, relays) = mpsc::unbounded_channel();
+        let depth = Arc::new(AtomicUsize::new(0));
+        let relay = RelayQueue { sender, depth: depth.clone() };
+        (Self { clients, relays, depth }, clients_tx, relay)
+    }
+
+    /// The next report from either queue; `None` once the server has stopped. Cancel-safe.
+    async fn recv(&mut self) -> Option<Flood> {
+        tokio::select! {
+            Some(flood) = self.relays.recv() => {
+                self.depth.fetch_sub(1, Ordering::Relaxed);
+                Some(flood)
+            }
+            flood = self.clients.recv() => flood,
+        }
+    }
+
+    fn try_recv(&mut self) -> Option<Flood> {
+        if let Ok(flood) = self.relays.try_recv() {
+            self.depth.fetch_sub(1, Ordering::Relaxed);
+            return Some(flood);
+        }
+        self.clients.try_recv().ok()
+    }
 }
 
 /// Operator faults on one undirected link.
@@ -134,7 +205,7 @@ pub(super) struct Link {
     pub to_name: Arc<str>,
     /// Where the neighbour listens.
     pub resolve: Box<dyn Fn() -> Option<SocketAddr> + Send + Sync>,
-    pub inbox: mpsc::Receiver<Flood>,
+    pub inbox: Inbox,
     /// A report taken from the inbox that is not yet due.
     pub pending: Option<Flood>,
     pub faults: watch::Receiver<LinkFaults>,
@@ -260,8 +331,8 @@ impl Link {
             let next = match self.pending.take() {
                 Some(flood) => flood,
                 None => match self.inbox.try_recv() {
-                    Ok(flood) => flood,
-                    Err(_) => break,
+                    Some(flood) => flood,
+                    None => break,
                 },
             };
             if next.due.is_some_and(|due| due > Instant::now()) {
@@ -469,7 +540,7 @@ enum WriteFailure {
 }
 
 /// The next report: the one held back as not yet due, or the inbox's next. Cancel-safe.
-async fn recv(pending: &mut Option<Flood>, inbox: &mut mpsc::Receiver<Flood>) -> Option<Flood> {
+async fn recv(pending: &mut Option<Flood>, inbox: &mut Inbox) -> Option<Flood> {
     match pending.take() {
         Some(flood) => Some(flood),
         None => inbox.recv().await,

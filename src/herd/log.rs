@@ -238,13 +238,12 @@ impl ServerLog {
             return Err(io::Error::new(io::ErrorKind::InvalidInput, why));
         }
         let file = LogFile::open(dir.join(format!("{name}.log")), max_size.max(1))?;
-        let inner =
-            Arc::new(Inner {
-                pending: Mutex::default(),
-                room: Condvar::new(),
-                file: Mutex::new(file),
-                max_pending,
-            });
+        let inner = Arc::new(Inner {
+            pending: Mutex::default(),
+            room: Condvar::new(),
+            file: Mutex::new(file),
+            max_pending,
+        });
         WRITER.register(&inner)?;
         Ok(Self { inner: Some(inner) })
     }

@@ -12,7 +12,7 @@ use tokio::sync::mpsc;
 use super::Shared;
 use super::events::{HerdEvent, ServerId};
 use super::flood::{self, Handoffs};
-use super::link::{Flood, LinkStats};
+use super::link::{Flood, LinkStats, RelayQueue};
 use super::log::ServerLog;
 use super::table::ClientTable;
 use super::traffic::Handoff;
@@ -33,6 +33,7 @@ pub(super) struct Peer {
 pub(super) struct Outbox {
     pub to: ServerId,
     pub queue: mpsc::Sender<Flood>,
+    pub relays: RelayQueue,
     pub stats: Arc<LinkStats>,
 }
 
@@ -221,7 +222,8 @@ impl Node {
             };
             let (from, to) = (self.id, outbox.to);
             let traffic = &self.shared.traffic;
-            match traffic.send((from, to), &outbox.queue, &outbox.stats, flood).await {
+            let relays = sender.is_some().then_some(&outbox.relays);
+            match traffic.send((from, to), &outbox.queue, &outbox.stats, flood, relays).await {
                 Handoff::Queued => {
                     events.emit(|| HerdEvent::FloodQueued { from, to, client: client.clone() });
                 }

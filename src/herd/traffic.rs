@@ -12,7 +12,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::events::{DropReason, EventBus, HerdEvent, ServerId};
-use super::link::{Flood, LinkState, LinkStats};
+use super::link::{Flood, LinkState, LinkStats, RelayQueue};
 
 /// Most reports held while paused; past that they are dropped and counted.
 pub const MAX_HELD: usize = 100_000;
@@ -69,17 +69,20 @@ impl Traffic {
         due_after(self.delay())
     }
 
-    /// Hands `flood` from server `from` to its link to `to`, or holds it while paused. When
-    /// the link's queue is full, waits for room: a busy link slows its senders down and loses
-    /// nothing. A stalled link (its neighbour stopped reading) takes no wait: the report is
-    /// dropped at once, and a link that stalls while senders wait drains its queue, so no
-    /// sender waits on a frozen neighbour for longer than the stall bound.
+    /// Hands `flood` from server `from` to its link to `to`, or holds it while paused. A
+    /// client's report (`relays` `None`) waits for room in the link's bounded queue: a busy
+    /// link slows its clients down and loses nothing. A relayed report goes to the link's
+    /// relay queue at once (see [`RelayQueue`]). A stalled link (its neighbour stopped
+    /// reading) takes no wait: the report is dropped at once, and a link that stalls while
+    /// clients wait drains its queue, so no one waits on a frozen neighbour for longer than
+    /// the stall bound.
     pub async fn send(
         &self,
         link: (ServerId, ServerId),
         queue: &mpsc::Sender<Flood>,
         stats: &Arc<LinkStats>,
         flood: Flood,
+        relays: Option<&RelayQueue>,
     ) -> Handoff {
         if stats.state() == LinkState::Stalled {
             return Handoff::Dropped(DropReason::NeighbourStalled);
@@ -91,6 +94,13 @@ impl Traffic {
         flood.due = self.due();
         if flood.due.is_some() {
             flood.handoff = None;
+        }
+        if let Some(relays) = relays {
+            return match relays.push(flood) {
+                Ok(true) => Handoff::Queued,
+                Ok(false) => Handoff::Dropped(DropReason::QueueFull),
+                Err(_) => Handoff::Dropped(DropReason::NeighbourDown),
+            };
         }
         match queue.send(flood).await {
             Ok(()) => Handoff::Queued,
