@@ -2,7 +2,8 @@
 //! open client connections to one server on which nothing is sent, and what it gives back
 //! once they are closed. Resident memory is read before, with every connection accepted (the
 //! server process's descriptor count up by as many), and after they are closed and its
-//! descriptor count is back where it started. The baseline is the bare echo server holding
+//! descriptor count is back where it started, once the memory is back within 10 % of the start
+//! or has stopped falling. The baseline is the bare echo server holding
 //! the same connections in the same run.
 
 use std::io;
@@ -20,6 +21,11 @@ use super::{Settings, drain, progress, scale};
 
 /// Connections opened at once.
 const BATCH: usize = 500;
+/// How long resident memory may stay flat after the connections close before it is read as
+/// final, and the longest it is watched.
+const MEMORY_SETTLE: Duration = Duration::from_secs(15);
+const MEMORY_LIMIT: Duration = Duration::from_secs(40);
+
 /// Longest the server may take to accept every connection, or to close them all.
 const SETTLE_LIMIT: Duration = Duration::from_secs(30);
 /// Between two looks at the server's descriptors.
@@ -47,6 +53,8 @@ pub struct Connections {
     pub fds_after: usize,
     /// From closing the last connection until the descriptors were back.
     pub release_secs: Option<f64>,
+    /// From then until `rss_after` was read.
+    pub memory_secs: f64,
 }
 
 impl Connections {
@@ -146,7 +154,23 @@ async fn measure(system: &System, wanted: usize) -> Result<Connections> {
             (fds, None)
         }
     };
-    let rss_after = baseline::rss_of(pid)?;
+    // The allocator hands freed memory back to the system over seconds, not at once: read
+    // the memory until it is back within 10 % of the start, or has not fallen for a while.
+    let mut rss_after = baseline::rss_of(pid)?;
+    let mut last_fall = Instant::now();
+    let give_back = Instant::now();
+    while rss_after > rss_start + rss_start / 10
+        && last_fall.elapsed() < MEMORY_SETTLE
+        && give_back.elapsed() < MEMORY_LIMIT
+    {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        let now = baseline::rss_of(pid)?;
+        if now < rss_after {
+            last_fall = Instant::now();
+        }
+        rss_after = now;
+    }
+    let memory_secs = give_back.elapsed().as_secs_f64();
     Ok(Connections {
         system: system.kind,
         wanted,
@@ -159,6 +183,7 @@ async fn measure(system: &System, wanted: usize) -> Result<Connections> {
         fds_loaded,
         fds_after,
         release_secs,
+        memory_secs,
     })
 }
 

@@ -262,9 +262,10 @@ fn connections_rows(report: &Report, rows: &mut Vec<Row>) {
         .map(|c| {
             let release = c.release_secs.map_or("—".into(), seconds);
             format!(
-                "{} RSS {:.1} MiB, descriptors {}→{}→{} ({release} to close)",
+                "{} RSS {:.1} MiB {} after, descriptors {}→{}→{} ({release} to close)",
                 c.system.label(),
                 mib(c.rss_after),
+                seconds(c.memory_secs),
                 c.fds_start,
                 c.fds_loaded,
                 c.fds_after
