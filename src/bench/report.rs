@@ -390,8 +390,11 @@ fn stall_rows(report: &Report, rows: &mut Vec<Row>) {
         Row::new(
             section,
             format!(
-                "IAMAT load at {} ({} clients × {} pipelined)",
-                st.target, st.clients, st.window
+                "IAMAT load at {} ({} clients × {} pipelined, paced at {}/s)",
+                st.target,
+                st.clients,
+                st.window,
+                super::stall::LOAD_RATE
             ),
             "req/s",
         )

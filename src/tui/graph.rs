@@ -124,7 +124,7 @@ pub const GLYPH_SUPPRESSED: char = '⊘';
 /// Midway marker of a reconnecting link.
 pub const MARK_RECONNECTING: char = '?';
 /// Midway marker of a stalled link.
-pub const MARK_STALLED: char = '‖';
+pub const MARK_STALLED: char = '≈';
 /// Midway marker of a cut link.
 pub const MARK_CUT: char = '╳';
 /// Midway marker of a selected link that is up.
@@ -259,7 +259,7 @@ pub fn style_of_edge(state: EdgeState, selected: bool) -> Style {
 }
 
 /// The marker drawn midway along a link, with its style, if it has one: `?` reconnecting,
-/// `‖` stalled, `╳` cut, `◇` a selected link that is up; a selected link's marker is reversed.
+/// `≈` stalled, `╳` cut, `◇` a selected link that is up; a selected link's marker is reversed.
 pub fn edge_marker(state: EdgeState, selected: bool) -> Option<(char, Style)> {
     let mark = match (state, selected) {
         (EdgeState::Reconnecting, _) => MARK_RECONNECTING,
@@ -931,7 +931,7 @@ mod tests {
         assert_eq!(edge_marker(EdgeState::Up, false), None);
         assert_eq!(edge_marker(EdgeState::Idle, false), None);
         assert_eq!(edge_marker(EdgeState::Reconnecting, false).unwrap().0, '?');
-        assert_eq!(edge_marker(EdgeState::Stalled, false).unwrap().0, '‖');
+        assert_eq!(edge_marker(EdgeState::Stalled, false).unwrap().0, '≈');
         let (mark, style) = edge_marker(EdgeState::Up, true).unwrap();
         assert_eq!(mark, '◇');
         assert!(style.add_modifier.contains(Modifier::REVERSED));
@@ -1044,7 +1044,7 @@ mod tests {
     #[test]
     fn legend_names_every_glyph() {
         let legend: String = legend().iter().map(|s| s.content.as_ref()).collect();
-        for glyph in ["●", "✖", "◉", "⊘", "╳", "◆", "‖", "✗", "┄"] {
+        for glyph in ["●", "✖", "◉", "⊘", "╳", "≈", "◆", "‖", "✗", "┄"] {
             assert!(legend.contains(glyph), "{legend}");
         }
         assert!(legend.contains("● up  ✖ killed"), "{legend}");

@@ -559,9 +559,19 @@ fn help_lines(width: usize) -> Vec<Line<'static>> {
     }
     lines.push(Line::raw(""));
     lines.push(Line::styled("Legend", Style::new().bold().underlined()));
-    let mut legend = vec![Span::raw("  ")];
-    legend.extend(graph::legend());
-    lines.push(Line::from(legend));
+    // Glyph and name pairs, wrapped to the width.
+    let mut line = vec![Span::raw("  ")];
+    let mut used = 2;
+    for pair in graph::legend().chunks(2) {
+        let wide: usize = pair.iter().map(Span::width).sum();
+        if used + wide > width && used > 2 {
+            lines.push(Line::from(std::mem::replace(&mut line, vec![Span::raw("  ")])));
+            used = 2;
+        }
+        used += wide;
+        line.extend(pair.iter().cloned());
+    }
+    lines.push(Line::from(line));
     lines
 }
 
