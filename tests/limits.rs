@@ -138,13 +138,7 @@ fn the_binary_says_so_and_exits_2() {
 #[tokio::test]
 async fn serve_stops_promptly_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
-    let mut topology = herdctl::config::Topology::load("cs131", 0).unwrap();
-    for server in &mut topology.servers {
-        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        server.port = probe.local_addr().unwrap().port();
-    }
-    let path = dir.path().join("herd.toml");
-    std::fs::write(&path, topology.to_toml()).unwrap();
+    let (topology, path) = common::fixed_port_herd(dir.path());
     let mut children = Vec::new();
     for server in &topology.servers {
         let mut child = Command::new(env!("CARGO_BIN_EXE_herdctl"))

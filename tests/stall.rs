@@ -240,13 +240,7 @@ impl Drop for Serve {
 async fn a_stopped_serve_process_does_not_stall_its_neighbours() {
     let _turn = ONE_AT_A_TIME.lock().await;
     let dir = tempfile::tempdir().unwrap();
-    let mut topology = herdctl::config::Topology::load("cs131", 0).unwrap();
-    for server in &mut topology.servers {
-        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        server.port = probe.local_addr().unwrap().port();
-    }
-    let path = dir.path().join("herd.toml");
-    std::fs::write(&path, topology.to_toml()).unwrap();
+    let (topology, path) = common::fixed_port_herd(dir.path());
     let mut procs = Vec::new();
     for server in &topology.servers {
         let (serve, line) = Serve::spawn(&server.name, &path, dir.path());

@@ -28,6 +28,11 @@ use super::server::{Node, Peer};
 const ACCEPT_RETRY_FIRST: Duration = Duration::from_millis(10);
 const ACCEPT_RETRY_CAP: Duration = Duration::from_secs(1);
 
+/// The wait after `retry` when an accept fails again: doubled, at most a second.
+fn next_retry(retry: Duration) -> Duration {
+    (retry * 2).min(ACCEPT_RETRY_CAP)
+}
+
 /// Accepts connections until cancelled; each admitted connection is served on its own task.
 /// A connection the herd cannot afford is closed at once, counted and logged; the server
 /// keeps serving the ones it has.
@@ -55,7 +60,7 @@ pub(super) async fn accept_loop(
                     () = token.cancelled() => return,
                     () = tokio::time::sleep(retry) => {}
                 }
-                retry = (retry * 2).min(ACCEPT_RETRY_CAP);
+                retry = next_retry(retry);
                 continue;
             }
         };
@@ -119,5 +124,20 @@ async fn active(node: Arc<Node>, mut stream: TcpStream, addr: SocketAddr) {
     if !out.is_empty() {
         handoffs.settled(HANDOFF_WAIT).await;
         let _ = write.write_all(&out).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failed_accepts_back_off_exponentially_to_a_second() {
+        let waits: Vec<Duration> =
+            std::iter::successors(Some(ACCEPT_RETRY_FIRST), |&d| Some(next_retry(d)))
+                .take(9)
+                .collect();
+        let millis: Vec<u128> = waits.iter().map(Duration::as_millis).collect();
+        assert_eq!(millis, [10, 20, 40, 80, 160, 320, 640, 1000, 1000]);
     }
 }

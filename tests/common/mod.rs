@@ -333,3 +333,16 @@ pub fn now_nanos() -> i128 {
 pub fn time_text(nanos: i128) -> String {
     format!("{}.{:09}", nanos / 1_000_000_000, nanos % 1_000_000_000)
 }
+
+/// The cs131 herd with every port fixed (free ports found up front, as separate `serve`
+/// processes need to find their neighbours), written as a topology file into `dir`.
+pub fn fixed_port_herd(dir: &std::path::Path) -> (Topology, std::path::PathBuf) {
+    let mut topology = Topology::load("cs131", 0).unwrap();
+    for server in &mut topology.servers {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        server.port = probe.local_addr().unwrap().port();
+    }
+    let path = dir.join("herd.toml");
+    std::fs::write(&path, topology.to_toml()).unwrap();
+    (topology, path)
+}
