@@ -18,7 +18,7 @@ use super::stall::{self, Stall};
 use super::throughput::{Measured, Run};
 
 /// What the parts measured (empty or `None` for parts not run).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct Parts {
     pub iamat: Vec<Run>,
     pub whatsat: Vec<Run>,
@@ -37,14 +37,8 @@ pub struct Report {
     pub settings: serde_json::Value,
     pub rows: Vec<Row>,
     pub targets: Vec<Target>,
-    pub iamat: Vec<Run>,
-    pub whatsat: Vec<Run>,
-    pub convergence: Vec<Convergence>,
-    pub memory: Vec<Memory>,
-    pub frame: Option<FrameTime>,
-    pub connections: Vec<Connections>,
-    pub scale: Vec<Scale>,
-    pub stall: Option<Stall>,
+    #[serde(flatten)]
+    pub parts: Parts,
 }
 
 /// One line of the table.
@@ -141,23 +135,9 @@ pub struct Target {
 
 /// Builds the rows and judges the targets.
 pub fn build(machine: Machine, settings: serde_json::Value, parts: Parts) -> Report {
-    let mut report = Report {
-        machine,
-        settings,
-        rows: Vec::new(),
-        targets: Vec::new(),
-        iamat: parts.iamat,
-        whatsat: parts.whatsat,
-        convergence: parts.convergence,
-        memory: parts.memory,
-        frame: parts.frame,
-        connections: parts.connections,
-        scale: parts.scale,
-        stall: parts.stall,
-    };
-    report.rows = rows(&report);
-    report.targets = targets(&report);
-    report
+    let rows = rows(&parts);
+    let targets = targets(&parts);
+    Report { machine, settings, rows, targets, parts }
 }
 
 fn pick(run: &Run, kind: Kind, f: impl Fn(&Measured) -> Option<f64>) -> Option<f64> {
@@ -208,7 +188,7 @@ fn join_notes(notes: &[String]) -> String {
     notes.iter().filter(|n| !n.is_empty()).cloned().collect::<Vec<_>>().join("; ")
 }
 
-fn rows(report: &Report) -> Vec<Row> {
+fn rows(report: &Parts) -> Vec<Row> {
     let mut rows = Vec::new();
     throughput_rows(report, &mut rows);
     convergence_rows(report, &mut rows);
@@ -224,7 +204,7 @@ fn mib(bytes: u64) -> f64 {
     bytes as f64 / (1024.0 * 1024.0)
 }
 
-fn connections_rows(report: &Report, rows: &mut Vec<Row>) {
+fn connections_rows(report: &Parts, rows: &mut Vec<Row>) {
     let of = |kind| report.connections.iter().find(|c| c.system == kind);
     let (herd, echo) = (of(Kind::Herdctl), of(Kind::Echo));
     let Some(any) = herd.or(echo) else { return };
@@ -284,7 +264,7 @@ fn connections_rows(report: &Report, rows: &mut Vec<Row>) {
     rows.push(row);
 }
 
-fn scale_rows(report: &Report, rows: &mut Vec<Row>) {
+fn scale_rows(report: &Parts, rows: &mut Vec<Row>) {
     let section = "scale (one process)";
     let base = report.scale.iter().find(|s| s.topology == scale::BASELINE);
     let with_base = |row: Row, f: &dyn Fn(&Scale) -> Option<f64>| {
@@ -345,7 +325,7 @@ fn drop_list<'a>(drops: impl Iterator<Item = &'a stall::LinkDrops>) -> String {
     if parts.is_empty() { "none".to_owned() } else { parts.join(", ") }
 }
 
-fn stall_rows(report: &Report, rows: &mut Vec<Row>) {
+fn stall_rows(report: &Parts, rows: &mut Vec<Row>) {
     let Some(st) = &report.stall else { return };
     let section = "frozen neighbour";
     let (healthy, stalled) = (&st.healthy, &st.stalled);
@@ -426,7 +406,7 @@ fn stall_rows(report: &Report, rows: &mut Vec<Row>) {
     );
 }
 
-fn throughput_rows(report: &Report, rows: &mut Vec<Row>) {
+fn throughput_rows(report: &Parts, rows: &mut Vec<Row>) {
     for run in &report.iamat {
         let label = format!("{} c={}", run.framing, run.clients);
         let [h, a, e] = triple(run, |m| m.sustained_rate);
@@ -464,7 +444,7 @@ fn throughput_rows(report: &Report, rows: &mut Vec<Row>) {
     }
 }
 
-fn convergence_rows(report: &Report, rows: &mut Vec<Row>) {
+fn convergence_rows(report: &Parts, rows: &mut Vec<Row>) {
     for c in &report.convergence {
         let shape = format!("{} ({} servers, {} links)", c.topology, c.servers, c.links);
         let mut note = format!("{}/{} updates converged", c.converged, c.updates);
@@ -488,7 +468,7 @@ fn convergence_rows(report: &Report, rows: &mut Vec<Row>) {
     }
 }
 
-fn memory_rows(report: &Report, rows: &mut Vec<Row>) {
+fn memory_rows(report: &Parts, rows: &mut Vec<Row>) {
     let herd_mem = report.memory.iter().find(|m| m.system == Kind::Herdctl);
     let py_mem = report.memory.iter().find(|m| m.system == Kind::Asyncio);
     if herd_mem.is_some() || py_mem.is_some() {
@@ -554,7 +534,7 @@ fn memory_rows(report: &Report, rows: &mut Vec<Row>) {
     }
 }
 
-fn frame_rows(report: &Report, rows: &mut Vec<Row>) {
+fn frame_rows(report: &Parts, rows: &mut Vec<Row>) {
     if let Some(f) = &report.frame {
         let name = |q| {
             format!("{}×{}, {} servers, {} clients {q}", f.width, f.height, f.servers, f.clients)
@@ -582,7 +562,7 @@ fn find<'a>(runs: &'a [Run], framing: &str, clients: usize) -> Option<&'a Run> {
     runs.iter().find(|r| r.framing == framing && r.clients == clients)
 }
 
-fn targets(report: &Report) -> Vec<Target> {
+fn targets(report: &Parts) -> Vec<Target> {
     let mut targets = throughput_targets(report);
     latency_targets(report, &mut targets);
     other_targets(report, &mut targets);
@@ -591,7 +571,7 @@ fn targets(report: &Report) -> Vec<Target> {
 }
 
 /// The targets of the stall, scale and connections parts.
-fn hard_targets(report: &Report, targets: &mut Vec<Target>) {
+fn hard_targets(report: &Parts, targets: &mut Vec<Target>) {
     let stalled = report.stall.as_ref().map(|s| &s.stalled);
     targets.push(judge(
         "probe p99 < 10 ms at a server whose neighbour's process is stopped, under load",
@@ -668,7 +648,7 @@ fn ratio_of(run: &Run, other: Kind) -> Option<f64> {
     (o > 0.0).then(|| h / o)
 }
 
-fn throughput_targets(report: &Report) -> Vec<Target> {
+fn throughput_targets(report: &Parts) -> Vec<Target> {
     let mut targets = Vec::new();
     // Sustained throughput ≥ 10× the asyncio herd.
     let with_python: Vec<&Run> =
@@ -735,7 +715,7 @@ fn throughput_targets(report: &Report) -> Vec<Target> {
     targets
 }
 
-fn latency_targets(report: &Report, targets: &mut Vec<Target>) {
+fn latency_targets(report: &Parts, targets: &mut Vec<Target>) {
     let p99 = |framing: &str, kind: Kind| {
         find(&report.iamat, framing, 16).and_then(|r| r.of(kind)?.p99_us)
     };
@@ -757,7 +737,7 @@ fn latency_targets(report: &Report, targets: &mut Vec<Target>) {
     ));
 }
 
-fn other_targets(report: &Report, targets: &mut Vec<Target>) {
+fn other_targets(report: &Parts, targets: &mut Vec<Target>) {
     let default = report.convergence.iter().find(|c| c.topology == super::throughput::TOPOLOGY);
     targets.push(judge(
         "flood convergence p50 < 1 ms on the default herd",
@@ -791,7 +771,7 @@ fn other_targets(report: &Report, targets: &mut Vec<Target>) {
 }
 
 /// `ring:500` converges every update and costs messages linear in its size.
-fn ring_target(report: &Report) -> Target {
+fn ring_target(report: &Parts) -> Target {
     let goal = "ring:500 converges, messages per update linear in the ring's size";
     let ring = |n: &str| report.convergence.iter().find(|c| c.topology == n);
     let (Some(big), Some(small)) = (ring("ring:500"), ring("ring:50")) else {
