@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpSocket;
+use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::{mpsc, watch};
 use tokio::time::{Instant, sleep_until, timeout};
@@ -473,20 +473,12 @@ impl Link {
 
     async fn connect(&self) -> io::Result<Connection> {
         let addr = (self.resolve)().ok_or_else(|| io::Error::other("address unknown"))?;
-        // Bound before connecting, so its port is registered before the neighbour accepts.
-        let (socket, any) = if addr.is_ipv4() {
-            (TcpSocket::new_v4()?, SocketAddr::from(([0, 0, 0, 0], 0)))
-        } else {
-            (TcpSocket::new_v6()?, SocketAddr::from(([0u16; 8], 0)))
-        };
-        // Reusable, so that a server restarted on its old port can listen again even if this
-        // connection happens to hold that port number.
-        socket.set_reuseaddr(true)?;
-        socket.bind(any)?;
-        let end = self.ends.register(socket.local_addr()?.port());
-        let stream = timeout(CONNECT_TIMEOUT, socket.connect(addr))
+        let stream = timeout(CONNECT_TIMEOUT, TcpStream::connect(addr))
             .await
             .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "connect timed out"))??;
+        // Registered before the first write: by the time the neighbour reads a byte of this
+        // connection, it can tell it for a link (see `session::serve`).
+        let end = self.ends.register(stream.local_addr()?.port());
         if stream.local_addr().is_ok_and(|local| local == addr) {
             // A TCP self-connection: the neighbour is down and its port was ours to take.
             return Err(io::Error::new(io::ErrorKind::ConnectionRefused, "connected to itself"));

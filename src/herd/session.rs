@@ -33,16 +33,15 @@ fn next_retry(retry: Duration) -> Duration {
     (retry * 2).min(ACCEPT_RETRY_CAP)
 }
 
-/// Accepts connections until cancelled; each admitted connection is served on its own task.
-/// A connection the herd cannot afford is closed at once, counted and logged; the server
-/// keeps serving the ones it has.
+/// Accepts connections until cancelled; each is admitted and served on its own task. A
+/// connection the herd cannot afford is closed at once, counted and logged; the server keeps
+/// serving the ones it has.
 pub(super) async fn accept_loop(
     node: Arc<Node>,
     listener: TcpListener,
     token: CancellationToken,
     tracker: TaskTracker,
 ) {
-    let shared = node.shared.clone();
     let mut retry = ACCEPT_RETRY_FIRST;
     loop {
         let accepted = tokio::select! {
@@ -65,32 +64,47 @@ pub(super) async fn accept_loop(
             }
         };
         retry = ACCEPT_RETRY_FIRST;
-        // A neighbour's link from this same process is paid for by the herd's reserve.
-        let ticket = if shared.link_ends.contains(peer.port()) {
-            None
-        } else {
-            match shared.admission.admit(node.id) {
-                Ok(ticket) => Some(ticket),
-                Err(refusal) => {
-                    drop(stream);
-                    node.log.note(format_args!(
-                        "connection from {peer} closed at once: {}",
-                        refusal.as_str()
-                    ));
-                    continue;
-                }
-            }
-        };
         let _ = stream.set_nodelay(true);
-        let session = serve(node.clone(), stream, peer, ticket);
+        let session = serve(node.clone(), stream, peer);
         let token = token.clone();
         tracker.spawn(async move { token.run_until_cancelled(session).await });
     }
 }
 
+/// How long a connection from this host that has sent nothing may take to turn out to be a
+/// link of this process (see [`admit`]).
+const LINK_GRACE: Duration = Duration::from_millis(50);
+
+/// Admits a connection: `Some(None)` for a neighbour's link from this same process (paid for
+/// by the herd's reserve), `Some(ticket)` for a client, `None` (counted and logged) when the
+/// herd cannot afford another client.
+async fn admit(node: &Node, stream: &TcpStream, peer: SocketAddr) -> Option<Option<Ticket>> {
+    let ends = &node.shared.link_ends;
+    let same_host = stream.local_addr().is_ok_and(|local| local.ip() == peer.ip());
+    if same_host && !ends.contains(peer.port()) {
+        // A link registers its port right after it connects, before it writes: wait for its
+        // first byte (a client's comes at once) or briefly for an idle link to register.
+        let _ = tokio::time::timeout(LINK_GRACE, stream.peek(&mut [0u8; 1])).await;
+    }
+    if ends.contains(peer.port()) {
+        return Some(None);
+    }
+    match node.shared.admission.admit(node.id) {
+        Ok(ticket) => Some(Some(ticket)),
+        Err(refusal) => {
+            node.log
+                .note(format_args!("connection from {peer} closed at once: {}", refusal.as_str()));
+            None
+        }
+    }
+}
+
 /// Serves one connection until the peer is done or an I/O error ends it. Nothing is allocated
 /// for it until its first bytes arrive.
-async fn serve(node: Arc<Node>, stream: TcpStream, addr: SocketAddr, ticket: Option<Ticket>) {
+async fn serve(node: Arc<Node>, stream: TcpStream, addr: SocketAddr) {
+    let Some(ticket) = admit(&node, &stream, addr).await else {
+        return;
+    };
     // A peek, not `readable()`: a socket just accepted counts as readable before any byte has
     // arrived.
     if stream.peek(&mut [0u8; 1]).await.is_ok() {
