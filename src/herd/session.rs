@@ -102,7 +102,8 @@ async fn admit(node: &Node, stream: &TcpStream, peer: SocketAddr) -> Option<Opti
 /// Serves one connection until the peer is done or an I/O error ends it. Nothing is allocated
 /// for it until its first bytes arrive.
 async fn serve(node: Arc<Node>, stream: TcpStream, addr: SocketAddr) {
-    let Some(ticket) = admit(&node, &stream, addr).await else {
+    // Boxed: its timer is not kept in the task of every idle connection.
+    let Some(ticket) = Box::pin(admit(&node, &stream, addr)).await else {
         return;
     };
     // A peek, not `readable()`: a socket just accepted counts as readable before any byte has
