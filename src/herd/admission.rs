@@ -17,11 +17,10 @@ pub const FIXED_DESCRIPTORS: u64 = 64;
 /// one busy server holds (at most this, or an even share when descriptors are scarce).
 const FLOOR: usize = 64;
 
-/// Descriptors the herd needs for itself when it runs `servers` of a topology whose degrees
-/// (neighbour counts) are `degrees`, with `local_links` counting how many of a server's links
-/// end at a server of the same process (for those, this process also holds the accepted end).
-/// Per server: its listener and its log file; per link it runs: its outbound connection, and
-/// the accepted inbound connection of a neighbour in the same process.
+/// Descriptors the herd needs for itself, given for each server it runs its number of
+/// neighbours and how many of them run in this same process. Per server: its listener and its
+/// log file; per neighbour: its outbound connection, and for a neighbour in this process the
+/// accepted end of that neighbour's connection too.
 pub fn herd_descriptors(servers: impl IntoIterator<Item = (usize, usize)>) -> u64 {
     let per_server: u64 = servers
         .into_iter()

@@ -55,20 +55,16 @@ pub struct RelayQueue {
 }
 
 impl RelayQueue {
-    /// Queues `flood`, or gives it back when the queue holds [`RELAY_CAP`] reports (`Ok(false)`)
-    /// or the link has ended (`Err`).
-    pub fn push(&self, flood: Flood) -> Result<bool, Flood> {
+    /// Queues `flood`, unless the queue holds [`RELAY_CAP`] reports or the link has ended.
+    pub fn push(&self, flood: Flood) -> Result<(), DropReason> {
         if self.depth.load(Ordering::Relaxed) >= RELAY_CAP {
-            return Ok(false);
+            return Err(DropReason::QueueFull);
         }
         self.depth.fetch_add(1, Ordering::Relaxed);
-        match self.sender.send(flood) {
-            Ok(()) => Ok(true),
-            Err(mpsc::error::SendError(flood)) => {
-                self.depth.fetch_sub(1, Ordering::Relaxed);
-                Err(flood)
-            }
-        }
+        self.sender.send(flood).map_err(|_| {
+            self.depth.fetch_sub(1, Ordering::Relaxed);
+            DropReason::NeighbourDown
+        })
     }
 }
 

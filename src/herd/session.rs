@@ -19,7 +19,7 @@ use tokio_util::codec::FramedRead;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::admission::Ticket;
+use super::admission::{Refusal, Ticket};
 use super::codec::{Frame, LineDecoder};
 use super::flood::{HANDOFF_WAIT, Handoffs};
 use super::server::{Node, Peer};
@@ -75,10 +75,16 @@ pub(super) async fn accept_loop(
 /// link of this process (see [`admit`]).
 const LINK_GRACE: Duration = Duration::from_millis(50);
 
-/// Admits a connection: `Some(None)` for a neighbour's link from this same process (paid for
-/// by the herd's reserve), `Some(ticket)` for a client, `None` (counted and logged) when the
-/// herd cannot afford another client.
-async fn admit(node: &Node, stream: &TcpStream, peer: SocketAddr) -> Option<Option<Ticket>> {
+/// What a connection was admitted as.
+enum Admitted {
+    /// A neighbour's link from this same process: paid for by the herd's reserve.
+    Link,
+    /// A client, holding its place until the connection ends.
+    Client { _place: Ticket },
+}
+
+/// Admits a connection, or says why the herd cannot afford another client.
+async fn admit(node: &Node, stream: &TcpStream, peer: SocketAddr) -> Result<Admitted, Refusal> {
     let ends = &node.shared.link_ends;
     let same_host = stream.local_addr().is_ok_and(|local| local.ip() == peer.ip());
     if same_host && !ends.contains(peer.port()) {
@@ -87,31 +93,29 @@ async fn admit(node: &Node, stream: &TcpStream, peer: SocketAddr) -> Option<Opti
         let _ = tokio::time::timeout(LINK_GRACE, stream.peek(&mut [0u8; 1])).await;
     }
     if ends.contains(peer.port()) {
-        return Some(None);
+        return Ok(Admitted::Link);
     }
-    match node.shared.admission.admit(node.id) {
-        Ok(ticket) => Some(Some(ticket)),
-        Err(refusal) => {
-            node.log
-                .note(format_args!("connection from {peer} closed at once: {}", refusal.as_str()));
-            None
-        }
-    }
+    node.shared.admission.admit(node.id).map(|place| Admitted::Client { _place: place })
 }
 
 /// Serves one connection until the peer is done or an I/O error ends it. Nothing is allocated
 /// for it until its first bytes arrive.
 async fn serve(node: Arc<Node>, stream: TcpStream, addr: SocketAddr) {
     // Boxed: its timer is not kept in the task of every idle connection.
-    let Some(ticket) = Box::pin(admit(&node, &stream, addr)).await else {
-        return;
+    let admitted = match Box::pin(admit(&node, &stream, addr)).await {
+        Ok(admitted) => admitted,
+        Err(refusal) => {
+            node.log
+                .note(format_args!("connection from {addr} closed at once: {}", refusal.as_str()));
+            return;
+        }
     };
     // A peek, not `readable()`: a socket just accepted counts as readable before any byte has
     // arrived.
     if stream.peek(&mut [0u8; 1]).await.is_ok() {
         Box::pin(active(node, stream, addr)).await;
     }
-    drop(ticket);
+    drop(admitted);
 }
 
 async fn active(node: Arc<Node>, mut stream: TcpStream, addr: SocketAddr) {

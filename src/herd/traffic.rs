@@ -96,11 +96,7 @@ impl Traffic {
             flood.handoff = None;
         }
         if let Some(relays) = relays {
-            return match relays.push(flood) {
-                Ok(true) => Handoff::Queued,
-                Ok(false) => Handoff::Dropped(DropReason::QueueFull),
-                Err(_) => Handoff::Dropped(DropReason::NeighbourDown),
-            };
+            return relays.push(flood).map_or_else(Handoff::Dropped, |()| Handoff::Queued);
         }
         match queue.send(flood).await {
             Ok(()) => Handoff::Queued,
