@@ -4,6 +4,7 @@
 
 mod admission;
 mod codec;
+pub mod control;
 mod events;
 mod flood;
 mod link;
@@ -28,6 +29,7 @@ use tokio_util::task::TaskTracker;
 use crate::config::Topology;
 use crate::places::Places;
 use admission::{Admission, LinkEnds};
+pub use control::{Applied, Control, ControlError};
 /// The connection framing, public only so that the fuzz tests can drive it (not a stable API).
 #[doc(hidden)]
 pub use codec::{Frame, LineDecoder};
@@ -122,22 +124,6 @@ pub enum HerdError {
          for clients), but the limit is {limit}: raise it (ulimit -n) or run fewer servers here"
     )]
     Descriptors { needed: u64, limit: u64 },
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ControlError {
-    #[error("no server {0} in this herd")]
-    NoSuchServer(String),
-    #[error("{0} is not running")]
-    NotRunning(String),
-    #[error("{0} is already running")]
-    AlreadyRunning(String),
-    #[error("{0} is not run by this process")]
-    NotLocal(String),
-    #[error("{0} and {1} are not neighbours")]
-    NoSuchLink(String, String),
-    #[error("cannot listen for {0} again: {1}")]
-    Rebind(String, String),
 }
 
 /// The herd's state shared by its tasks.
