@@ -15,6 +15,7 @@
 
 mod baseline;
 mod connections;
+pub mod dashboard;
 mod convergence;
 mod drain;
 mod echo;

@@ -3,12 +3,16 @@
 //! operator's faults (kill, restart, cut, heal).
 
 mod admission;
+mod apply;
 mod codec;
 pub mod control;
 mod events;
+mod fate;
+mod faults;
 mod flood;
 mod link;
 mod log;
+mod repair;
 mod server;
 mod session;
 mod table;
@@ -22,7 +26,6 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpSocket, lookup_host};
-use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -33,9 +36,13 @@ pub use control::{Applied, Control, ControlError};
 /// The connection framing, public only so that the fuzz tests can drive it (not a stable API).
 #[doc(hidden)]
 pub use codec::{Frame, LineDecoder};
-pub use events::{DropReason, EventBus, Fault, HerdEvent, ServerId, Subscription};
+pub use events::{
+    DropReason, EventBus, EventKind, HerdEvent, LinkFaultsView, ServerId, Subscription, Update,
+};
 pub use link::LinkState;
-use link::{Link, LinkFaults, LinkStats};
+use control::{ActiveFault, Delay, Directed, Links, Policy};
+use faults::Board;
+use link::{Link, LinkStats};
 use log::ServerLog;
 use server::{Node, Outbox};
 
@@ -77,8 +84,12 @@ pub struct HerdConfig {
     pub link_queue: usize,
     /// Events buffered for each observer before it lags.
     pub event_buffer: usize,
-    /// A real delay on every hop between servers.
+    /// A real delay on every hop between servers (`delay all` at start).
     pub link_delay: Duration,
+    /// Seeds every fault's fate and every random choice of a policy.
+    pub seed: u64,
+    /// How servers flood (`spec` is the course's rule).
+    pub policy: Policy,
     /// A link whose writes make no progress for this long is stalled: its neighbour has
     /// stopped reading, and reports for it are dropped until it reads again.
     pub link_stall: Duration,
@@ -101,6 +112,8 @@ impl HerdConfig {
             link_queue: 4096,
             event_buffer: 1 << 16,
             link_delay: Duration::ZERO,
+            seed: 0,
+            policy: Policy::Spec,
             link_stall: DEFAULT_LINK_STALL,
             max_connections: DEFAULT_MAX_CONNECTIONS,
             descriptor_limit: descriptor_limit(),
@@ -140,8 +153,12 @@ struct Shared {
     local: Vec<bool>,
     logs: Vec<Arc<ServerLog>>,
     running: Vec<Mutex<Option<Running>>>,
-    /// Faults per undirected link `(a, b)`, `a < b`.
-    faults: HashMap<(ServerId, ServerId), watch::Sender<LinkFaults>>,
+    /// Server names by id.
+    names: Vec<String>,
+    /// The operator's faults.
+    board: Board,
+    policy: Mutex<Policy>,
+    anti_entropy: Mutex<repair::AntiEntropy>,
     /// Counters per directed link `(from, to)`.
     stats: HashMap<(ServerId, ServerId), Arc<LinkStats>>,
     traffic: traffic::Traffic,
@@ -167,6 +184,10 @@ impl Shared {
 
     fn addr(&self, id: ServerId) -> Option<SocketAddr> {
         self.addrs[id]
+    }
+
+    fn policy(&self) -> Policy {
+        *self.policy.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn node(&self, id: ServerId) -> Option<Arc<Node>> {
@@ -225,13 +246,13 @@ impl Herd {
                 listeners.push(None);
             }
         }
-        let mut faults = HashMap::new();
         let mut stats = HashMap::new();
         for (a, b) in topology.links() {
-            faults.insert((a, b), watch::channel(LinkFaults::default()).0);
             stats.insert((a, b), Arc::default());
             stats.insert((b, a), Arc::default());
         }
+        let directed = stats.keys().map(|&(from, to)| Directed::new(from, to));
+        let board = Board::new(config.seed, directed, n);
         let ids = topology.servers.iter().enumerate().map(|(id, s)| (s.name.clone(), id)).collect();
         let shared = Arc::new(Shared {
             ids,
@@ -244,7 +265,10 @@ impl Herd {
             local,
             logs,
             running: (0..n).map(|_| Mutex::new(None)).collect(),
-            faults,
+            names: topology.servers.iter().map(|s| s.name.clone()).collect(),
+            board,
+            policy: Mutex::new(config.policy),
+            anti_entropy: Mutex::default(),
             stats,
             traffic: traffic::Traffic::default(),
             admission: Arc::new(admission),
@@ -257,8 +281,13 @@ impl Herd {
                 launch(&shared, id, listener);
             }
         }
-        shared.traffic.set_delay(config.link_delay);
-        Ok(HerdHandle { shared })
+        let handle = HerdHandle { shared };
+        if !config.link_delay.is_zero() {
+            let delay = Delay { delay: config.link_delay, ..Delay::default() };
+            let control = Control::Delay { links: Links::All, delay, lasting: None };
+            let _ = handle.apply(control).await;
+        }
+        Ok(handle)
     }
 }
 
@@ -314,8 +343,9 @@ fn launch(shared: &Arc<Shared>, id: ServerId, listener: TcpListener) {
             to_name: shared.name(to).into(),
             resolve: Box::new(move || resolver.addr(to)),
             inbox,
-            pending: None,
-            faults: shared.faults[&(id.min(to), id.max(to))].subscribe(),
+            delayed: std::collections::BinaryHeap::new(),
+            arrivals: 0,
+            hang: shared.board.hang_watch(id),
             stats: stats.clone(),
             log: log.clone(),
             events: shared.events.clone(),
@@ -333,11 +363,12 @@ fn launch(shared: &Arc<Shared>, id: ServerId, listener: TcpListener) {
         outboxes,
         shared: shared.clone(),
         rejected_future: AtomicU64::new(0),
+        hang: shared.board.hang_watch(id),
     });
     let addr = listener.local_addr().ok();
     if let Some(addr) = addr {
         log.note(format_args!("{} listening on {addr}", spec.name));
-        shared.events.emit(|| HerdEvent::ServerStarted { server: id, addr });
+        shared.events.emit(|| EventKind::ServerStarted { server: id, addr });
     }
     tracker.spawn(session::accept_loop(node.clone(), listener, token.clone(), tracker.clone()));
     *shared.running[id].lock().unwrap_or_else(PoisonError::into_inner) =
@@ -355,6 +386,15 @@ pub struct HerdHandle {
 pub struct HerdSnapshot {
     pub servers: Vec<ServerSnapshot>,
     pub links: Vec<LinkSnapshot>,
+    /// Every fault in force, oldest first.
+    pub faults: Vec<ActiveFault>,
+    pub policy: Policy,
+    /// Anti-entropy's period, if it is on.
+    pub anti_entropy: Option<Duration>,
+    pub seed: u64,
+    pub paused: bool,
+    /// Reports held while paused.
+    pub held: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -364,6 +404,8 @@ pub struct ServerSnapshot {
     pub addr: Option<SocketAddr>,
     pub local: bool,
     pub up: bool,
+    /// Frozen by `hang`.
+    pub hung: bool,
     /// The stored AT line of every client this server knows.
     pub clients: Vec<Arc<str>>,
     /// Client connections it holds now.
@@ -374,11 +416,13 @@ pub struct ServerSnapshot {
     pub rejected_future: u64,
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct LinkSnapshot {
     pub a: ServerId,
     pub b: ServerId,
-    pub cut: bool,
+    /// The faults on what `a` sends to `b`, and on what `b` sends to `a`.
+    pub a_faults: LinkFaultsView,
+    pub b_faults: LinkFaultsView,
     pub a_to_b: LinkState,
     pub b_to_a: LinkState,
     pub sent: u64,
@@ -431,6 +475,7 @@ impl HerdHandle {
                     addr: shared.addr(id),
                     local: shared.local[id],
                     up: node.is_some(),
+                    hung: shared.board.is_hung(id),
                     clients: node.as_ref().map(|n| n.table.lines()).unwrap_or_default(),
                     connections: shared.admission.held(id),
                     refused: shared.admission.refused(id),
@@ -447,7 +492,8 @@ impl HerdHandle {
                 LinkSnapshot {
                     a,
                     b,
-                    cut: shared.faults[&(a, b)].borrow().cut,
+                    a_faults: shared.board.view(Directed::new(a, b)),
+                    b_faults: shared.board.view(Directed::new(b, a)),
                     a_to_b: ab.state(),
                     b_to_a: ba.state(),
                     sent: ab.sent() + ba.sent(),
@@ -455,121 +501,20 @@ impl HerdHandle {
                 }
             })
             .collect();
-        HerdSnapshot { servers, links }
-    }
-
-    fn lookup(&self, name: &str) -> Result<ServerId, ControlError> {
-        self.id(name).ok_or_else(|| ControlError::NoSuchServer(name.to_owned()))
-    }
-
-    /// Stops server `name`: its port closes, its connections and links end, its table is gone.
-    pub async fn kill(&self, name: &str) -> Result<(), ControlError> {
-        let id = self.lookup(name)?;
-        let running = self.shared.running[id].lock().unwrap_or_else(PoisonError::into_inner).take();
-        let running = running.ok_or_else(|| ControlError::NotRunning(name.to_owned()))?;
-        stop(&self.shared, id, running).await;
-        self.shared.logs[id].note("killed by operator");
-        self.shared.events.emit(|| HerdEvent::FaultApplied { fault: Fault::Killed(id) });
-        Ok(())
-    }
-
-    /// Starts server `name` again, empty, on the address it had.
-    pub async fn restart(&self, name: &str) -> Result<(), ControlError> {
-        let id = self.lookup(name)?;
-        if !self.shared.local[id] {
-            return Err(ControlError::NotLocal(name.to_owned()));
+        HerdSnapshot {
+            servers,
+            links,
+            faults: shared.board.active(),
+            policy: shared.policy(),
+            anti_entropy: shared
+                .anti_entropy
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .every,
+            seed: shared.board.seed(),
+            paused: shared.traffic.paused(),
+            held: shared.traffic.held(),
         }
-        if self.is_up(id) {
-            return Err(ControlError::AlreadyRunning(name.to_owned()));
-        }
-        let spec = &self.shared.topology.servers[id];
-        let port = self.addr(id).map_or(spec.port, |a| a.port());
-        let listener = bind(&spec.host, port)
-            .await
-            .map_err(|err| ControlError::Rebind(name.to_owned(), err.to_string()))?;
-        launch(&self.shared, id, listener);
-        self.shared.logs[id].note("restarted by operator");
-        self.shared.events.emit(|| HerdEvent::FaultApplied { fault: Fault::Restarted(id) });
-        Ok(())
-    }
-
-    fn link_key(&self, a: &str, b: &str) -> Result<(ServerId, ServerId), ControlError> {
-        let (ia, ib) = (self.lookup(a)?, self.lookup(b)?);
-        let key = (ia.min(ib), ia.max(ib));
-        if self.shared.faults.contains_key(&key) {
-            Ok(key)
-        } else {
-            Err(ControlError::NoSuchLink(a.to_owned(), b.to_owned()))
-        }
-    }
-
-    /// Cuts the link between `a` and `b` both ways: its connections close and reports sent
-    /// over it are dropped (and counted) until it is healed.
-    pub fn cut(&self, a: &str, b: &str) -> Result<(), ControlError> {
-        let key = self.link_key(a, b)?;
-        self.set_cut(key, true);
-        Ok(())
-    }
-
-    pub fn heal(&self, a: &str, b: &str) -> Result<(), ControlError> {
-        let key = self.link_key(a, b)?;
-        self.set_cut(key, false);
-        Ok(())
-    }
-
-    /// Heals every cut link.
-    pub fn heal_all(&self) {
-        let cut: Vec<_> =
-            self.shared.faults.iter().filter(|(_, f)| f.borrow().cut).map(|(k, _)| *k).collect();
-        for key in cut {
-            self.set_cut(key, false);
-        }
-    }
-
-    fn set_cut(&self, (a, b): (ServerId, ServerId), cut: bool) {
-        let changed = self.shared.faults[&(a, b)]
-            .send_if_modified(|f| std::mem::replace(&mut f.cut, cut) != cut);
-        if !changed {
-            return;
-        }
-        let verb = if cut { "cut" } else { "healed" };
-        for (x, y) in [(a, b), (b, a)] {
-            if cut {
-                self.shared.stats[&(x, y)].set_state(LinkState::Cut);
-            }
-            self.shared.logs[x]
-                .note(format_args!("link to {} {verb} by operator", self.shared.name(y)));
-        }
-        let fault = if cut { Fault::Cut(a, b) } else { Fault::Healed(a, b) };
-        self.shared.events.emit(|| HerdEvent::FaultApplied { fault });
-    }
-
-    /// Holds every report between servers until [`step`](Self::step) or
-    /// [`resume`](Self::resume); clients are still answered.
-    pub fn pause(&self) {
-        if !self.shared.traffic.paused() {
-            self.shared.traffic.pause();
-            self.shared.events.emit(|| HerdEvent::FaultApplied { fault: Fault::Paused });
-        }
-    }
-
-    /// Releases the oldest held report; `false` if none was held.
-    pub fn step(&self) -> bool {
-        let stepped = self.shared.traffic.step(&self.shared.events);
-        if stepped {
-            self.shared.events.emit(|| HerdEvent::FaultApplied { fault: Fault::Stepped });
-        }
-        stepped
-    }
-
-    /// Stops holding and releases every held report in order; returns how many.
-    pub fn resume(&self) -> usize {
-        if !self.shared.traffic.paused() {
-            return 0;
-        }
-        let released = self.shared.traffic.resume(&self.shared.events);
-        self.shared.events.emit(|| HerdEvent::FaultApplied { fault: Fault::Resumed(released) });
-        released
     }
 
     pub fn paused(&self) -> bool {
@@ -581,14 +526,22 @@ impl HerdHandle {
         self.shared.traffic.held()
     }
 
-    /// Sets the real delay of every hop between servers (0 for none).
-    pub fn set_link_delay(&self, delay: Duration) {
-        self.shared.traffic.set_delay(delay);
-        self.shared.events.emit(|| HerdEvent::FaultApplied { fault: Fault::Delay(delay) });
+    /// The delay every link without one of its own has (`delay all`).
+    pub fn link_delay(&self) -> Duration {
+        self.shared.board.all_delay().map_or(Duration::ZERO, |d| d.delay)
     }
 
-    pub fn link_delay(&self) -> Duration {
-        self.shared.traffic.delay()
+    pub fn seed(&self) -> u64 {
+        self.shared.board.seed()
+    }
+
+    pub fn policy(&self) -> Policy {
+        self.shared.policy()
+    }
+
+    /// Server names by id.
+    pub fn names(&self) -> &[String] {
+        &self.shared.names
     }
 
     /// Stops every server and waits for their tasks; flushes the logs.
@@ -627,5 +580,5 @@ async fn stop(shared: &Shared, id: ServerId, running: Running) {
     for &to in &shared.topology.servers[id].neighbours {
         shared.stats[&(id, to)].set_state(LinkState::Idle);
     }
-    shared.events.emit(|| HerdEvent::ServerStopped { server: id });
+    shared.events.emit(|| EventKind::ServerStopped { server: id });
 }

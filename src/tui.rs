@@ -11,7 +11,6 @@ pub mod editor;
 pub mod graph;
 pub mod history;
 pub mod layout;
-pub mod perf;
 pub mod playback;
 pub mod traffic;
 pub mod view;
@@ -157,12 +156,7 @@ async fn event_loop(
 
 /// Carries out one effect: engine controls at once, network sends on their own task.
 fn execute(effect: Effect, herd: &HerdHandle, feedback: &mpsc::Sender<Feedback>, app: &mut App) {
-    let done = |result: Result<String, String>| match result {
-        Ok(text) => Feedback::Done(text),
-        Err(text) => Feedback::Failed(text),
-    };
-    let kill = matches!(effect, Effect::Kill(_));
-    let immediate = match effect {
+    match effect {
         Effect::Send { server, line, kind } => {
             let Some(addr) = herd.addr_of(&server) else {
                 app.feedback(Feedback::Failed(format!("{server} has no address")));
@@ -176,54 +170,19 @@ fn execute(effect: Effect, herd: &HerdHandle, feedback: &mpsc::Sender<Feedback>,
                 };
                 let _ = feedback.send(result).await;
             });
-            return;
         }
-        Effect::Kill(name) | Effect::Restart(name) => {
+        Effect::Control(control) => {
             let (herd, feedback) = (herd.clone(), feedback.clone());
             tokio::spawn(async move {
-                let result = if kill { herd.kill(&name).await } else { herd.restart(&name).await };
-                let verb = if kill { "killed" } else { "restarted" };
-                let _ = feedback
-                    .send(done(
-                        result.map(|()| format!("{verb} {name}")).map_err(|e| e.to_string()),
-                    ))
-                    .await;
+                let result = match herd.apply(control).await {
+                    Ok(applied) => Feedback::Done(applied.text()),
+                    Err(err) => Feedback::Failed(err.to_string()),
+                };
+                let _ = feedback.send(result).await;
             });
-            return;
         }
-        Effect::Cut(a, b) => {
-            done(herd.cut(&a, &b).map(|()| format!("cut {a}–{b}")).map_err(|e| e.to_string()))
-        }
-        Effect::Heal(a, b) => {
-            done(herd.heal(&a, &b).map(|()| format!("healed {a}–{b}")).map_err(|e| e.to_string()))
-        }
-        Effect::HealAll => {
-            herd.heal_all();
-            Feedback::Done("healed every link".into())
-        }
-        Effect::Pause => {
-            herd.pause();
-            Feedback::Done("paused: reports between servers are held (s steps, p resumes)".into())
-        }
-        Effect::Resume => {
-            Feedback::Done(format!("resumed: {} held reports released", herd.resume()))
-        }
-        Effect::Step => {
-            if herd.step() {
-                Feedback::Done("released the next held report".into())
-            } else if herd.paused() {
-                Feedback::Failed("nothing is held".into())
-            } else {
-                Feedback::Failed("not paused: p pauses".into())
-            }
-        }
-        Effect::Delay(delay) => {
-            herd.set_link_delay(delay);
-            Feedback::Done(format!("link delay {}", app::fmt_duration(delay)))
-        }
-        Effect::Quit => return,
-    };
-    app.feedback(immediate);
+        Effect::Quit => {}
+    }
 }
 
 /// Sends one line to a server the way `nc` does and returns everything it answers.

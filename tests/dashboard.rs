@@ -53,7 +53,7 @@ fn link_peer(from: ServerId, to: ServerId) -> SocketAddr {
 
 /// A healthy herd with every server up, every link up, and no clients.
 fn snapshot(topology: &Topology) -> HerdSnapshot {
-    herdctl::tui::perf::healthy_snapshot(topology)
+    herdctl::bench::dashboard::healthy_snapshot(topology)
 }
 
 struct Rig {

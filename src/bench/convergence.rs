@@ -20,7 +20,7 @@ use super::histogram::Histogram;
 use super::load;
 use super::{Settings, progress};
 use crate::config::Topology;
-use crate::herd::{Herd, HerdConfig, HerdEvent, Subscription};
+use crate::herd::{EventKind, Herd, HerdConfig, Subscription};
 
 /// Longest one update may take to reach every server.
 const UPDATE_LIMIT: Duration = Duration::from_secs(10);
@@ -181,8 +181,9 @@ async fn record(
             _ = &mut stop => break,
         };
         let now = Instant::now();
-        match event {
-            Ok(HerdEvent::LocationStored { client, .. }) => {
+        match event.map(|e| e.kind) {
+            Ok(EventKind::LocationStored { update, .. }) => {
+                let client = update.client;
                 let track = tracks.entry(client.clone()).or_default();
                 track.first.get_or_insert(now);
                 track.stored += 1;
@@ -192,7 +193,9 @@ async fn record(
                     }
                 }
             }
-            Ok(HerdEvent::FloodSent { client, .. }) => tracks.entry(client).or_default().sent += 1,
+            Ok(EventKind::FloodSent { update, .. }) => {
+                tracks.entry(update.client).or_default().sent += 1;
+            }
             Ok(_) => {}
             Err(broadcast::error::RecvError::Lagged(missed)) => lagged += missed,
             Err(broadcast::error::RecvError::Closed) => break,

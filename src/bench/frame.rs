@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::tui::perf::{apply_rate, busy_app, frame_times};
+use super::dashboard::{apply_rate, busy_app, frame_times};
 
 pub const WIDTH: u16 = 200;
 pub const HEIGHT: u16 = 60;

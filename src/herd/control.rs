@@ -208,3 +208,99 @@ pub enum ControlError {
     #[error("{0}")]
     Invalid(String),
 }
+
+/// A duration as the command grammar writes it: `300ms`, `5s`, `1500ms`, `0`.
+pub fn fmt_duration(d: Duration) -> String {
+    if d.is_zero() {
+        "0".to_owned()
+    } else if d.subsec_nanos() == 0 {
+        format!("{}s", d.as_secs())
+    } else if d.subsec_nanos() % 1_000_000 == 0 {
+        format!("{}ms", d.as_millis())
+    } else {
+        format!("{}us", d.as_micros())
+    }
+}
+
+/// A fraction as a percentage: `0.2` → `20%`, `0.125` → `12.5%`.
+pub fn fmt_percent(rate: f64) -> String {
+    let text = format!("{:.3}", rate * 100.0);
+    let text = text.trim_end_matches('0').trim_end_matches('.');
+    format!("{text}%")
+}
+
+/// A directed link by name: `Bona->Clark`.
+pub fn link_name(link: Directed, names: &[String]) -> String {
+    let name = |id: ServerId| names.get(id).map_or("?", String::as_str);
+    format!("{}->{}", name(link.from), name(link.to))
+}
+
+/// `links` as one argument of the grammar: `A->B`, or `A B` for both ways.
+fn links_text(links: &[Directed], names: &[String]) -> String {
+    let name = |id: ServerId| names.get(id).map_or("?", String::as_str);
+    match links {
+        [one] => link_name(*one, names),
+        [a, b] if a.reversed() == *b => format!("{} {}", name(a.from), name(a.to)),
+        many => many.iter().map(|l| link_name(*l, names)).collect::<Vec<_>>().join(" "),
+    }
+}
+
+impl Control {
+    /// The control as a command line of the console's grammar (`cut Bona->Clark for 5s`).
+    pub fn describe(&self, names: &[String]) -> String {
+        let name = |id: ServerId| names.get(id).map_or("?", String::as_str).to_owned();
+        let lasting = |lasting: &Option<Duration>| {
+            lasting.map_or(String::new(), |d| format!(" for {}", fmt_duration(d)))
+        };
+        match self {
+            Self::Kill { server } => format!("kill {}", name(*server)),
+            Self::Restart { server } => format!("restart {}", name(*server)),
+            Self::Hang { server, lasting: l } => format!("hang {}{}", name(*server), lasting(l)),
+            Self::Unhang { server } => format!("unhang {}", name(*server)),
+            Self::Cut { links, lasting: l } => format!("cut {}{}", links_text(links, names), lasting(l)),
+            Self::Heal { links } => format!("heal {}", links_text(links, names)),
+            Self::HealAll => "heal all".to_owned(),
+            Self::Partition { groups, lasting: l } => {
+                let groups: Vec<String> = groups
+                    .iter()
+                    .map(|g| g.iter().map(|&id| name(id)).collect::<Vec<_>>().join(","))
+                    .collect();
+                format!("partition {}{}", groups.join(" / "), lasting(l))
+            }
+            Self::Isolate { server, lasting: l } => format!("isolate {}{}", name(*server), lasting(l)),
+            Self::Delay { links, delay, lasting: l } => {
+                let target = match links {
+                    Links::All => "all".to_owned(),
+                    Links::Some(links) => links_text(links, names),
+                };
+                let mut text = format!("delay {target} {}", fmt_duration(delay.delay));
+                if !delay.jitter.is_zero() {
+                    text.push_str(&format!(" jitter {}", fmt_duration(delay.jitter)));
+                    if delay.spread == Spread::Normal {
+                        text.push_str(" normal");
+                    }
+                }
+                text + &lasting(l)
+            }
+            Self::Loss { links, loss, lasting: l } => {
+                let burst =
+                    if loss.burst > 1.0 { format!(" burst {}", loss.burst) } else { String::new() };
+                let rate = fmt_percent(loss.rate);
+                format!("loss {} {rate}{burst}{}", links_text(links, names), lasting(l))
+            }
+            Self::Dup { links, rate, lasting: l } => {
+                format!("dup {} {}{}", links_text(links, names), fmt_percent(*rate), lasting(l))
+            }
+            Self::Reset => "reset".to_owned(),
+            Self::Pause => "pause".to_owned(),
+            Self::Step => "step".to_owned(),
+            Self::Resume => "resume".to_owned(),
+            Self::Policy { policy } => format!("policy {policy}"),
+            Self::AntiEntropy { every: Some(every) } => {
+                format!("anti-entropy every={}", fmt_duration(*every))
+            }
+            Self::AntiEntropy { every: None } => "anti-entropy off".to_owned(),
+            Self::Faults => "faults".to_owned(),
+        }
+    }
+}

@@ -1,23 +1,47 @@
-//! What the herd tells its observers: past-tense [`HerdEvent`]s on a broadcast channel. The
-//! herd never waits on an observer; a slow one lags and is told how many events it missed.
+//! What the herd tells its observers: past-tense events on a broadcast channel, each stamped
+//! with a sequence number (no gaps: one more for every event sent), the time since the herd
+//! started, and, where it concerns a report, the update it belongs to. Events serialize both
+//! ways (serde), so a stream can be written out and read back. The herd never waits on an
+//! observer; a slow one lags and is told how many events it missed.
 
 use std::net::SocketAddr;
 use std::ops::{Deref, DerefMut};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Instant;
 
+use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
+
+use super::control::{Control, Directed};
 
 /// Index of a server in the herd's topology.
 pub type ServerId = usize;
 
+/// One update of one client: its id and its client time as the origin wrote it. Two floods of
+/// the same client are two updates.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Update {
+    pub client: Arc<str>,
+    pub time: Arc<str>,
+}
+
+impl std::fmt::Display for Update {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}@{}", self.client, self.time)
+    }
+}
+
 /// Why a flooded report did not reach a neighbour.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum DropReason {
     /// The neighbour could not be reached (refused, reset, or closed).
     NeighbourDown,
-    /// The link is cut by the operator.
+    /// The directed link is cut by the operator (a cut, partition or isolation).
     Cut,
+    /// Lost to the link's `loss` fault.
+    Lost,
     /// The link's bounded queue was full.
     QueueFull,
     /// The neighbour stopped reading: nothing written to it went through for the stall
@@ -30,35 +54,40 @@ impl DropReason {
         match self {
             Self::NeighbourDown => "neighbour down",
             Self::Cut => "link cut",
+            Self::Lost => "lost",
             Self::QueueFull => "queue full",
             Self::NeighbourStalled => "neighbour stalled",
         }
     }
 }
 
-/// A fault the operator applied through the control API.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Fault {
-    Killed(ServerId),
-    Restarted(ServerId),
-    Cut(ServerId, ServerId),
-    Healed(ServerId, ServerId),
-    Paused,
-    /// Traffic resumed; this many held reports were released.
-    Resumed(usize),
-    Stepped,
-    Delay(std::time::Duration),
+/// Something that happened in the herd: what ([`EventKind`]), its place in the stream, and
+/// when.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HerdEvent {
+    /// 0 for the herd's first event, one more for each event after it.
+    pub seq: u64,
+    /// Nanoseconds since the herd started.
+    pub t_ns: u64,
+    #[serde(flatten)]
+    pub kind: EventKind,
 }
 
-/// Something that happened in the herd, in the order it happened.
-#[derive(Debug, Clone)]
-pub enum HerdEvent {
+/// What happened, in the order it happened.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum EventKind {
     ServerStarted {
         server: ServerId,
         addr: SocketAddr,
     },
     ServerStopped {
         server: ServerId,
+    },
+    /// A server froze (`hang`) or thawed.
+    ServerHung {
+        server: ServerId,
+        hung: bool,
     },
     /// A line arrived on a connection (client or neighbour), line ending removed.
     LineIn {
@@ -76,7 +105,7 @@ pub enum HerdEvent {
     /// from, `None` for a client's IAMAT (or an AT from outside the herd).
     LocationStored {
         server: ServerId,
-        client: Arc<str>,
+        update: Update,
         line: Arc<str>,
         from: Option<ServerId>,
     },
@@ -84,40 +113,52 @@ pub enum HerdEvent {
     /// flood branch.
     FloodSuppressed {
         server: ServerId,
-        client: Arc<str>,
+        update: Update,
         from: Option<ServerId>,
     },
-    /// A report was handed to the link to a neighbour (it may wait there for the link delay).
+    /// A report was handed to the link to a neighbour, to be written after `delay_ns` (0: at
+    /// once); `delayed_by` names the delay fault.
     FloodQueued {
         from: ServerId,
         to: ServerId,
-        client: Arc<str>,
+        update: Update,
+        delay_ns: u64,
+        delayed_by: Option<Arc<str>>,
+    },
+    /// A second copy of a report was handed to the link (`dup`), named by `fault`.
+    FloodDuplicated {
+        from: ServerId,
+        to: ServerId,
+        update: Update,
+        fault: Arc<str>,
     },
     /// A report was held because traffic is paused.
     FloodHeld {
         from: ServerId,
         to: ServerId,
-        client: Arc<str>,
+        update: Update,
     },
     /// A held report was released to its link (by a step or a resume).
     FloodReleased {
         from: ServerId,
         to: ServerId,
-        client: Arc<str>,
+        update: Update,
     },
     /// A report was written to a neighbour's connection (`line` as written, without `\n`).
     FloodSent {
         from: ServerId,
         to: ServerId,
-        client: Arc<str>,
+        update: Update,
         line: Arc<str>,
     },
-    /// A report could not be handed to a neighbour.
+    /// A report could not be handed to a neighbour; `fault` names the operator's fault that
+    /// dropped it (`loss Bona->Clark 20%`), if one did.
     FloodDropped {
         from: ServerId,
         to: ServerId,
-        client: Arc<str>,
+        update: Update,
         reason: DropReason,
+        fault: Option<Arc<str>>,
     },
     /// A server's connection to a neighbour opened.
     LinkUp {
@@ -141,6 +182,11 @@ pub enum HerdEvent {
         from: ServerId,
         to: ServerId,
     },
+    /// The faults on one directed link changed (to these).
+    LinkFaults {
+        link: Directed,
+        faults: LinkFaultsView,
+    },
     /// A WHATSAT was answered with this Places status and number of results.
     PlacesAnswered {
         server: ServerId,
@@ -148,9 +194,31 @@ pub enum HerdEvent {
         status: Arc<str>,
         results: usize,
     },
-    FaultApplied {
-        fault: Fault,
+    /// An operator control changed the herd (`text` says how); a fault given `for` that heals
+    /// itself is announced the same way.
+    Controlled {
+        control: Control,
+        text: String,
     },
+    /// A fault given `for` healed itself.
+    FaultExpired {
+        label: Arc<str>,
+    },
+}
+
+/// The faults in force on one directed link, for observers.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LinkFaultsView {
+    pub cut: bool,
+    pub delay: Option<super::control::Delay>,
+    pub loss: Option<super::control::Loss>,
+    pub dup: Option<f64>,
+}
+
+impl LinkFaultsView {
+    pub fn is_clear(&self) -> bool {
+        !self.cut && self.delay.is_none() && self.loss.is_none() && self.dup.is_none()
+    }
 }
 
 /// The sending side of the event stream, cheap to clone.
@@ -160,11 +228,20 @@ pub struct EventBus {
     /// Live subscriptions, kept apart from the channel's own count (which takes a lock) so
     /// that the hot path can ask "is anyone listening?" with one atomic load.
     listeners: Arc<AtomicUsize>,
+    /// The next sequence number; held while an event is stamped and sent, so numbers and
+    /// times rise in the order observers receive them.
+    next: Arc<Mutex<u64>>,
+    started: Instant,
 }
 
 impl EventBus {
     pub fn new(capacity: usize) -> Self {
-        Self { sender: broadcast::channel(capacity).0, listeners: Arc::default() }
+        Self {
+            sender: broadcast::channel(capacity).0,
+            listeners: Arc::default(),
+            next: Arc::default(),
+            started: Instant::now(),
+        }
     }
 
     /// Is anyone listening? Lets hot paths skip building events nobody reads.
@@ -172,10 +249,20 @@ impl EventBus {
         self.listeners.load(Ordering::Relaxed) > 0
     }
 
+    /// Nanoseconds since the herd started.
+    pub fn t_ns(&self) -> u64 {
+        u64::try_from(self.started.elapsed().as_nanos()).unwrap_or(u64::MAX)
+    }
+
     /// Publishes an event built only when someone listens.
-    pub fn emit(&self, event: impl FnOnce() -> HerdEvent) {
+    pub fn emit(&self, event: impl FnOnce() -> EventKind) {
         if self.watched() {
-            let _ = self.sender.send(event());
+            let kind = event();
+            let mut next = self.next.lock().unwrap_or_else(PoisonError::into_inner);
+            let event = HerdEvent { seq: *next, t_ns: self.t_ns(), kind };
+            if self.sender.send(event).is_ok() {
+                *next += 1;
+            }
         }
     }
 

@@ -1,7 +1,8 @@
 //! One directed server-to-neighbour link: a task that owns the outbound TCP connection, writes
 //! flooded AT lines to it in batches, notices the neighbour's EOF at once, reconnects with
-//! capped backoff, and applies the operator's faults. Nothing sent into a link is lost
-//! silently: every report it cannot deliver is counted, logged and announced.
+//! capped backoff, and holds back each report until its link delay is up (with jitter, later
+//! reports may overtake it). While its server is hung it writes nothing. Nothing sent into a
+//! link is lost silently: every report it cannot deliver is counted, logged and announced.
 //!
 //! A neighbour that stops reading (a frozen process) must cost its neighbours nothing but the
 //! reports meant for it. A link whose writes make no progress for the stall bound is
@@ -10,6 +11,8 @@
 //! on it, and recovers by itself as soon as the neighbour reads again. A link that is merely
 //! busy (its writes go through, slowly) is never stalled: it slows its senders down instead.
 
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 use std::io;
 use std::mem::MaybeUninit;
 use std::net::SocketAddr;
@@ -25,17 +28,20 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::{Instant, sleep_until, timeout};
 
 use super::admission::{LinkEnd, LinkEnds};
-use super::events::{DropReason, EventBus, HerdEvent, ServerId};
+use super::events::{DropReason, EventBus, EventKind, ServerId, Update};
 use super::flood::HandoffToken;
 use super::log::ServerLog;
 
 /// A report on its way to one neighbour: the wire line (with `\n`) shared by every link it
-/// goes to, and the client it is about.
+/// goes to, and the update it carries.
 #[derive(Debug)]
 pub struct Flood {
     pub wire: Bytes,
-    pub client: Arc<str>,
-    /// Not to be written before this instant (the link delay); `None` = at once.
+    pub update: Update,
+    /// The link delay it was given (0: none).
+    pub delay: Duration,
+    /// Not to be written before this instant (set from `delay` when it is handed to the
+    /// link's queue); `None` = at once.
     pub due: Option<Instant>,
     /// Dropped once the report is written or given up on: the client's reply waits for it.
     pub handoff: Option<HandoffToken>,
@@ -108,12 +114,6 @@ impl Inbox {
     }
 }
 
-/// Operator faults on one undirected link.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct LinkFaults {
-    pub cut: bool,
-}
-
 /// The state of one directed link, as the dashboard shows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LinkState {
@@ -122,6 +122,7 @@ pub enum LinkState {
     /// Not connected; retrying with backoff.
     Down,
     Up,
+    /// Cut by the operator: reports are dropped (the connection, if any, stays up).
     Cut,
     /// Connected, but the neighbour has not read for the stall bound.
     Stalled,
@@ -202,9 +203,12 @@ pub(super) struct Link {
     /// Where the neighbour listens.
     pub resolve: Box<dyn Fn() -> Option<SocketAddr> + Send + Sync>,
     pub inbox: Inbox,
-    /// A report taken from the inbox that is not yet due.
-    pub pending: Option<Flood>,
-    pub faults: watch::Receiver<LinkFaults>,
+    /// Reports taken from the inbox that are not yet due, earliest first.
+    pub delayed: BinaryHeap<Reverse<Delayed>>,
+    /// Reports delayed so far (orders the delayed with the same due time).
+    pub arrivals: u64,
+    /// Whether the sending server is hung.
+    pub hang: watch::Receiver<bool>,
     pub stats: Arc<LinkStats>,
     pub log: Arc<ServerLog>,
     pub events: EventBus,
@@ -213,6 +217,34 @@ pub(super) struct Link {
     /// Where this link's connection is registered, so a neighbour in the same process that
     /// accepts it knows it for a link.
     pub ends: Arc<LinkEnds>,
+}
+
+/// A report waiting for its due time; ties keep the order the reports arrived in.
+#[derive(Debug)]
+pub struct Delayed {
+    due: Instant,
+    order: u64,
+    flood: Flood,
+}
+
+impl PartialEq for Delayed {
+    fn eq(&self, other: &Self) -> bool {
+        (self.due, self.order) == (other.due, other.order)
+    }
+}
+
+impl Eq for Delayed {}
+
+impl PartialOrd for Delayed {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Delayed {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (self.due, self.order).cmp(&(other.due, other.order))
+    }
 }
 
 struct Connection {
@@ -244,31 +276,19 @@ impl Link {
         let mut retry_at = Instant::now();
         let mut announced_down = false;
         let mut scratch = [0u8; 512];
+        let mut hang = self.hang.clone();
         loop {
-            if self.faults.borrow_and_update().cut {
-                if connection.take().is_some() {
-                    self.dropped_connection("link cut by operator");
-                }
-                self.stats.set_state(LinkState::Cut);
-                tokio::select! {
-                    changed = self.faults.changed() => if changed.is_err() { return },
-                    flood = recv(&mut self.pending, &mut self.inbox) => match flood {
-                        Some(flood) => self.drop_reports(&[flood], DropReason::Cut),
-                        None => return,
-                    },
-                }
-                if !self.faults.borrow().cut {
-                    backoff.reset();
-                    retry_at = Instant::now();
-                    announced_down = false;
-                    self.stats.set_state(LinkState::Down);
+            if *hang.borrow_and_update() {
+                // Frozen like a stopped process: writes nothing, notices nothing.
+                if hang.changed().await.is_err() {
+                    return;
                 }
                 continue;
             }
             if let Some(conn) = &mut connection {
                 tokio::select! {
                     biased;
-                    changed = self.faults.changed() => if changed.is_err() { return },
+                    changed = hang.changed() => if changed.is_err() { return },
                     read = conn.read.read(&mut scratch) => {
                         if matches!(read, Ok(0) | Err(_)) {
                             connection = None;
@@ -277,19 +297,19 @@ impl Link {
                             retry_at = Instant::now() + backoff.next();
                         }
                     }
-                    flood = recv(&mut self.pending, &mut self.inbox) => {
+                    flood = self.next_due() => {
                         let Some(flood) = flood else { return };
-                        let batch = self.batch(flood).await;
+                        let batch = self.batch(flood);
                         connection = self.deliver(connection.take(), batch).await;
                     }
                 }
             } else {
                 tokio::select! {
                     biased;
-                    changed = self.faults.changed() => if changed.is_err() { return },
-                    flood = recv(&mut self.pending, &mut self.inbox) => {
+                    changed = hang.changed() => if changed.is_err() { return },
+                    flood = self.next_due() => {
                         let Some(flood) = flood else { return };
-                        let batch = self.batch(flood).await;
+                        let batch = self.batch(flood);
                         connection = self.deliver(None, batch).await;
                         if connection.is_some() {
                             backoff.reset();
@@ -317,25 +337,54 @@ impl Link {
         }
     }
 
-    /// Waits until `first` is due, then adds whatever else is queued and due, up to [`BATCH`].
-    async fn batch(&mut self, first: Flood) -> Vec<Flood> {
-        if let Some(due) = first.due {
-            sleep_until(due).await;
-        }
-        let mut batch = vec![first];
-        while batch.len() < BATCH {
-            let next = match self.pending.take() {
-                Some(flood) => flood,
-                None => match self.inbox.try_recv() {
-                    Some(flood) => flood,
-                    None => break,
-                },
-            };
-            if next.due.is_some_and(|due| due > Instant::now()) {
-                self.pending = Some(next);
-                break;
+    /// The next report that is due: the earliest delayed one once its time comes, or one
+    /// from the inbox with no delay; a delayed one from the inbox waits its turn. `None` once
+    /// the server has stopped. Cancel-safe.
+    async fn next_due(&mut self) -> Option<Flood> {
+        loop {
+            let wake = self.delayed.peek().map(|Reverse(d)| d.due);
+            if wake.is_some_and(|due| due <= Instant::now()) {
+                return self.delayed.pop().map(|Reverse(d)| d.flood);
             }
-            batch.push(next);
+            tokio::select! {
+                biased;
+                () = sleep_until(wake.unwrap_or_else(Instant::now)), if wake.is_some() => {}
+                flood = self.inbox.recv() => {
+                    if let Some(flood) = self.hold_back(flood?) {
+                        return Some(flood);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Keeps `flood` among the delayed if it is not due yet; gives it back if it is.
+    fn hold_back(&mut self, flood: Flood) -> Option<Flood> {
+        match flood.due {
+            Some(due) if due > Instant::now() => {
+                self.arrivals += 1;
+                self.delayed.push(Reverse(Delayed { due, order: self.arrivals, flood }));
+                None
+            }
+            _ => Some(flood),
+        }
+    }
+
+    /// `first` and whatever else is due, up to [`BATCH`].
+    fn batch(&mut self, first: Flood) -> Vec<Flood> {
+        let mut batch = vec![first];
+        let now = Instant::now();
+        while batch.len() < BATCH {
+            if self.delayed.peek().is_some_and(|Reverse(d)| d.due <= now) {
+                if let Some(Reverse(d)) = self.delayed.pop() {
+                    batch.push(d.flood);
+                }
+                continue;
+            }
+            let Some(next) = self.inbox.try_recv() else { break };
+            if let Some(flood) = self.hold_back(next) {
+                batch.push(flood);
+            }
         }
         batch
     }
@@ -347,10 +396,6 @@ impl Link {
         connection: Option<Connection>,
         mut batch: Vec<Flood>,
     ) -> Option<Connection> {
-        if self.faults.borrow().cut {
-            self.drop_reports(&batch, DropReason::Cut);
-            return connection;
-        }
         let connection = match connection {
             Some(conn) if !conn.closed_by_peer() => Some(conn),
             Some(_) => {
@@ -377,25 +422,19 @@ impl Link {
             }
             Bytes::from(joined)
         };
-        if let Err(failure) = self.write_watched(&mut conn, &bytes, &mut batch).await {
-            let reason = match failure {
-                WriteFailure::Cut => "link cut by operator".to_owned(),
-                WriteFailure::Io(err) => format!("write failed: {err}"),
-            };
-            self.dropped_connection(&reason);
-            let why =
-                if self.faults.borrow().cut { DropReason::Cut } else { DropReason::NeighbourDown };
-            self.drop_reports(&batch, why);
+        if let Err(err) = self.write_watched(&mut conn, &bytes, &mut batch).await {
+            self.dropped_connection(&format!("write failed: {err}"));
+            self.drop_reports(&batch, DropReason::NeighbourDown);
             return None;
         }
         conn.last_write = Instant::now();
         self.stats.sent.fetch_add(batch.len() as u64, Ordering::Relaxed);
         for flood in &batch {
             self.log.line("TO", &self.to_name, &flood.wire);
-            self.events.emit(|| HerdEvent::FloodSent {
+            self.events.emit(|| EventKind::FloodSent {
                 from: self.from,
                 to: self.to,
-                client: flood.client.clone(),
+                update: flood.update.clone(),
                 line: super::log::printable(&flood.wire).into(),
             });
         }
@@ -410,12 +449,12 @@ impl Link {
         conn: &mut Connection,
         mut bytes: &[u8],
         batch: &mut [Flood],
-    ) -> Result<(), WriteFailure> {
+    ) -> io::Result<()> {
         while !bytes.is_empty() {
             match timeout(self.stall_after, conn.write.write(bytes)).await {
-                Ok(Ok(0)) => return Err(WriteFailure::Io(io::ErrorKind::WriteZero.into())),
+                Ok(Ok(0)) => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(Ok(n)) => bytes = &bytes[n..],
-                Ok(Err(err)) => return Err(WriteFailure::Io(err)),
+                Ok(Err(err)) => return Err(err),
                 Err(_) => {
                     for flood in batch.iter_mut() {
                         flood.handoff = None;
@@ -433,7 +472,7 @@ impl Link {
         &mut self,
         conn: &mut Connection,
         mut rest: &[u8],
-    ) -> Result<(), WriteFailure> {
+    ) -> io::Result<()> {
         self.stats.set_state(LinkState::Stalled);
         self.log.note(format_args!(
             "link to {} stalled: no write went through for {}; its reports are dropped until it \
@@ -441,29 +480,24 @@ impl Link {
             self.to_name,
             humantime::format_duration(self.stall_after)
         ));
-        self.events.emit(|| HerdEvent::LinkStalled { from: self.from, to: self.to });
+        self.events.emit(|| EventKind::LinkStalled { from: self.from, to: self.to });
         while !rest.is_empty() {
             tokio::select! {
                 biased;
-                changed = self.faults.changed() => {
-                    if changed.is_err() || self.faults.borrow().cut {
-                        return Err(WriteFailure::Cut);
-                    }
-                }
                 written = conn.write.write(rest) => match written {
-                    Ok(0) => return Err(WriteFailure::Io(io::ErrorKind::WriteZero.into())),
+                    Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                     Ok(n) => rest = &rest[n..],
-                    Err(err) => return Err(WriteFailure::Io(err)),
+                    Err(err) => return Err(err),
                 },
-                flood = recv(&mut self.pending, &mut self.inbox) => match flood {
+                flood = self.next_due() => match flood {
                     Some(flood) => self.drop_reports(&[flood], DropReason::NeighbourStalled),
-                    None => return Err(WriteFailure::Io(io::Error::other("server stopped"))),
+                    None => return Err(io::Error::other("server stopped")),
                 },
             }
         }
         self.stats.set_state(LinkState::Up);
         self.log.note(format_args!("link to {} recovered: writes go through again", self.to_name));
-        self.events.emit(|| HerdEvent::LinkRecovered { from: self.from, to: self.to });
+        self.events.emit(|| EventKind::LinkRecovered { from: self.from, to: self.to });
         Ok(())
     }
 
@@ -483,18 +517,17 @@ impl Link {
         let (read, write) = stream.into_split();
         self.stats.set_state(LinkState::Up);
         self.log.note(format_args!("link to {} up ({addr})", self.to_name));
-        self.events.emit(|| HerdEvent::LinkUp { from: self.from, to: self.to });
+        self.events.emit(|| EventKind::LinkUp { from: self.from, to: self.to });
         Ok(Connection { _end: end, read, write, last_write: Instant::now() })
     }
 
-    /// Announces that the connection closed; logs it too unless the operator cut the link
-    /// (the cut is logged once, where it is applied).
+    /// Logs and announces that the connection closed.
     fn dropped_connection(&self, reason: &str) {
-        if !self.faults.borrow().cut {
+        if self.stats.state() != LinkState::Cut {
             self.stats.set_state(LinkState::Down);
-            self.log.note(format_args!("link to {} down: {reason}", self.to_name));
         }
-        self.events.emit(|| HerdEvent::LinkDropped {
+        self.log.note(format_args!("link to {} down: {reason}", self.to_name));
+        self.events.emit(|| EventKind::LinkDropped {
             from: self.from,
             to: self.to,
             reason: reason.into(),
@@ -506,32 +539,18 @@ impl Link {
         for flood in batch {
             self.log.note(format_args!(
                 "dropped report of {} for {}: {}",
-                flood.client,
+                flood.update.client,
                 self.to_name,
                 reason.as_str()
             ));
-            self.events.emit(|| HerdEvent::FloodDropped {
+            self.events.emit(|| EventKind::FloodDropped {
                 from: self.from,
                 to: self.to,
-                client: flood.client.clone(),
+                update: flood.update.clone(),
                 reason,
+                fault: None,
             });
         }
-    }
-}
-
-/// Why a write on a link's connection ended early.
-enum WriteFailure {
-    Io(io::Error),
-    /// The operator cut the link while the write waited.
-    Cut,
-}
-
-/// The next report: the one held back as not yet due, or the inbox's next. Cancel-safe.
-async fn recv(pending: &mut Option<Flood>, inbox: &mut Inbox) -> Option<Flood> {
-    match pending.take() {
-        Some(flood) => Some(flood),
-        None => inbox.recv().await,
     }
 }
 

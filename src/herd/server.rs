@@ -7,10 +7,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 use super::Shared;
-use super::events::{HerdEvent, ServerId};
+use super::control::Directed;
+use super::events::{DropReason, EventKind, ServerId, Update};
+use super::faults::Verdict;
 use super::flood::{self, Handoffs};
 use super::link::{Flood, LinkStats, RelayQueue};
 use super::log::ServerLog;
@@ -47,6 +49,8 @@ pub(super) struct Node {
     pub shared: Arc<Shared>,
     /// IAMAT and AT lines refused for a time too far ahead (see `--max-future`).
     pub rejected_future: AtomicU64,
+    /// Whether the operator has hung this server.
+    pub hang: watch::Receiver<bool>,
 }
 
 impl Node {
@@ -65,7 +69,7 @@ impl Node {
         }
         self.log.line("IN", &peer.text, line);
         let events = &self.shared.events;
-        events.emit(|| HerdEvent::LineIn {
+        events.emit(|| EventKind::LineIn {
             server: self.id,
             peer: peer.addr,
             line: crate::herd::log::printable(line).into(),
@@ -91,7 +95,8 @@ impl Node {
             Ok(Some(Command::At(report))) => {
                 let sender = report.sender.and_then(|name| self.shared.id(name));
                 let canonical = report.canonical_line();
-                self.store(report.client, &report.time, &canonical, sender, None).await;
+                let update = (report.client, &report.time, report.time_text);
+                self.store(update, &canonical, sender, None).await;
             }
             Ok(None) => {}
             Err(why) => self.invalid(line, why, out),
@@ -124,7 +129,7 @@ impl Node {
             return;
         }
         self.log.line("OUT", &peer.text, reply);
-        self.shared.events.emit(|| HerdEvent::LineOut {
+        self.shared.events.emit(|| EventKind::LineOut {
             server: self.id,
             peer: peer.addr,
             line: summary(reply).into(),
@@ -141,7 +146,8 @@ impl Node {
     async fn iamat(&self, iamat: &IAmAt<'_>, handoffs: &Arc<Handoffs>, out: &mut Vec<u8>) {
         let diff = format_diff(now_nanos(), &iamat.time);
         let line = at_line(&self.name, &diff, iamat.client, iamat.coords.as_str(), iamat.time_text);
-        self.store(iamat.client, &iamat.time, &line, None, Some(handoffs)).await;
+        let update = (iamat.client, &iamat.time, iamat.time_text);
+        self.store(update, &line, None, Some(handoffs)).await;
         out.extend_from_slice(line.as_bytes());
         out.push(b'\n');
     }
@@ -164,7 +170,7 @@ impl Node {
             .get("results")
             .and_then(serde_json::Value::as_array)
             .map_or(0, |r| r.len().min(whatsat.bound));
-        self.shared.events.emit(|| HerdEvent::PlacesAnswered {
+        self.shared.events.emit(|| EventKind::PlacesAnswered {
             server: self.id,
             client: whatsat.client.into(),
             status,
@@ -178,33 +184,29 @@ impl Node {
         Ok(())
     }
 
-    /// Stores a report if it is newer and floods it on; `sender` is the neighbour it came
-    /// from; `handoffs`, if given, tracks the reports until they are written.
+    /// Stores a report (client, client time, its text) if it is newer and floods it on;
+    /// `sender` is the neighbour it came from; `handoffs`, if given, tracks the reports until
+    /// they are written.
     async fn store(
         &self,
-        client: &str,
-        time: &protocol::ClientTime,
+        (client, time, time_text): (&str, &protocol::ClientTime, &str),
         line: &str,
         sender: Option<ServerId>,
         handoffs: Option<&Arc<Handoffs>>,
     ) {
         let events = &self.shared.events;
+        let update = Update { client: client.into(), time: time_text.into() };
         let stored = match self.table.accept(client, time, line) {
             Ok(stored) => stored,
             Err(stale) => {
                 self.log.note(format_args!("report of {client}: {}", stale.label()));
-                events.emit(|| HerdEvent::FloodSuppressed {
-                    server: self.id,
-                    client: client.into(),
-                    from: sender,
-                });
+                events.emit(|| EventKind::FloodSuppressed { server: self.id, update, from: sender });
                 return;
             }
         };
-        let client: Arc<str> = client.into();
-        events.emit(|| HerdEvent::LocationStored {
+        events.emit(|| EventKind::LocationStored {
             server: self.id,
-            client: client.clone(),
+            update: update.clone(),
             line: stored.clone(),
             from: sender,
         });
@@ -214,38 +216,90 @@ impl Node {
                 continue;
             }
             let wire = wire.get_or_insert_with(|| flood::wire_line(&stored, &self.name).into());
+            self.hand_off(outbox, wire, &update, 0, sender.is_some(), handoffs).await;
+        }
+    }
+
+    /// Hands one report to the link to `outbox.to`, as the link's faults decide: dropped, or
+    /// delivered once or twice after its delay. `relayed`: it came from a neighbour.
+    async fn hand_off(
+        &self,
+        outbox: &Outbox,
+        wire: &Bytes,
+        update: &Update,
+        hop: u32,
+        relayed: bool,
+        handoffs: Option<&Arc<Handoffs>>,
+    ) {
+        let (from, to) = (self.id, outbox.to);
+        let (copies, delay, delayed_by, dup_by) =
+            match self.shared.board.verdict(Directed::new(from, to), update, hop) {
+                Verdict::Drop { reason, fault } => {
+                    self.dropped(outbox, update, reason, Some(fault));
+                    return;
+                }
+                Verdict::Deliver { copies, delay, delayed_by, dup_by } => {
+                    (copies, delay, delayed_by, dup_by)
+                }
+            };
+        let events = &self.shared.events;
+        for copy in 0..copies {
             let flood = Flood {
                 wire: wire.clone(),
-                client: client.clone(),
+                update: update.clone(),
+                delay,
                 due: None,
-                handoff: handoffs.map(Handoffs::token),
+                handoff: if copy == 0 { handoffs.map(Handoffs::token) } else { None },
             };
-            let (from, to) = (self.id, outbox.to);
             let traffic = &self.shared.traffic;
-            let relays = sender.is_some().then_some(&outbox.relays);
+            let relays = relayed.then_some(&outbox.relays);
             match traffic.send((from, to), &outbox.queue, &outbox.stats, flood, relays).await {
-                Handoff::Queued => {
-                    events.emit(|| HerdEvent::FloodQueued { from, to, client: client.clone() });
-                }
+                Handoff::Queued if copy == 0 => events.emit(|| EventKind::FloodQueued {
+                    from,
+                    to,
+                    update: update.clone(),
+                    delay_ns: u64::try_from(delay.as_nanos()).unwrap_or(u64::MAX),
+                    delayed_by: delayed_by.clone(),
+                }),
+                Handoff::Queued => events.emit(|| EventKind::FloodDuplicated {
+                    from,
+                    to,
+                    update: update.clone(),
+                    fault: dup_by.clone().unwrap_or_else(|| "dup".into()),
+                }),
                 Handoff::Held => {
-                    events.emit(|| HerdEvent::FloodHeld { from, to, client: client.clone() });
+                    events.emit(|| EventKind::FloodHeld { from, to, update: update.clone() });
                 }
-                Handoff::Dropped(reason) => {
-                    outbox.stats.count_dropped(1);
-                    self.log.note(format_args!(
-                        "dropped report of {client} for {}: {}",
-                        self.shared.name(to),
-                        reason.as_str()
-                    ));
-                    events.emit(|| HerdEvent::FloodDropped {
-                        from,
-                        to,
-                        client: client.clone(),
-                        reason,
-                    });
-                }
+                Handoff::Dropped(reason) => self.dropped(outbox, update, reason, None),
             }
         }
+    }
+
+    /// Counts, logs and announces a report not handed to `outbox`'s link.
+    fn dropped(&self, outbox: &Outbox, update: &Update, reason: DropReason, fault: Option<Arc<str>>) {
+        outbox.stats.count_dropped(1);
+        let to = outbox.to;
+        match &fault {
+            Some(fault) => self.log.note(format_args!(
+                "dropped report of {} for {}: {} by {fault}",
+                update.client,
+                self.shared.name(to),
+                reason.as_str()
+            )),
+            None => self.log.note(format_args!(
+                "dropped report of {} for {}: {}",
+                update.client,
+                self.shared.name(to),
+                reason.as_str()
+            )),
+        }
+        self.shared.events.emit(|| EventKind::FloodDropped {
+            from: self.id,
+            to,
+            update: update.clone(),
+            reason,
+            fault,
+        });
     }
 }
 

@@ -43,7 +43,16 @@ pub(super) async fn accept_loop(
     tracker: TaskTracker,
 ) {
     let mut retry = ACCEPT_RETRY_FIRST;
+    let mut hang = node.hang.clone();
     loop {
+        // A hung server accepts nothing; the kernel still completes connections (backlog).
+        let thawed = tokio::select! {
+            () = token.cancelled() => false,
+            thawed = thawed(&mut hang) => thawed,
+        };
+        if !thawed {
+            return;
+        }
         let accepted = tokio::select! {
             () = token.cancelled() => return,
             accepted = listener.accept() => accepted,
@@ -125,8 +134,17 @@ async fn active(node: Arc<Node>, mut stream: TcpStream, addr: SocketAddr) {
     let mut lines = FramedRead::new(read, LineDecoder::default());
     let mut out = Vec::new();
     let handoffs = Arc::new(Handoffs::default());
-    while let Some(frame) = lines.next().await {
-        let Ok(frame) = frame else { break };
+    let mut hang = node.hang.clone();
+    loop {
+        // A hung server reads nothing more and answers no one until it is unhung.
+        if !thawed(&mut hang).await {
+            return;
+        }
+        let frame = tokio::select! {
+            frame = lines.next() => frame,
+            _ = hang.changed() => continue,
+        };
+        let Some(Ok(frame)) = frame else { break };
         match frame {
             Frame::Line(line) => node.handle_line(&line, &peer, &handoffs, &mut out).await,
             Frame::TooLong(prefix) => node.reject(&prefix, &peer, &mut out),
@@ -144,6 +162,16 @@ async fn active(node: Arc<Node>, mut stream: TcpStream, addr: SocketAddr) {
         handoffs.settled(HANDOFF_WAIT).await;
         let _ = write.write_all(&out).await;
     }
+}
+
+/// Waits while the server is hung; `false` if its herd is gone.
+async fn thawed(hang: &mut tokio::sync::watch::Receiver<bool>) -> bool {
+    while *hang.borrow_and_update() {
+        if hang.changed().await.is_err() {
+            return false;
+        }
+    }
+    true
 }
 
 #[cfg(test)]

@@ -1,17 +1,17 @@
-//! Herd-wide control of server-to-server traffic: a real per-hop delay, and pause / step /
-//! resume, which hold every report between servers in one ordered queue (clients are still
-//! answered). Holding happens where a server hands a report to a link, so held reports keep
+//! Herd-wide control of server-to-server traffic: pause / step / resume, which hold every
+//! report between servers in one ordered queue (clients are still answered), and the hand-off
+//! of each report to its link's queue at the time its link delay says. Holding happens where a server hands a report to a link, so held reports keep
 //! the order in which they were really sent.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use super::events::{DropReason, EventBus, HerdEvent, ServerId};
+use super::events::{DropReason, EventBus, EventKind, ServerId, Update};
 use super::link::{Flood, LinkState, LinkStats, RelayQueue};
 
 /// Most reports held while paused; past that they are dropped and counted.
@@ -26,10 +26,9 @@ struct Held {
     flood: Flood,
 }
 
-/// Delay and hold state shared by every server of a herd.
+/// Hold state shared by every server of a herd.
 #[derive(Default)]
 pub struct Traffic {
-    delay_micros: AtomicU64,
     paused: AtomicBool,
     held: Mutex<VecDeque<Held>>,
 }
@@ -43,15 +42,6 @@ pub enum Handoff {
 }
 
 impl Traffic {
-    pub fn delay(&self) -> Duration {
-        Duration::from_micros(self.delay_micros.load(Ordering::Relaxed))
-    }
-
-    pub fn set_delay(&self, delay: Duration) {
-        let micros = u64::try_from(delay.as_micros()).unwrap_or(u64::MAX);
-        self.delay_micros.store(micros, Ordering::Relaxed);
-    }
-
     pub fn paused(&self) -> bool {
         self.paused.load(Ordering::Relaxed)
     }
@@ -62,11 +52,6 @@ impl Traffic {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<Held>> {
         self.held.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// When a report handed over now may be written: now plus the configured delay.
-    fn due(&self) -> Option<Instant> {
-        due_after(self.delay())
     }
 
     /// Hands `flood` from server `from` to its link to `to`, or holds it while paused. A
@@ -91,7 +76,7 @@ impl Traffic {
             Ok(flood) => flood,
             Err(handoff) => return handoff,
         };
-        flood.due = self.due();
+        flood.due = due_after(flood.delay);
         if flood.due.is_some() {
             flood.handoff = None;
         }
@@ -133,13 +118,12 @@ impl Traffic {
         self.paused.store(true, Ordering::Relaxed);
     }
 
-    /// Releases the oldest held report; returns whether there was one.
-    pub fn step(&self, events: &EventBus) -> bool {
-        let next = self.lock().pop_front();
-        next.is_some_and(|held| {
-            self.release(held, events);
-            true
-        })
+    /// Releases the oldest held report; returns which it was.
+    pub fn step(&self, events: &EventBus) -> Option<(ServerId, ServerId, Update)> {
+        let held = self.lock().pop_front()?;
+        let released = (held.from, held.to, held.flood.update.clone());
+        self.release(held, events);
+        Some(released)
     }
 
     /// Stops holding and releases every held report in order; returns how many. They are
@@ -152,14 +136,14 @@ impl Traffic {
             std::mem::take(&mut *held)
         };
         let count = held.len();
-        let (events, delay) = (events.clone(), self.delay());
+        let events = events.clone();
         tokio::spawn(async move {
             for mut held in held {
-                held.flood.due = due_after(delay);
-                let (from, to, client) = (held.from, held.to, held.flood.client.clone());
+                held.flood.due = due_after(held.flood.delay);
+                let (from, to, update) = (held.from, held.to, held.flood.update.clone());
                 let handed = held.queue.send(held.flood).await;
                 let handed = handed.map_err(|_| DropReason::NeighbourDown);
-                announce(&events, (from, to), client, &held.stats, handed);
+                announce(&events, (from, to), update, &held.stats, handed);
             }
         });
         count
@@ -167,13 +151,13 @@ impl Traffic {
 
     /// Hands one held report to its link now.
     fn release(&self, mut held: Held, events: &EventBus) {
-        held.flood.due = self.due();
-        let (from, to, client) = (held.from, held.to, held.flood.client.clone());
+        held.flood.due = due_after(held.flood.delay);
+        let (from, to, update) = (held.from, held.to, held.flood.update.clone());
         let handed = held.queue.try_send(held.flood).map_err(|err| match err {
             mpsc::error::TrySendError::Full(_) => DropReason::QueueFull,
             mpsc::error::TrySendError::Closed(_) => DropReason::NeighbourDown,
         });
-        announce(events, (from, to), client, &held.stats, handed);
+        announce(events, (from, to), update, &held.stats, handed);
     }
 }
 
@@ -181,20 +165,20 @@ impl Traffic {
 fn announce(
     events: &EventBus,
     (from, to): (ServerId, ServerId),
-    client: Arc<str>,
+    update: Update,
     stats: &LinkStats,
     handed: Result<(), DropReason>,
 ) {
     match handed {
-        Ok(()) => events.emit(|| HerdEvent::FloodReleased { from, to, client }),
+        Ok(()) => events.emit(|| EventKind::FloodReleased { from, to, update }),
         Err(reason) => {
             stats.count_dropped(1);
-            events.emit(|| HerdEvent::FloodDropped { from, to, client, reason });
+            events.emit(|| EventKind::FloodDropped { from, to, update, reason, fault: None });
         }
     }
 }
 
-/// When a report handed over now may be written, with this link delay.
+/// When a report handed over now may be written, after this link delay.
 fn due_after(delay: Duration) -> Option<Instant> {
     (!delay.is_zero()).then(|| Instant::now() + delay)
 }

@@ -12,12 +12,13 @@ use tokio::time::Instant;
 
 use super::clients::ClientBook;
 use super::command::{self, Command, Context};
+use crate::herd::control::MAX_DELAY;
 use super::editor::LineEditor;
 use super::history::History;
 use super::playback::{Outcome, Playback};
 use super::traffic::{Direction, TrafficLine, TrafficLog};
-use crate::herd::LinkState;
-use crate::herd::{Fault, HerdEvent, HerdSnapshot, ServerId};
+use crate::herd::control::{Control, Directed, Links};
+use crate::herd::{EventKind, HerdEvent, HerdSnapshot, LinkFaultsView, LinkState, ServerId};
 
 /// The default display time of one hop in the replay.
 pub const DEFAULT_HOP: Duration = Duration::from_millis(600);
@@ -29,13 +30,17 @@ pub struct ServerModel {
     pub name: String,
     pub addr: Option<SocketAddr>,
     pub up: bool,
+    /// Frozen by `hang`.
+    pub hung: bool,
 }
 
 #[derive(Debug, Clone)]
 pub struct LinkModel {
     pub a: ServerId,
     pub b: ServerId,
-    pub cut: bool,
+    /// The faults on what `a` sends to `b`, and on what `b` sends to `a`.
+    pub a_faults: LinkFaultsView,
+    pub b_faults: LinkFaultsView,
     pub a_to_b: LinkState,
     pub b_to_a: LinkState,
 }
@@ -53,8 +58,18 @@ pub enum LinkLook {
 }
 
 impl LinkModel {
+    /// Is either direction cut?
+    pub fn cut(&self) -> bool {
+        self.a_faults.cut || self.b_faults.cut
+    }
+
+    /// The faults of the direction from `from`.
+    pub fn faults_mut(&mut self, from: ServerId) -> &mut LinkFaultsView {
+        if from == self.a { &mut self.a_faults } else { &mut self.b_faults }
+    }
+
     pub fn look(&self, servers: &[ServerModel]) -> LinkLook {
-        if self.cut {
+        if self.cut() {
             LinkLook::Cut
         } else if !servers[self.a].up || !servers[self.b].up {
             LinkLook::Idle
@@ -101,7 +116,7 @@ pub enum SendKind {
 }
 
 /// Something for the event loop to do.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
     /// Send `line` to `server` over TCP, like `nc`, and report the reply.
     Send {
@@ -109,15 +124,8 @@ pub enum Effect {
         line: String,
         kind: SendKind,
     },
-    Kill(String),
-    Restart(String),
-    Cut(String, String),
-    Heal(String, String),
-    HealAll,
-    Pause,
-    Resume,
-    Step,
-    Delay(Duration),
+    /// Apply a control to the herd.
+    Control(Control),
     Quit,
 }
 
@@ -228,12 +236,19 @@ impl App {
         self.servers = snapshot
             .servers
             .iter()
-            .map(|s| ServerModel { name: s.name.clone(), addr: s.addr, up: s.up })
+            .map(|s| ServerModel { name: s.name.clone(), addr: s.addr, up: s.up, hung: s.hung })
             .collect();
         self.links = snapshot
             .links
             .iter()
-            .map(|l| LinkModel { a: l.a, b: l.b, cut: l.cut, a_to_b: l.a_to_b, b_to_a: l.b_to_a })
+            .map(|l| LinkModel {
+                a: l.a,
+                b: l.b,
+                a_faults: l.a_faults.clone(),
+                b_faults: l.b_faults.clone(),
+                a_to_b: l.a_to_b,
+                b_to_a: l.b_to_a,
+            })
             .collect();
         self.link_of.clear();
         for (i, link) in self.links.iter().enumerate() {
@@ -248,6 +263,8 @@ impl App {
                 }
             }
         }
+        self.engine.paused = snapshot.paused;
+        self.engine.held = snapshot.held;
         self.playback.clear();
     }
 
@@ -275,14 +292,14 @@ impl App {
     /// Takes in one engine event.
     pub fn apply(&mut self, event: &HerdEvent) {
         let now = self.now;
-        match event {
-            HerdEvent::ServerStarted { server, addr } => {
+        match &event.kind {
+            EventKind::ServerStarted { server, addr } => {
                 if let Some(s) = self.servers.get_mut(*server) {
                     s.up = true;
                     s.addr = Some(*addr);
                 }
             }
-            HerdEvent::ServerStopped { server } => {
+            EventKind::ServerStopped { server } => {
                 if let Some(s) = self.servers.get_mut(*server) {
                     s.up = false;
                 }
@@ -297,14 +314,20 @@ impl App {
                 self.clients.forget_server(*server);
                 self.playback.server_stopped(*server);
             }
-            HerdEvent::LineIn { server, peer, line } => {
+            EventKind::ServerHung { server, hung } => {
+                if let Some(s) = self.servers.get_mut(*server) {
+                    s.hung = *hung;
+                }
+            }
+            EventKind::LineIn { server, peer, line } => {
                 self.rate.add(now);
                 self.log(*server, Direction::In, Some(peer), line);
             }
-            HerdEvent::LineOut { server, peer, line } => {
+            EventKind::LineOut { server, peer, line } => {
                 self.log(*server, Direction::Out, Some(peer), line);
             }
-            HerdEvent::LocationStored { server, client, line, from } => {
+            EventKind::LocationStored { server, update, line, from } => {
+                let client = &update.client;
                 self.clients.stored(*server, client, line, now);
                 match from {
                     None => self.playback.origin(*server, client, now),
@@ -313,69 +336,74 @@ impl App {
                     }
                 }
             }
-            HerdEvent::FloodSuppressed { server, client, from: Some(from) } => {
-                self.playback.arrived(*from, *server, client, Outcome::Suppressed, now);
+            EventKind::FloodSuppressed { server, update, from: Some(from) } => {
+                self.playback.arrived(*from, *server, &update.client, Outcome::Suppressed, now);
             }
-            HerdEvent::FloodSuppressed { from: None, .. } | HerdEvent::PlacesAnswered { .. } => {}
-            HerdEvent::FloodQueued { from, to, client } => {
-                self.playback.queued(*from, *to, client, now, false);
+            EventKind::FloodSuppressed { from: None, .. }
+            | EventKind::PlacesAnswered { .. }
+            | EventKind::FaultExpired { .. } => {}
+            EventKind::FloodQueued { from, to, update, .. } => {
+                self.playback.queued(*from, *to, &update.client, now, false);
             }
-            HerdEvent::FloodHeld { from, to, client } => {
-                self.playback.queued(*from, *to, client, now, true);
+            EventKind::FloodDuplicated { from, to, update, fault } => {
+                self.playback.queued(*from, *to, &update.client, now, false);
+                let text: Arc<str> =
+                    format!("duplicated report of {} by {fault}", update.client).into();
+                self.log(*from, Direction::Flood(*to), None, &text);
             }
-            HerdEvent::FloodReleased { from, to, client } => {
-                self.playback.released(*from, *to, client, now);
+            EventKind::FloodHeld { from, to, update } => {
+                self.playback.queued(*from, *to, &update.client, now, true);
             }
-            HerdEvent::FloodSent { from, to, line, .. } => {
+            EventKind::FloodReleased { from, to, update } => {
+                self.playback.released(*from, *to, &update.client, now);
+            }
+            EventKind::FloodSent { from, to, line, .. } => {
                 self.log(*from, Direction::Flood(*to), None, line);
             }
-            HerdEvent::FloodDropped { from, to, client, reason } => {
-                self.playback.dropped(*from, *to, client, now);
+            EventKind::FloodDropped { from, to, update, reason, fault } => {
+                self.playback.dropped(*from, *to, &update.client, now);
+                let by = fault.as_ref().map_or(String::new(), |f| format!(" by {f}"));
                 let text: Arc<str> = format!(
-                    "dropped report of {client} for {}: {}",
+                    "dropped report of {} for {}: {}{by}",
+                    update.client,
                     self.name(*to),
                     reason.as_str()
                 )
                 .into();
                 self.log(*from, Direction::Flood(*to), None, &text);
             }
-            HerdEvent::LinkUp { from, to } | HerdEvent::LinkRecovered { from, to } => {
+            EventKind::LinkUp { from, to } | EventKind::LinkRecovered { from, to } => {
                 self.set_direction(*from, *to, LinkState::Up);
             }
-            HerdEvent::LinkStalled { from, to } => {
+            EventKind::LinkStalled { from, to } => {
                 self.set_direction(*from, *to, LinkState::Stalled);
             }
-            HerdEvent::LinkDropped { from, to, .. } => {
-                let cut = self.link_of.get(&(*from, *to)).is_some_and(|&i| self.links[i].cut);
-                let state = if cut { LinkState::Cut } else { LinkState::Down };
-                self.set_direction(*from, *to, state);
+            EventKind::LinkDropped { from, to, .. } => {
+                self.set_direction(*from, *to, LinkState::Down);
             }
-            HerdEvent::FaultApplied { fault } => self.fault(fault),
+            EventKind::LinkFaults { link, faults } => self.link_faults(*link, faults),
+            EventKind::Controlled { control, .. } => self.controlled(control),
         }
     }
 
-    fn fault(&mut self, fault: &Fault) {
-        match fault {
-            Fault::Cut(a, b) | Fault::Healed(a, b) => {
-                let cut = matches!(fault, Fault::Cut(..));
-                if let Some(&i) = self.link_of.get(&(*a, *b)) {
-                    let link = &mut self.links[i];
-                    link.cut = cut;
-                    let state = if cut { LinkState::Cut } else { LinkState::Down };
-                    for (from, dir) in [(link.a, &mut link.a_to_b), (link.b, &mut link.b_to_a)] {
-                        if self.servers[from].up {
-                            *dir = state;
-                        }
-                    }
-                }
-            }
-            Fault::Paused => self.engine.paused = true,
-            Fault::Resumed(_) => {
+    fn link_faults(&mut self, link: Directed, faults: &LinkFaultsView) {
+        if let Some(&i) = self.link_of.get(&(link.from, link.to)) {
+            *self.links[i].faults_mut(link.from) = faults.clone();
+        }
+    }
+
+    fn controlled(&mut self, control: &Control) {
+        match control {
+            Control::Pause => self.engine.paused = true,
+            Control::Resume | Control::Reset => {
                 self.engine.paused = false;
                 self.engine.held = 0;
+                if matches!(control, Control::Reset) {
+                    self.engine.delay = Duration::ZERO;
+                }
             }
-            Fault::Delay(delay) => self.engine.delay = *delay,
-            Fault::Killed(_) | Fault::Restarted(_) | Fault::Stepped => {}
+            Control::Delay { links: Links::All, delay, .. } => self.engine.delay = delay.delay,
+            _ => {}
         }
     }
 
@@ -510,7 +538,8 @@ impl App {
         let selected = self.selected_server().map(|id| self.servers[id].name.clone());
         let link = match self.selection {
             Selection::Link(i) => {
-                Some((self.name(self.links[i].a).to_owned(), self.name(self.links[i].b).to_owned()))
+                let (a, b) = (self.links[i].a, self.links[i].b);
+                Some(vec![Directed::new(a, b), Directed::new(b, a)])
             }
             Selection::Node(_) => None,
         };
@@ -531,36 +560,35 @@ impl App {
                         prompt: format!(
                             "kill {name}? its port closes and its clients are forgotten (y/n)"
                         ),
-                        effect: Effect::Kill(name),
+                        effect: self.control_on(&name, |server| Control::Kill { server }),
                     };
                 }
                 Some(name) => self.complain(format!("{name} is not running (r restarts it)")),
                 None => self.complain("select a server first (Tab or arrows)"),
             },
             KeyCode::Char('r') => match selected {
-                Some(name) => return vec![Effect::Restart(name)],
+                Some(name) => return vec![self.control_on(&name, |server| Control::Restart { server })],
                 None => self.complain("select a server first (Tab or arrows)"),
             },
             KeyCode::Char('c') => match (link, selected) {
-                (Some((a, b)), _) => return vec![Effect::Cut(a, b)],
+                (Some(links), _) => return vec![Effect::Control(Control::Cut { links, lasting: None })],
                 (None, selected) => self.open_command(&with_server("cut", selected.as_deref())),
             },
             KeyCode::Char('h') => match (link, selected) {
-                (Some((a, b)), _) => return vec![Effect::Heal(a, b)],
+                (Some(links), _) => return vec![Effect::Control(Control::Heal { links })],
                 (None, selected) => self.open_command(&with_server("heal", selected.as_deref())),
             },
-            KeyCode::Char('H') => return vec![Effect::HealAll],
+            KeyCode::Char('H') => return vec![Effect::Control(Control::HealAll)],
             KeyCode::Char('p') => {
-                return vec![if self.engine.paused { Effect::Resume } else { Effect::Pause }];
+                let control = if self.engine.paused { Control::Resume } else { Control::Pause };
+                return vec![Effect::Control(control)];
             }
-            KeyCode::Char('s' | '.') => return vec![Effect::Step],
+            KeyCode::Char('s' | '.') => return vec![Effect::Control(Control::Step)],
             KeyCode::Char('+' | '=') => {
-                return vec![Effect::Delay(
-                    (self.engine.delay + DELAY_STEP).min(command::MAX_DELAY),
-                )];
+                return vec![delay_all((self.engine.delay + DELAY_STEP).min(MAX_DELAY))];
             }
             KeyCode::Char('-' | '_') => {
-                return vec![Effect::Delay(self.engine.delay.saturating_sub(DELAY_STEP))];
+                return vec![delay_all(self.engine.delay.saturating_sub(DELAY_STEP))];
             }
             KeyCode::Char(']') => self.set_hop(self.playback.hop.mul_f64(2.0 / 3.0)),
             KeyCode::Char('[') => self.set_hop(self.playback.hop.mul_f64(1.5)),
@@ -654,15 +682,15 @@ impl App {
                 kind: SendKind::WhatsAt,
             },
             Command::Send { server, line } => Effect::Send { server, line, kind: SendKind::Raw },
-            Command::Cut(a, b) => Effect::Cut(a, b),
-            Command::Heal(a, b) => Effect::Heal(a, b),
-            Command::HealAll => Effect::HealAll,
-            Command::Kill(name) => Effect::Kill(name),
-            Command::Restart(name) => Effect::Restart(name),
-            Command::Pause => Effect::Pause,
-            Command::Resume => Effect::Resume,
-            Command::Step => Effect::Step,
-            Command::Delay(delay) => Effect::Delay(delay),
+            Command::Cut(a, b) => self.control_on_link(&a, &b, |links| Control::Cut { links, lasting: None }),
+            Command::Heal(a, b) => self.control_on_link(&a, &b, |links| Control::Heal { links }),
+            Command::HealAll => Effect::Control(Control::HealAll),
+            Command::Kill(name) => self.control_on(&name, |server| Control::Kill { server }),
+            Command::Restart(name) => self.control_on(&name, |server| Control::Restart { server }),
+            Command::Pause => Effect::Control(Control::Pause),
+            Command::Resume => Effect::Control(Control::Resume),
+            Command::Step => Effect::Control(Control::Step),
+            Command::Delay(delay) => delay_all(delay),
             Command::Quit => Effect::Quit,
             Command::Filter(server) => {
                 self.filter =
@@ -683,6 +711,19 @@ impl App {
             }
         };
         vec![effect]
+    }
+
+    fn id(&self, name: &str) -> ServerId {
+        self.servers.iter().position(|s| s.name == name).unwrap_or(usize::MAX)
+    }
+
+    fn control_on(&self, name: &str, control: impl FnOnce(ServerId) -> Control) -> Effect {
+        Effect::Control(control(self.id(name)))
+    }
+
+    fn control_on_link(&self, a: &str, b: &str, control: impl FnOnce(Vec<Directed>) -> Control) -> Effect {
+        let (a, b) = (self.id(a), self.id(b));
+        Effect::Control(control(vec![Directed::new(a, b), Directed::new(b, a)]))
     }
 
     fn cycle_selection(&mut self, forward: bool) {
@@ -729,6 +770,11 @@ impl App {
             self.selection = Selection::Node(i);
         }
     }
+}
+
+fn delay_all(delay: Duration) -> Effect {
+    let delay = crate::herd::control::Delay { delay, ..Default::default() };
+    Effect::Control(Control::Delay { links: Links::All, delay, lasting: None })
 }
 
 fn with_server(verb: &str, server: Option<&str>) -> String {

@@ -1,5 +1,6 @@
-//! Dashboard timing for benchmarks: a synthetic herd (a ring with chords) with many clients and
-//! floods in flight, drawn into an off-screen buffer of the given size.
+//! The dashboard under load, for the frame benchmark: a synthetic herd (a ring) with many
+//! clients and floods in flight, its model's event intake, and full draws into an off-screen
+//! buffer of a given size.
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -9,12 +10,13 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use tokio::time::Instant;
 
-use super::app::App;
-use super::history::History;
-use super::view;
 use crate::config::Topology;
-use crate::herd::LinkState;
-use crate::herd::{HerdEvent, HerdSnapshot, LinkSnapshot, ServerSnapshot};
+use crate::herd::{
+    EventKind, HerdEvent, HerdSnapshot, LinkSnapshot, LinkState, ServerSnapshot, Update,
+};
+use crate::tui::app::App;
+use crate::tui::history::History;
+use crate::tui::{layout, view};
 
 /// A herd of `topology` with every server up on its configured port, every link up, and no
 /// clients (for dashboards drawn without a running herd).
@@ -29,6 +31,7 @@ pub fn healthy_snapshot(topology: &Topology) -> HerdSnapshot {
             addr: Some(SocketAddr::from((Ipv4Addr::LOCALHOST, s.port))),
             local: true,
             up: true,
+            hung: false,
             clients: Vec::new(),
             connections: 0,
             refused: 0,
@@ -41,14 +44,24 @@ pub fn healthy_snapshot(topology: &Topology) -> HerdSnapshot {
         .map(|(a, b)| LinkSnapshot {
             a,
             b,
-            cut: false,
+            a_faults: Default::default(),
+            b_faults: Default::default(),
             a_to_b: LinkState::Up,
             b_to_a: LinkState::Up,
             sent: 0,
             dropped: 0,
         })
         .collect();
-    HerdSnapshot { servers, links }
+    HerdSnapshot {
+        servers,
+        links,
+        faults: Vec::new(),
+        policy: crate::herd::control::Policy::Spec,
+        anti_entropy: None,
+        seed: 0,
+        paused: false,
+        held: 0,
+    }
 }
 
 /// An app over `ring:servers` holding `clients` clients (each known by every server) and one
@@ -58,7 +71,7 @@ pub fn busy_app(servers: usize, clients: usize) -> App {
         .unwrap_or_else(|_| Topology { servers: Vec::new() });
     let now = Instant::now();
     let snapshot = healthy_snapshot(&topology);
-    let positions = super::layout::positions(&topology);
+    let positions = layout::positions(&topology);
     let mut app = App::new("bench", &snapshot, positions, History::in_memory(), now);
     let n = snapshot.servers.len();
     if n == 0 {
@@ -73,22 +86,25 @@ pub fn busy_app(servers: usize, clients: usize) -> App {
             format!("AT {origin} +0.000123456 {client} {lat:+.6}{lng:+.6} 1700000000.{c:09}")
                 .into();
         for server in 0..n {
-            app.apply(&HerdEvent::LocationStored {
+            let update = update(&client, c);
+            app.apply(&event(EventKind::LocationStored {
                 server,
-                client: client.clone(),
+                update,
                 line: line.clone(),
                 from: None,
-            });
-            app.apply(&HerdEvent::LineIn {
+            }));
+            app.apply(&event(EventKind::LineIn {
                 server,
                 peer: SocketAddr::from((Ipv4Addr::LOCALHOST, 40000)),
                 line: line.clone(),
-            });
+            }));
         }
     }
     for server in 0..n {
         let client: Arc<str> = format!("client-{:05}.example.org", server % clients.max(1)).into();
-        app.apply(&HerdEvent::FloodQueued { from: server, to: (server + 1) % n, client });
+        let update = update(&client, 0);
+        let (from, to) = (server, (server + 1) % n);
+        app.apply(&event(EventKind::FloodQueued { from, to, update, delay_ns: 0, delayed_by: None }));
     }
     app.tick(now + Duration::from_millis(200));
     app
@@ -104,29 +120,36 @@ pub fn apply_rate(updates: usize) -> f64 {
         let client: Arc<str> = format!("client-{}", i % 500).into();
         let line: Arc<str> =
             format!("AT S1 +0.000123456 {client} +34.1-118.4 1800000000.{i:09}").into();
-        events.push(HerdEvent::LineIn { server: 0, peer, line: line.clone() });
-        events.push(HerdEvent::LocationStored {
+        let update = update(&client, i);
+        events.push(event(EventKind::LineIn { server: 0, peer, line: line.clone() }));
+        events.push(event(EventKind::LocationStored {
             server: 0,
-            client: client.clone(),
+            update: update.clone(),
             line: line.clone(),
             from: None,
-        });
+        }));
         for to in 1..5 {
             let from = to - 1;
-            events.push(HerdEvent::FloodQueued { from, to, client: client.clone() });
-            events.push(HerdEvent::FloodSent {
+            events.push(event(EventKind::FloodQueued {
                 from,
                 to,
-                client: client.clone(),
+                update: update.clone(),
+                delay_ns: 0,
+                delayed_by: None,
+            }));
+            events.push(event(EventKind::FloodSent {
+                from,
+                to,
+                update: update.clone(),
                 line: line.clone(),
-            });
-            events.push(HerdEvent::LineIn { server: to, peer, line: line.clone() });
-            events.push(HerdEvent::LocationStored {
+            }));
+            events.push(event(EventKind::LineIn { server: to, peer, line: line.clone() }));
+            events.push(event(EventKind::LocationStored {
                 server: to,
-                client: client.clone(),
+                update: update.clone(),
                 line: line.clone(),
                 from: Some(from),
-            });
+            }));
         }
     }
     let start = std::time::Instant::now();
@@ -146,4 +169,14 @@ pub fn frame_times(app: &App, width: u16, height: u16, frames: usize) -> Vec<Dur
             start.elapsed()
         })
         .collect()
+}
+
+/// An event as the herd would stamp it (sequence and time do not matter to the view).
+fn event(kind: EventKind) -> HerdEvent {
+    HerdEvent { seq: 0, t_ns: 0, kind }
+}
+
+/// Update `i` of `client`.
+fn update(client: &Arc<str>, i: usize) -> Update {
+    Update { client: client.clone(), time: format!("1800000000.{i:09}").into() }
 }
