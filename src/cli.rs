@@ -8,6 +8,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::bench::BenchArgs;
 use crate::config::{self, Topology};
 use crate::herd::HerdConfig;
+use crate::herd::control::{Control, MAX_DELAY, Policy};
 use crate::places::{GooglePlaces, Places};
 
 /// Run a proxy herd on real loopback TCP: watch it flood, and break it on purpose.
@@ -16,9 +17,15 @@ use crate::places::{GooglePlaces, Places};
 pub struct Cli {
     #[command(flatten)]
     pub herd: HerdArgs,
-    /// Run without the dashboard: print each server's address, serve until Ctrl-C or SIGTERM.
+    /// Run without the dashboard: print each server's address and the seed, serve until
+    /// Ctrl-C or SIGTERM.
     #[arg(long)]
     pub headless: bool,
+    /// With --headless: read command lines of the dashboard's grammar (cut Bona->Clark,
+    /// loss Bona->Clark 20%, policy storm, faults, ...) from standard input and answer each
+    /// with one line, `ok ...` or `error ...`. The end of the input leaves the herd running.
+    #[arg(long, value_enum, requires = "headless", value_name = "FROM")]
+    pub control: Option<ControlFrom>,
     /// Dashboard: how long each hop of a flood is shown in the slowed replay.
     #[arg(long, default_value = "600ms", value_parser = humantime::parse_duration)]
     pub hop_time: Duration,
@@ -95,9 +102,23 @@ pub struct HerdArgs {
     /// 1h): IAMAT is answered `? `, AT is dropped and logged. Off unless given.
     #[arg(long, global = true, value_name = "DURATION", value_parser = humantime::parse_duration)]
     pub max_future: Option<Duration>,
+    /// Seed of every fault's fate (loss, dup, jitter) and every random choice of a policy:
+    /// the same seed and inputs give the same fates. Random unless given; printed at start.
+    #[arg(long, global = true, value_name = "N")]
+    pub seed: Option<u64>,
+    /// How servers flood: spec (the course rule), or the off-spec storm [ttl=N], echo,
+    /// gossip fanout=K. Switchable live with the `policy` command.
+    #[arg(long, global = true, default_value = "spec", value_parser = parse_policy)]
+    pub policy: Policy,
     /// Give up on a Places request after this long.
     #[arg(long, global = true, default_value = "5s", value_parser = humantime::parse_duration)]
     pub places_timeout: Duration,
+}
+
+/// Where `--control` reads commands from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ControlFrom {
+    Stdin,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -173,7 +194,7 @@ impl HerdArgs {
 
     /// The engine configuration these flags describe.
     pub fn herd_config(&self) -> Result<HerdConfig, UsageError> {
-        if self.link_delay > crate::tui::command::MAX_DELAY {
+        if self.link_delay > MAX_DELAY {
             return Err(UsageError::DelayTooLong(self.link_delay));
         }
         let mut config = HerdConfig::new(self.load_topology()?);
@@ -184,6 +205,8 @@ impl HerdArgs {
         config.link_stall = self.link_stall.max(Duration::from_millis(1));
         config.max_connections = self.max_connections;
         config.max_future = self.max_future;
+        config.seed = self.seed.unwrap_or_else(rand_seed);
+        config.policy = self.policy;
         Ok(config)
     }
 }
@@ -209,6 +232,25 @@ fn parse_size(text: &str) -> Result<u64, String> {
         Some(size) => Ok(size),
         None => Err(format!("{text:?} is not a size like 64MiB, 10MB or 1048576")),
     }
+}
+
+/// A policy as the `policy` command takes it: `spec`, `storm ttl=4`, `gossip fanout=2`.
+fn parse_policy(text: &str) -> Result<Policy, String> {
+    let context = crate::command::Context::default();
+    match crate::command::parse(&format!("policy {text}"), &context) {
+        Ok(crate::command::Command::Herd(Control::Policy { policy })) => Ok(policy),
+        Ok(_) => Err(format!("{text:?} is not a policy")),
+        Err(err) => Err(err.message),
+    }
+}
+
+/// A seed from the system's randomness (the clock, if that fails).
+fn rand_seed() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+    hasher.write_u128(now.map_or(0, |d| d.as_nanos()));
+    hasher.finish()
 }
 
 fn presets_help() -> String {

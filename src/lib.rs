@@ -2,7 +2,9 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 pub mod bench;
 pub mod cli;
+pub mod client;
 pub mod config;
+pub mod headless;
 pub mod herd;
 pub mod places;
 pub mod protocol;

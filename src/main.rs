@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use color_eyre::eyre::{Result, WrapErr};
-use herdctl::cli::{Cli, Command, UsageError};
+use herdctl::cli::{Cli, Command, ControlFrom, UsageError};
 use herdctl::config::{ConfigError, Topology};
 use herdctl::herd::{Herd, HerdError, HerdHandle};
 use herdctl::tui::{self, history};
@@ -108,12 +108,12 @@ async fn run(cli: Cli) -> Result<()> {
                     .join(", "),
             })?;
             config.only = Some(id);
-            serve_headless(Herd::start(config).await?).await
+            serve_headless(Herd::start(config).await?, None).await
         }
         None if cli.headless => {
             let mut config = cli.herd.herd_config()?;
             config.event_buffer = UNWATCHED_EVENT_BUFFER;
-            serve_headless(Herd::start(config).await?).await
+            serve_headless(Herd::start(config).await?, cli.control).await
         }
         None => {
             let config = cli.herd.herd_config()?;
@@ -130,10 +130,11 @@ async fn run(cli: Cli) -> Result<()> {
     }
 }
 
-/// Prints `NAME HOST:PORT` for each server this process runs, then serves until Ctrl-C or
-/// SIGTERM and shuts down cleanly. SIGHUP reopens the log files and keeps serving.
-async fn serve_headless(herd: HerdHandle) -> Result<()> {
-    let signals = Signals::new().wrap_err("installing signal handlers")?;
+/// Prints `NAME HOST:PORT` for each server this process runs and `seed N`, then serves until
+/// Ctrl-C or SIGTERM and shuts down cleanly (answering command lines from `control` while
+/// it lasts). SIGHUP reopens the log files and keeps serving.
+async fn serve_headless(herd: HerdHandle, control: Option<ControlFrom>) -> Result<()> {
+    let mut signals = Signals::new().wrap_err("installing signal handlers")?;
     let snapshot = herd.snapshot();
     let mut stdout = std::io::stdout().lock();
     for server in snapshot.servers.iter().filter(|s| s.local) {
@@ -141,8 +142,24 @@ async fn serve_headless(herd: HerdHandle) -> Result<()> {
             writeln!(stdout, "{} {addr}", server.name)?;
         }
     }
+    writeln!(stdout, "seed {}", snapshot.seed)?;
     stdout.flush()?;
     drop(stdout);
+    if control == Some(ControlFrom::Stdin) {
+        let input = tokio::io::BufReader::new(tokio::io::stdin());
+        let commands = herdctl::headless::control_loop(&herd, input, tokio::io::stdout());
+        tokio::select! {
+            () = signals.serve(&herd) => {
+                herd.shutdown().await;
+                return Ok(());
+            }
+            result = commands => {
+                if let Err(err) = result {
+                    eprintln!("herdctl: --control stdin: {err}");
+                }
+            }
+        }
+    }
     signals.serve(&herd).await;
     herd.shutdown().await;
     Ok(())
@@ -166,7 +183,7 @@ impl Signals {
 
     /// Returns on Ctrl-C or SIGTERM; on SIGHUP flushes and reopens every log file (the
     /// daemon convention after logrotate moves them) and keeps serving.
-    async fn serve(mut self, herd: &HerdHandle) {
+    async fn serve(&mut self, herd: &HerdHandle) {
         loop {
             tokio::select! {
                 _ = self.interrupt.recv() => return,

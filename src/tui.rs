@@ -15,19 +15,16 @@ pub mod playback;
 pub mod traffic;
 pub mod view;
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use crossterm::event::{Event, EventStream, KeyEventKind};
 use futures::StreamExt;
 use ratatui::DefaultTerminal;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio::sync::mpsc;
-use tokio::time::{Instant, sleep_until, timeout};
+use tokio::time::{Instant, sleep_until};
 
 use crate::herd::HerdHandle;
 use app::{App, Effect, Feedback};
@@ -164,7 +161,7 @@ fn execute(effect: Effect, herd: &HerdHandle, feedback: &mpsc::Sender<Feedback>,
             };
             let feedback = feedback.clone();
             tokio::spawn(async move {
-                let result = match send_line(addr, &line).await {
+                let result = match crate::client::send_line(addr, &line).await {
                     Ok(reply) => Feedback::Reply { server, kind, request: line, reply },
                     Err(err) => Feedback::Failed(format!("{server} ({addr}): {err}")),
                 };
@@ -183,20 +180,4 @@ fn execute(effect: Effect, herd: &HerdHandle, feedback: &mpsc::Sender<Feedback>,
         }
         Effect::Quit => {}
     }
-}
-
-/// Sends one line to a server the way `nc` does and returns everything it answers.
-pub async fn send_line(addr: SocketAddr, line: &str) -> std::io::Result<String> {
-    let exchange = async {
-        let mut stream = TcpStream::connect(addr).await?;
-        stream.write_all(line.as_bytes()).await?;
-        stream.write_all(b"\n").await?;
-        stream.shutdown().await?;
-        let mut reply = Vec::new();
-        stream.read_to_end(&mut reply).await?;
-        Ok(String::from_utf8_lossy(&reply).into_owned())
-    };
-    timeout(Duration::from_secs(20), exchange)
-        .await
-        .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "no reply within 20s"))?
 }

@@ -152,8 +152,8 @@ impl Rig {
         let client: Arc<str> = client.into();
         let stored: Arc<str> = stored.into();
         let mut events = vec![
-            HerdEvent::LineIn { server: origin, peer: client_peer(), line: iamat.into() },
-            HerdEvent::LocationStored {
+            EventKind::LineIn { server: origin, peer: client_peer(), line: iamat.into() },
+            EventKind::LocationStored {
                 server: origin,
                 client: client.clone(),
                 line: stored.clone(),
@@ -164,29 +164,29 @@ impl Rig {
         has[origin] = true;
         let mut wire = VecDeque::new();
         for &to in &self.topology.servers[origin].neighbours {
-            events.push(HerdEvent::FloodQueued { from: origin, to, client: client.clone() });
+            events.push(EventKind::FloodQueued { from: origin, to, client: client.clone() });
             wire.push_back((origin, to));
         }
         let mut replied = false;
         while let Some((from, to)) = wire.pop_front() {
             let line: Arc<str> = format!("{stored} {}", self.name(from)).into();
-            events.push(HerdEvent::FloodSent {
+            events.push(EventKind::FloodSent {
                 from,
                 to,
                 client: client.clone(),
                 line: line.clone(),
             });
             if !replied && from == origin && wire.iter().all(|&(f, _)| f != origin) {
-                events.push(HerdEvent::LineOut {
+                events.push(EventKind::LineOut {
                     server: origin,
                     peer: client_peer(),
                     line: stored.clone(),
                 });
                 replied = true;
             }
-            events.push(HerdEvent::LineIn { server: to, peer: link_peer(from, to), line });
+            events.push(EventKind::LineIn { server: to, peer: link_peer(from, to), line });
             if has[to] {
-                events.push(HerdEvent::FloodSuppressed {
+                events.push(EventKind::FloodSuppressed {
                     server: to,
                     client: client.clone(),
                     from: Some(from),
@@ -194,7 +194,7 @@ impl Rig {
                 continue;
             }
             has[to] = true;
-            events.push(HerdEvent::LocationStored {
+            events.push(EventKind::LocationStored {
                 server: to,
                 client: client.clone(),
                 line: stored.clone(),
@@ -202,7 +202,7 @@ impl Rig {
             });
             for &next in &self.topology.servers[to].neighbours {
                 if next != from {
-                    events.push(HerdEvent::FloodQueued {
+                    events.push(EventKind::FloodQueued {
                         from: to,
                         to: next,
                         client: client.clone(),
@@ -218,16 +218,16 @@ impl Rig {
     fn iamat_at_bailey(&mut self) {
         let client: Arc<str> = KIWI.into();
         let events = [
-            HerdEvent::LineIn { server: BAILEY, peer: client_peer(), line: KIWI_IAMAT.into() },
-            HerdEvent::LocationStored {
+            EventKind::LineIn { server: BAILEY, peer: client_peer(), line: KIWI_IAMAT.into() },
+            EventKind::LocationStored {
                 server: BAILEY,
                 client: client.clone(),
                 line: KIWI_AT.into(),
                 from: None,
             },
-            HerdEvent::FloodQueued { from: BAILEY, to: BONA, client: client.clone() },
-            HerdEvent::FloodQueued { from: BAILEY, to: CAMPBELL, client },
-            HerdEvent::LineOut { server: BAILEY, peer: client_peer(), line: KIWI_AT.into() },
+            EventKind::FloodQueued { from: BAILEY, to: BONA, client: client.clone() },
+            EventKind::FloodQueued { from: BAILEY, to: CAMPBELL, client },
+            EventKind::LineOut { server: BAILEY, peer: client_peer(), line: KIWI_AT.into() },
         ];
         let start = self.at_micros(1200);
         self.apply_from(start, &events);
@@ -354,9 +354,9 @@ fn scene_d_cut_link_selected() {
     rig.apply_from(
         start,
         &[
-            HerdEvent::FaultApplied { fault: Fault::Cut(BONA, CLARK) },
-            HerdEvent::LinkDropped { from: BONA, to: CLARK, reason: "cut by operator".into() },
-            HerdEvent::LinkDropped { from: CLARK, to: BONA, reason: "read: EOF".into() },
+            EventKind::FaultApplied { fault: Fault::Cut(BONA, CLARK) },
+            EventKind::LinkDropped { from: BONA, to: CLARK, reason: "cut by operator".into() },
+            EventKind::LinkDropped { from: CLARK, to: BONA, reason: "read: EOF".into() },
         ],
     );
     rig.app.feedback(Feedback::Done("cut Bona–Clark".into()));
@@ -377,11 +377,11 @@ fn scene_e_killed_server() {
     rig.apply_from(
         start,
         &[
-            HerdEvent::ServerStopped { server: CAMPBELL },
-            HerdEvent::FaultApplied { fault: Fault::Killed(CAMPBELL) },
-            HerdEvent::LinkDropped { from: BAILEY, to: CAMPBELL, reason: "read: EOF".into() },
-            HerdEvent::LinkDropped { from: BONA, to: CAMPBELL, reason: "read: EOF".into() },
-            HerdEvent::LinkDropped {
+            EventKind::ServerStopped { server: CAMPBELL },
+            EventKind::FaultApplied { fault: Fault::Killed(CAMPBELL) },
+            EventKind::LinkDropped { from: BAILEY, to: CAMPBELL, reason: "read: EOF".into() },
+            EventKind::LinkDropped { from: BONA, to: CAMPBELL, reason: "read: EOF".into() },
+            EventKind::LinkDropped {
                 from: JAQUEZ,
                 to: CAMPBELL,
                 reason: "connect: connection refused".into(),
@@ -450,7 +450,7 @@ fn scene_h_whatsat_popup() {
 fn paused_with_held() -> Rig {
     let mut rig = Rig::flooded();
     let start = rig.at(6000);
-    rig.apply_from(start, &[HerdEvent::FaultApplied { fault: Fault::Paused }]);
+    rig.apply_from(start, &[EventKind::FaultApplied { fault: Fault::Paused }]);
     rig.app.engine.paused = true;
     rig.tab(3);
     let plum: Arc<str> = "plum".into();
@@ -459,20 +459,20 @@ fn paused_with_held() -> Rig {
     rig.apply_from(
         start,
         &[
-            HerdEvent::LineIn {
+            EventKind::LineIn {
                 server: CLARK,
                 peer: client_peer(),
                 line: "IAMAT plum +48.856613+2.352222 1621464900.5".into(),
             },
-            HerdEvent::LocationStored {
+            EventKind::LocationStored {
                 server: CLARK,
                 client: plum.clone(),
                 line: stored.clone(),
                 from: None,
             },
-            HerdEvent::FloodHeld { from: CLARK, to: BONA, client: plum.clone() },
-            HerdEvent::FloodHeld { from: CLARK, to: JAQUEZ, client: plum },
-            HerdEvent::LineOut { server: CLARK, peer: client_peer(), line: stored },
+            EventKind::FloodHeld { from: CLARK, to: BONA, client: plum.clone() },
+            EventKind::FloodHeld { from: CLARK, to: JAQUEZ, client: plum },
+            EventKind::LineOut { server: CLARK, peer: client_peer(), line: stored },
         ],
     );
     rig.app.engine.held = 2;
@@ -545,7 +545,7 @@ fn kill_cancelled_with_n_does_nothing() {
 #[test]
 fn kill_of_a_stopped_server_is_refused() {
     let mut rig = Rig::new();
-    rig.app.apply(&HerdEvent::ServerStopped { server: BAILEY });
+    rig.app.apply(&EventKind::ServerStopped { server: BAILEY });
     assert!(rig.key(KeyCode::Char('k')).is_empty());
     assert!(matches!(rig.app.mode, Mode::Normal));
     assert!(rig.app.status.as_ref().is_some_and(|s| s.error));
@@ -578,7 +578,7 @@ fn p_pauses_or_resumes_by_engine_state() {
     assert_eq!(rig.key(KeyCode::Char('p')), vec![Effect::Pause]);
     rig.app.engine.paused = true;
     assert_eq!(rig.key(KeyCode::Char('p')), vec![Effect::Resume]);
-    rig.app.apply(&HerdEvent::FaultApplied { fault: Fault::Resumed(3) });
+    rig.app.apply(&EventKind::FaultApplied { fault: Fault::Resumed(3) });
     assert!(!rig.app.engine.paused);
     assert_eq!(rig.key(KeyCode::Char('p')), vec![Effect::Pause]);
 }
@@ -717,7 +717,7 @@ fn the_same_report_stored_at_k_servers_is_known_by_k() {
     let mut rig = Rig::new();
     let client: Arc<str> = KIWI.into();
     for (k, server) in [BAILEY, BONA, CAMPBELL, CLARK, JAQUEZ].into_iter().enumerate() {
-        rig.app.apply(&HerdEvent::LocationStored {
+        rig.app.apply(&EventKind::LocationStored {
             server,
             client: client.clone(),
             line: KIWI_AT.into(),
@@ -731,7 +731,7 @@ fn the_same_report_stored_at_k_servers_is_known_by_k() {
         assert!(screen.contains(&format!("{}/5", k + 1)), "{screen}");
     }
     // A duplicate arriving changes nothing.
-    rig.app.apply(&HerdEvent::FloodSuppressed {
+    rig.app.apply(&EventKind::FloodSuppressed {
         server: BONA,
         client: client.clone(),
         from: Some(CAMPBELL),
@@ -739,7 +739,7 @@ fn the_same_report_stored_at_k_servers_is_known_by_k() {
     assert_eq!(rig.app.clients.rows().next().unwrap().known_count(), 5);
     // A newer report starts over at the server that stored it.
     let newer: Arc<str> = "AT Clark +0.5 kiwi.cs.ucla.edu +34.1-118.4 1621464999.5".into();
-    rig.app.apply(&HerdEvent::LocationStored { server: CLARK, client, line: newer, from: None });
+    rig.app.apply(&EventKind::LocationStored { server: CLARK, client, line: newer, from: None });
     let row = rig.app.clients.rows().next().unwrap();
     assert_eq!((row.known_count(), row.origin.as_str()), (1, "Clark"));
 }
@@ -799,7 +799,7 @@ fn the_replay_keeps_causal_order() {
 #[test]
 fn a_cut_link_is_marked_in_red() {
     let mut rig = Rig::flooded();
-    rig.app.apply(&HerdEvent::FaultApplied { fault: Fault::Cut(BONA, CLARK) });
+    rig.app.apply(&EventKind::FaultApplied { fault: Fault::Cut(BONA, CLARK) });
     let buf = draw(&rig.app, 120, 36);
     let marks = find(&buf, &graph::MARK_CUT.to_string());
     assert_eq!(marks.len(), 1, "{}", text(&buf));
@@ -821,7 +821,7 @@ fn a_cut_link_is_marked_in_red() {
 #[test]
 fn a_killed_server_is_red() {
     let mut rig = Rig::flooded();
-    rig.app.apply(&HerdEvent::ServerStopped { server: JAQUEZ });
+    rig.app.apply(&EventKind::ServerStopped { server: JAQUEZ });
     let buf = draw(&rig.app, 120, 36);
     let glyphs = find(&buf, &graph::GLYPH_KILLED.to_string());
     assert_eq!(glyphs.len(), 1, "{}", text(&buf));
@@ -891,10 +891,10 @@ fn every_mode_draws_at_any_size() {
 fn a_stalled_link_is_shown_until_it_recovers() {
     let mut rig = Rig::flooded();
     let start = rig.at(6000);
-    rig.apply_from(start, &[HerdEvent::LinkStalled { from: BONA, to: CLARK }]);
+    rig.apply_from(start, &[EventKind::LinkStalled { from: BONA, to: CLARK }]);
     let link = rig.app.links.iter().find(|l| (l.a, l.b) == (BONA, CLARK)).unwrap();
     assert_eq!(link.look(&rig.app.servers), LinkLook::Stalled);
-    rig.apply_from(rig.at(6100), &[HerdEvent::LinkRecovered { from: BONA, to: CLARK }]);
+    rig.apply_from(rig.at(6100), &[EventKind::LinkRecovered { from: BONA, to: CLARK }]);
     let link = rig.app.links.iter().find(|l| (l.a, l.b) == (BONA, CLARK)).unwrap();
     assert_eq!(link.look(&rig.app.servers), LinkLook::Up);
 }

@@ -7,7 +7,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{TestHerd, at_fields, split_whatsat};
-use herdctl::herd::HerdEvent;
+use herdctl::herd::EventKind;
 use tokio::net::TcpStream;
 
 const HERD: [&str; 5] = ["Bailey", "Bona", "Campbell", "Clark", "Jaquez"];
@@ -33,7 +33,7 @@ async fn assert_refused(t: &TestHerd, name: &str) {
 #[tokio::test]
 async fn a_killed_server_refuses_connections_and_the_rest_keep_flooding() {
     let mut t = common::start("cs131").await;
-    t.herd.kill("Clark").await.unwrap();
+    t.control("kill Clark").await;
     assert_refused(&t, "Clark").await;
     let reply = t.iamat("Bailey", "while-down", "+1+2", "1621464827.5").await;
     assert_eq!(at_fields(&reply)[1], "Bailey");
@@ -53,9 +53,9 @@ async fn a_restarted_server_starts_empty_and_learns_new_reports() {
     let mut t = common::start("cs131").await;
     let old = t.iamat("Bailey", "old", "+1+2", "1621464827.5").await;
     t.wait_line_at(&HERD, "old", &old).await;
-    t.herd.kill("Clark").await.unwrap();
+    t.control("kill Clark").await;
     assert_refused(&t, "Clark").await;
-    t.herd.restart("Clark").await.unwrap();
+    t.control("restart Clark").await;
     // The grading client floods through a restarted server right away.
     let through = t.iamat("Clark", "through", "+1+2", "1621464827.5").await;
     t.wait_line_at(&HERD, "through", &through).await;
@@ -80,8 +80,8 @@ async fn a_restarted_neighbour_is_reached_at_once_despite_the_dead_connection() 
         let before = format!("before{round}");
         let reply = t.iamat("Holiday", &before, "+1+2", "1621464827.5").await;
         t.wait_line_at(&["Welsh"], &before, &reply).await;
-        t.herd.kill("Welsh").await.unwrap();
-        t.herd.restart("Welsh").await.unwrap();
+        t.control("kill Welsh").await;
+        t.control("restart Welsh").await;
         let origin = if round % 2 == 0 { "Holiday" } else { "Hands" };
         let after = format!("after{round}");
         let reply = t.iamat(origin, &after, "+1+2", "1621464827.5").await;
@@ -99,13 +99,13 @@ async fn a_restarted_neighbour_is_reached_at_once_despite_the_dead_connection() 
 #[tokio::test]
 async fn holiday_down_cuts_welsh_off_the_2019_herd() {
     let mut t = common::start("cs131-2019").await;
-    t.herd.kill("Holiday").await.unwrap();
+    t.control("kill Holiday").await;
     let split = t.iamat("Goloman", "split", "+1+2", "1621464827.5").await;
     t.wait_line_at(&["Goloman", "Hands", "Wilkes"], "split", &split).await;
     assert_holders(&mut t, "split", &["Goloman", "Hands", "Wilkes"]).await;
     assert_eq!(t.grading("Welsh", "WHATSAT split 10 5\n").await, "? WHATSAT split 10 5\n");
 
-    t.herd.restart("Holiday").await.unwrap();
+    t.control("restart Holiday").await;
     assert_holders(&mut t, "split", &["Goloman", "Hands", "Wilkes"]).await;
     let whole = t.iamat("Goloman", "whole", "+1+2", "1621464827.5").await;
     t.wait_line_at(&HERD_2019, "whole", &whole).await;
@@ -116,16 +116,16 @@ async fn holiday_down_cuts_welsh_off_the_2019_herd() {
 #[tokio::test]
 async fn with_two_servers_down_exactly_the_right_servers_learn() {
     let mut t = common::start("cs131").await;
-    t.herd.kill("Bona").await.unwrap();
-    t.herd.kill("Jaquez").await.unwrap();
+    t.control("kill Bona").await;
+    t.control("kill Jaquez").await;
     // Clark's only neighbours are down.
     t.iamat("Bailey", "c1", "+1+2", "1621464827.5").await;
     assert_holders(&mut t, "c1", &["Bailey", "Campbell"]).await;
     t.iamat("Clark", "c2", "+1+2", "1621464827.5").await;
     assert_holders(&mut t, "c2", &["Clark"]).await;
 
-    t.herd.restart("Bona").await.unwrap();
-    t.herd.restart("Jaquez").await.unwrap();
+    t.control("restart Bona").await;
+    t.control("restart Jaquez").await;
     t.settle(QUIET).await;
     let snapshot = t.herd.snapshot();
     for name in ["Bona", "Jaquez"] {
@@ -139,8 +139,8 @@ async fn with_two_servers_down_exactly_the_right_servers_learn() {
     t.wait_line_at(&HERD, "c3", &c3).await;
 
     // Bailey's two neighbours down: nobody else learns.
-    t.herd.kill("Bona").await.unwrap();
-    t.herd.kill("Campbell").await.unwrap();
+    t.control("kill Bona").await;
+    t.control("kill Campbell").await;
     t.iamat("Bailey", "c4", "+1+2", "1621464827.5").await;
     t.iamat("Jaquez", "c5", "+1+2", "1621464827.5").await;
     assert_holders(&mut t, "c4", &["Bailey"]).await;
@@ -150,8 +150,8 @@ async fn with_two_servers_down_exactly_the_right_servers_learn() {
 #[tokio::test]
 async fn neighbours_down_do_not_stop_a_server_serving() {
     let mut t = common::start("cs131").await;
-    t.herd.kill("Bona").await.unwrap();
-    t.herd.kill("Campbell").await.unwrap();
+    t.control("kill Bona").await;
+    t.control("kill Campbell").await;
     let mut c = t.telnet("Bailey").await;
     let started = Instant::now();
     let mut last = String::new();
@@ -168,7 +168,7 @@ async fn neighbours_down_do_not_stop_a_server_serving() {
     c.send("WHATSAT alone9 10 2").await;
     let reply = c.whatsat_reply().await;
     assert_eq!(split_whatsat(&format!("{reply}\n")).0, last);
-    t.herd.restart("Bona").await.unwrap();
+    t.control("restart Bona").await;
     let back = t.iamat("Bailey", "back", "+1+2", "1621464827.5").await;
     t.wait_line_at(&["Bailey", "Bona", "Clark", "Jaquez"], "back", &back).await;
 }
@@ -177,19 +177,19 @@ async fn neighbours_down_do_not_stop_a_server_serving() {
 async fn a_cut_link_is_routed_around() {
     let mut t = common::start("cs131").await;
     let (bailey, bona) = (t.id("Bailey"), t.id("Bona"));
-    t.herd.cut("Bailey", "Bona").unwrap();
+    t.control("cut Bailey Bona").await;
     let around = t.iamat("Bailey", "around", "+1+2", "1621464827.5").await;
     t.wait_line_at(&HERD, "around", &around).await;
     let events = t.collect_quiet(QUIET).await;
     assert!(
-        !events.iter().any(|e| matches!(e, HerdEvent::FloodSent { from, to, .. }
+        !events.iter().any(|e| matches!(e, EventKind::FloodSent { from, to, .. }
             if (*from, *to) == (bailey, bona) || (*from, *to) == (bona, bailey))),
         "a report crossed the cut link"
     );
     // Healed, and made Bona's only way in: the link carries reports again.
-    t.herd.heal("Bailey", "Bona").unwrap();
-    t.herd.cut("Bona", "Campbell").unwrap();
-    t.herd.cut("Bona", "Clark").unwrap();
+    t.control("heal Bailey Bona").await;
+    t.control("cut Bona Campbell").await;
+    t.control("cut Bona Clark").await;
     let healed = t.iamat("Bailey", "healed", "+1+2", "1621464827.5").await;
     t.wait_line_at(&["Bona"], "healed", &healed).await;
     let from_bona = t.iamat("Bona", "from-bona", "+1+2", "1621464827.5").await;
@@ -199,8 +199,8 @@ async fn a_cut_link_is_routed_around() {
 #[tokio::test]
 async fn a_server_cut_off_from_the_herd_learns_nothing_until_healed() {
     let mut t = common::start("cs131").await;
-    t.herd.cut("Bailey", "Bona").unwrap();
-    t.herd.cut("Bailey", "Campbell").unwrap();
+    t.control("cut Bailey Bona").await;
+    t.control("cut Bailey Campbell").await;
     let c1 = t.iamat("Clark", "c1", "+1+2", "1621464827.5").await;
     t.wait_line_at(&["Bona", "Campbell", "Clark", "Jaquez"], "c1", &c1).await;
     assert_holders(&mut t, "c1", &["Bona", "Campbell", "Clark", "Jaquez"]).await;
@@ -214,8 +214,8 @@ async fn a_server_cut_off_from_the_herd_learns_nothing_until_healed() {
     assert_eq!(at_fields(&c.line().await)[3], "c2");
     assert_holders(&mut t, "c2", &["Bailey"]).await;
 
-    t.herd.heal("Bailey", "Bona").unwrap();
-    t.herd.heal("Bailey", "Campbell").unwrap();
+    t.control("heal Bailey Bona").await;
+    t.control("heal Bailey Campbell").await;
     let c3 = t.iamat("Clark", "c3", "+1+2", "1621464827.5").await;
     t.wait_line_at(&HERD, "c3", &c3).await;
     let c4 = t.iamat("Bailey", "c4", "+1+2", "1621464827.5").await;

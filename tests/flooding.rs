@@ -9,7 +9,7 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use common::{TestHerd, at_fields, split_whatsat};
-use herdctl::herd::HerdEvent;
+use herdctl::herd::EventKind;
 
 const HERD: [&str; 5] = ["Bailey", "Bona", "Campbell", "Clark", "Jaquez"];
 const HERD_2019: [&str; 5] = ["Goloman", "Hands", "Holiday", "Welsh", "Wilkes"];
@@ -71,10 +71,10 @@ async fn floods_follow_configured_links_once_and_end() {
             let mut sent = HashSet::new();
             for event in &events {
                 match event {
-                    HerdEvent::LocationStored { server, from, .. } => {
+                    EventKind::LocationStored { server, from, .. } => {
                         stored.push((*server, *from));
                     }
-                    HerdEvent::FloodSent { from, to, .. } => {
+                    EventKind::FloodSent { from, to, .. } => {
                         assert!(
                             links.contains(&(*from, *to)),
                             "{preset}: sent over a non-link {from}->{to}"
@@ -120,7 +120,7 @@ async fn server_to_server_messages_get_no_reply() {
     let mut neighbour_lines = 0;
     for event in &events {
         match event {
-            HerdEvent::LineOut { server, peer, line } => {
+            EventKind::LineOut { server, peer, line } => {
                 let from_clark_client = *server == t.id("Clark") && line.contains("1621464827.4");
                 assert!(
                     *peer == me || from_clark_client,
@@ -128,7 +128,7 @@ async fn server_to_server_messages_get_no_reply() {
                 );
                 assert!(!line.starts_with("? "), "{server} answered `? ` to {peer}");
             }
-            HerdEvent::LineIn { peer, .. } if *peer != me => neighbour_lines += 1,
+            EventKind::LineIn { peer, .. } if *peer != me => neighbour_lines += 1,
             _ => {}
         }
     }
@@ -149,7 +149,7 @@ async fn an_older_iamat_is_answered_but_neither_stored_nor_flooded() {
     assert!(
         !events
             .iter()
-            .any(|e| matches!(e, HerdEvent::LocationStored { .. } | HerdEvent::FloodSent { .. })),
+            .any(|e| matches!(e, EventKind::LocationStored { .. } | EventKind::FloodSent { .. })),
         "an older report was stored or flooded"
     );
     assert_all_hold(&t, &HERD, "kiwi", &newer);
@@ -290,10 +290,10 @@ async fn only_locations_flood() {
     let events = t.collect_quiet(QUIET).await;
     for event in &events {
         match event {
-            HerdEvent::FloodSent { .. } | HerdEvent::LocationStored { .. } => {
+            EventKind::FloodSent { .. } | EventKind::LocationStored { .. } => {
                 panic!("a WHATSAT caused {event:?}")
             }
-            HerdEvent::LineIn { server, .. } => assert_eq!(*server, bailey, "{event:?}"),
+            EventKind::LineIn { server, .. } => assert_eq!(*server, bailey, "{event:?}"),
             _ => {}
         }
     }

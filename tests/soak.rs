@@ -54,12 +54,13 @@ async fn chaos(herd: HerdHandle, seed: u64, stop: Arc<AtomicBool>) -> u64 {
         let (a, b) = links[rng.gen_range(0..links.len())];
         let (a, b) = (&names[a], &names[b]);
         // Errors (killing a server already down, say) are part of the game.
-        match rng.gen_range(0..4) {
-            0 => drop(herd.kill(name).await),
-            1 => drop(herd.restart(name).await),
-            2 => drop(herd.cut(a, b)),
-            _ => drop(herd.heal(a, b)),
-        }
+        let line = match rng.gen_range(0..4) {
+            0 => format!("kill {name}"),
+            1 => format!("restart {name}"),
+            2 => format!("cut {a} {b}"),
+            _ => format!("heal {a} {b}"),
+        };
+        drop(common::control(&herd, &line).await);
         actions += 1;
         tokio::time::sleep(Duration::from_millis(rng.gen_range(5..60))).await;
     }
@@ -100,9 +101,9 @@ async fn soak(duration: Duration, seed: u64) {
     assert!(answered.load(Ordering::Relaxed) > 0 && actions > 0);
 
     // Heal everything, then one more update per client.
-    t.herd.heal_all();
+    t.control("heal all").await;
     for name in &names {
-        let _ = t.herd.restart(name).await;
+        let _ = common::control(&t.herd, &format!("restart {name}")).await;
     }
     let mut newest = HashMap::new();
     for c in 0..CLIENTS {

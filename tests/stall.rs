@@ -131,7 +131,7 @@ async fn a_frozen_neighbour_costs_its_neighbours_only_its_own_reports() {
     let dir = logs.path().to_path_buf();
     let t = common::start_with("cs131", |c| c.log_dir = Some(dir)).await;
     let (bona, bona_addr) = (t.id("Bona"), t.addr("Bona"));
-    t.herd.kill("Bona").await.unwrap();
+    t.control("kill Bona").await;
     let frozen = Frozen::start(bona_addr);
 
     let stop = Arc::new(AtomicBool::new(false));

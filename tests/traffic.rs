@@ -6,7 +6,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use herdctl::herd::HerdEvent;
+use herdctl::herd::{Applied, EventKind};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn link_delay_slows_every_hop() {
@@ -19,33 +19,36 @@ async fn link_delay_slows_every_hop() {
     t.wait_stored_at(&["S3"], "kiwi").await;
     assert!(started.elapsed() >= delay * 2, "two hops took {:?}", started.elapsed());
 
-    t.herd.set_link_delay(Duration::ZERO);
+    t.control("delay all 0").await;
     assert_eq!(t.herd.link_delay(), Duration::ZERO);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn pause_holds_floods_step_releases_one_resume_the_rest() {
     let mut t = common::start("line:3").await;
-    t.herd.pause();
+    t.control("pause").await;
     assert!(t.herd.paused());
     let reply = t.grading("S1", &format!("IAMAT kiwi +1+1 {}", common::now_text())).await;
     assert!(reply.starts_with("AT S1 "), "{reply}");
-    t.wait_for("the hop to S2 held", |e| matches!(e, HerdEvent::FloodHeld { .. })).await;
+    t.wait_for("the hop to S2 held", |e| matches!(e, EventKind::FloodHeld { .. })).await;
     assert_eq!(t.herd.held(), 1);
     t.settle(Duration::from_millis(100)).await;
     assert!(!t.knows(t.id("S2"), "kiwi"), "a held report must not arrive");
 
-    assert!(t.herd.step());
+    let stepped = t.control("step").await;
+    assert!(matches!(stepped, Applied::Changed { .. }), "{stepped:?}");
+    assert!(stepped.text().contains("kiwi") && stepped.text().contains("S1 to S2"), "{stepped:?}");
     t.wait_stored_at(&["S2"], "kiwi").await;
     // S2 forwarded to S3, and that hop is held in turn.
-    t.wait_for("the hop to S3 held", |e| matches!(e, HerdEvent::FloodHeld { .. })).await;
+    t.wait_for("the hop to S3 held", |e| matches!(e, EventKind::FloodHeld { .. })).await;
     assert!(!t.knows(t.id("S3"), "kiwi"));
 
     let reply = t.grading("S3", &format!("IAMAT apple +2+2 {}", common::now_text())).await;
     assert!(reply.starts_with("AT S3 "));
-    assert_eq!(t.herd.resume(), 2);
+    assert_eq!(t.control("resume").await.text(), "resumed: 2 held reports released");
     assert!(!t.herd.paused());
     t.wait_stored_at(&["S1", "S2", "S3"], "kiwi").await;
     t.wait_stored_at(&["S1", "S2", "S3"], "apple").await;
-    assert!(!t.herd.step(), "nothing is held after resume");
+    let after = t.control("step").await;
+    assert_eq!(after, Applied::unchanged("not paused: pause first"), "nothing is held after resume");
 }

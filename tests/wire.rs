@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use common::{Telnet, at_fields, diff_nanos, is_diff, now_nanos, split_whatsat, time_text};
-use herdctl::herd::HerdEvent;
+use herdctl::herd::EventKind;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::timeout;
@@ -627,10 +627,10 @@ async fn each_server_logs_its_traffic_and_neighbour_links() {
     t.wait_stored_at(&HERD, "logged").await;
     let bailey = t.id("Bailey");
     let bona = t.id("Bona");
-    t.herd.kill("Bona").await.unwrap();
+    t.control("kill Bona").await;
     t.wait_for(
         "Bailey to notice Bona is gone",
-        |e| matches!(e, HerdEvent::LinkDropped { from, to, .. } if *from == bailey && *to == bona),
+        |e| matches!(e, EventKind::LinkDropped { from, to, .. } if *from == bailey && *to == bona),
     )
     .await;
     t.herd.shutdown().await;
@@ -667,8 +667,8 @@ async fn logs_label_stale_reports_and_note_a_cut_once() {
     c.send("AT Elsewhere +0.5 kiwi +1+2 1621464800.0").await;
     c.send("IAMAT after +1+2 1621464827.5").await;
     c.line().await;
-    t.herd.cut("Bailey", "Bona").unwrap();
-    t.herd.heal("Bailey", "Bona").unwrap();
+    t.control("cut Bailey Bona").await;
+    t.control("heal Bailey Bona").await;
     t.herd.shutdown().await;
 
     let read =

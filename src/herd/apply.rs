@@ -55,7 +55,7 @@ impl HerdHandle {
                 if delay.delay.is_zero() && delay.jitter.is_zero() {
                     self.lift_links(links, Kind::Delay, "has no delay of its own")?
                 } else {
-                    self.set_links(links, Setting::Delay(*delay), &control, *lasting, "delayed")?
+                    self.set_links(links, Setting::Delay(*delay), &control, *lasting, "delayed so")?
                 }
             }
             Control::Loss { links, loss, lasting } => {
@@ -66,7 +66,7 @@ impl HerdHandle {
                 if loss.rate == 0.0 {
                     self.lift_links(links, Kind::Loss, "has no loss")?
                 } else {
-                    self.set_links(links, Setting::Loss(*loss), &control, *lasting, "lossy")?
+                    self.set_links(links, Setting::Loss(*loss), &control, *lasting, "lossy so")?
                 }
             }
             Control::Dup { links, rate, lasting } => {
@@ -74,7 +74,7 @@ impl HerdHandle {
                 if *rate == 0.0 {
                     self.lift_links(links, Kind::Dup, "duplicates nothing")?
                 } else {
-                    self.set_links(links, Setting::Dup(*rate), &control, *lasting, "duplicating")?
+                    self.set_links(links, Setting::Dup(*rate), &control, *lasting, "duplicating so")?
                 }
             }
             Control::Reset => self.reset(),
@@ -221,7 +221,7 @@ impl HerdHandle {
         if changed.is_empty() {
             let names: Vec<String> = links.iter().map(|&l| link_name(l, &self.shared.names)).collect();
             let (subject, be) = if names.len() == 1 { (names[0].clone(), "is") } else { (names.join(", "), "are") };
-            return Ok(Applied::unchanged(format!("{subject} {be} already {verb} like that")));
+            return Ok(Applied::unchanged(format!("{subject} {be} already {verb}")));
         }
         self.link_faults_changed(&changed, &text);
         if lasting.is_some() {

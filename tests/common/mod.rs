@@ -7,13 +7,25 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use herdctl::config::Topology;
-use herdctl::herd::{Herd, HerdConfig, HerdEvent, HerdHandle, ServerId, Subscription};
+use herdctl::command::{self, Command, Context};
+use herdctl::herd::{
+    Applied, EventKind, Herd, HerdConfig, HerdHandle, ServerId, Subscription,
+};
 use herdctl::places::Places;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::broadcast;
 use tokio::time::timeout;
+
+/// Applies one line of the console's grammar to `herd`: what it did, or why not.
+pub async fn control(herd: &HerdHandle, line: &str) -> Result<Applied, String> {
+    let context = Context::new(herd.topology());
+    match command::parse(line, &context).map_err(|e| e.message)? {
+        Command::Herd(control) => herd.apply(control).await.map_err(|e| e.to_string()),
+        other => Err(format!("not a control: {other:?}")),
+    }
+}
 
 /// How long any single wait in a test may take before it fails.
 pub const PATIENCE: Duration = Duration::from_secs(5);
@@ -60,16 +72,22 @@ impl TestHerd {
         Telnet::connect(self.addr(server)).await
     }
 
-    /// Waits for the first event matching `pred`.
+    /// Applies one line of the console's grammar (`cut Bona->Clark`); panics if it is
+    /// refused.
+    pub async fn control(&self, line: &str) -> Applied {
+        control(&self.herd, line).await.unwrap_or_else(|err| panic!("{line:?}: {err}"))
+    }
+
+    /// Waits for the first event matching `pred`; returns what happened.
     pub async fn wait_for(
         &mut self,
         what: &str,
-        mut pred: impl FnMut(&HerdEvent) -> bool,
-    ) -> HerdEvent {
+        mut pred: impl FnMut(&EventKind) -> bool,
+    ) -> EventKind {
         let found = timeout(PATIENCE, async {
             loop {
                 match self.events.recv().await {
-                    Ok(event) if pred(&event) => return event,
+                    Ok(event) if pred(&event.kind) => return event.kind,
                     Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
                     Err(broadcast::error::RecvError::Closed) => panic!("event bus closed"),
                 }
@@ -88,10 +106,10 @@ impl TestHerd {
             let event = self
                 .wait_for(
                     &what,
-                    |e| matches!(e, HerdEvent::LocationStored { client: c, .. } if &**c == client),
+                    |e| matches!(e, EventKind::LocationStored { update, .. } if &*update.client == client),
                 )
                 .await;
-            if let HerdEvent::LocationStored { server, .. } = event {
+            if let EventKind::LocationStored { server, .. } = event {
                 missing.retain(|&id| id != server);
             }
         }
@@ -236,21 +254,21 @@ impl TestHerd {
             let what = format!("{line:?} stored at {missing:?}");
             self.wait_for(
                 &what,
-                |e| matches!(e, HerdEvent::LocationStored { client: c, .. } if &**c == client),
+                |e| matches!(e, EventKind::LocationStored { update, .. } if &*update.client == client),
             )
             .await;
         }
     }
 
     /// Like [`TestHerd::settle`], but returns every event seen until the herd went quiet.
-    pub async fn collect_quiet(&mut self, quiet: Duration) -> Vec<HerdEvent> {
+    pub async fn collect_quiet(&mut self, quiet: Duration) -> Vec<EventKind> {
         let deadline = tokio::time::Instant::now() + PATIENCE;
         let mut seen = Vec::new();
         loop {
             match timeout(quiet, self.events.recv()).await {
                 Err(_) => return seen,
                 Ok(_) if tokio::time::Instant::now() > deadline => panic!("herd never went quiet"),
-                Ok(Ok(event)) => seen.push(event),
+                Ok(Ok(event)) => seen.push(event.kind),
                 Ok(Err(broadcast::error::RecvError::Lagged(n))) => panic!("lost {n} events"),
                 Ok(Err(broadcast::error::RecvError::Closed)) => panic!("event bus closed"),
             }

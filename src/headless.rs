@@ -1,0 +1,81 @@
+//! `--control stdin`: a headless herd driven by command lines of the console's grammar, one
+//! per input line, each answered with exactly one output line, in order: `ok <what changed>`
+//! or `error <why>`. An answer with structure (`faults`, `whatsat`) is `ok ` followed by one
+//! line of JSON. Blank lines and `#` comments are skipped. The end of the input leaves the
+//! herd running.
+
+use serde_json::json;
+use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWrite, AsyncWriteExt};
+
+use crate::command::{self, Command, Context};
+use crate::herd::{Applied, HerdHandle};
+
+/// Answers every line of `input` on `output` until the input ends.
+pub async fn control_loop(
+    herd: &HerdHandle,
+    input: impl AsyncBufRead + Unpin,
+    mut output: impl AsyncWrite + Unpin,
+) -> std::io::Result<()> {
+    let context = Context::new(herd.topology());
+    let mut lines = input.lines();
+    while let Some(line) = lines.next_line().await? {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let answer = match answer(herd, &context, line).await {
+            Ok(text) if text.is_empty() => "ok".to_owned(),
+            Ok(text) => format!("ok {text}"),
+            Err(why) => format!("error {why}"),
+        };
+        output.write_all(one_line(&answer).as_bytes()).await?;
+        output.write_all(b"\n").await?;
+        output.flush().await?;
+    }
+    Ok(())
+}
+
+/// What one command line did, or why it was refused.
+async fn answer(herd: &HerdHandle, context: &Context, line: &str) -> Result<String, String> {
+    let command = command::parse(line, context).map_err(|err| match err.usage {
+        Some(usage) => format!("{} (expected: {usage})", err.message),
+        None => err.message,
+    })?;
+    if command.console_only() {
+        return Err(format!("{line:?} is a dashboard command"));
+    }
+    if let Command::Herd(control) = command {
+        return match herd.apply(control).await.map_err(|err| err.to_string())? {
+            Applied::Faults { faults } => Ok(json!({ "faults": faults }).to_string()),
+            applied => Ok(applied.text()),
+        };
+    }
+    let Some((server, request)) = command::client_line(&command) else {
+        return Err(format!("{line:?} cannot be run here"));
+    };
+    let name = herd.names().get(server).cloned().unwrap_or_default();
+    let addr = herd.addr(server).ok_or_else(|| format!("{name} has no address"))?;
+    let reply = crate::client::send_line(addr, &request)
+        .await
+        .map_err(|err| format!("{name} ({addr}): {err}"))?;
+    let mut reply_lines = reply.lines().filter(|l| !l.is_empty());
+    let first = reply_lines.next().unwrap_or_default();
+    if first.is_empty() {
+        return Err(format!("{name} did not answer"));
+    }
+    if first.starts_with("? ") {
+        return Err(format!("{name} answered {first}"));
+    }
+    let rest: Vec<&str> = reply_lines.collect();
+    if rest.is_empty() {
+        return Ok(first.to_owned());
+    }
+    let places: serde_json::Value =
+        serde_json::from_str(&rest.join("\n")).unwrap_or_else(|_| json!(rest.join("\n")));
+    Ok(json!({ "at": first, "places": places }).to_string())
+}
+
+/// `text` with every line break replaced by a space: one answer, one line.
+fn one_line(text: &str) -> String {
+    text.replace(['\n', '\r'], " ")
+}

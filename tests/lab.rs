@@ -1,0 +1,224 @@
+//! The flood laboratory over real TCP: directed faults (cut, partition, isolate, loss, dup,
+//! delay, hang, `for`), their attribution, seeded fates, and the flood policies.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::TestHerd;
+use herdctl::herd::{Applied, DropReason, EventKind};
+
+const HERD: [&str; 5] = ["Bailey", "Bona", "Campbell", "Clark", "Jaquez"];
+const T: &str = "1621464827.5";
+
+/// Which servers hold `client` now.
+fn holders(t: &TestHerd, client: &str) -> Vec<String> {
+    HERD.iter().filter(|n| t.knows(t.id(n), client)).map(|n| (*n).to_owned()).collect()
+}
+
+/// Waits for the report of `client` from `from` to `to` to be dropped; returns the reason and
+/// the fault named.
+async fn dropped(t: &mut TestHerd, client: &str, from: &str, to: &str) -> (DropReason, String) {
+    let (from, to) = (t.id(from), t.id(to));
+    let event = t
+        .wait_for(&format!("{client} dropped on {from}->{to}"), |e| {
+            matches!(e, EventKind::FloodDropped { from: f, to: d, update, .. }
+                if (*f, *d) == (from, to) && &*update.client == client)
+        })
+        .await;
+    let EventKind::FloodDropped { reason, fault, .. } = event else { unreachable!() };
+    (reason, fault.map(|f| f.to_string()).unwrap_or_default())
+}
+
+#[tokio::test]
+async fn total_loss_on_one_link_makes_its_receiver_learn_the_other_way() {
+    let mut t = common::start("cs131").await;
+    let applied = t.control("loss Bona->Clark 100%").await;
+    assert_eq!(applied, Applied::changed("loss Bona->Clark 100%"));
+    let line = t.iamat("Bona", "kiwi", "+1+2", T).await;
+    let (reason, fault) = dropped(&mut t, "kiwi", "Bona", "Clark").await;
+    assert_eq!((reason, fault.as_str()), (DropReason::Lost, "loss Bona->Clark 100%"));
+    let (clark, jaquez) = (t.id("Clark"), t.id("Jaquez"));
+    let via = t
+        .wait_for("Clark stores kiwi", |e| {
+            matches!(e, EventKind::LocationStored { server, .. } if *server == clark)
+        })
+        .await;
+    assert!(matches!(via, EventKind::LocationStored { from: Some(f), .. } if f == jaquez));
+    t.wait_line_at(&HERD, "kiwi", &line).await;
+    // The fault counted it; no other link dropped anything.
+    let faults = t.control("faults").await;
+    let Applied::Faults { faults } = faults else { panic!("{faults:?}") };
+    assert_eq!((faults.len(), faults[0].dropped), (1, 1), "{faults:?}");
+    let snapshot = t.herd.snapshot();
+    let dropped: u64 = snapshot.links.iter().map(|l| l.dropped).sum();
+    assert_eq!(dropped, 1);
+}
+
+#[tokio::test]
+async fn a_one_way_cut_lets_reports_flow_the_other_way() {
+    let mut t = common::start("line:3").await;
+    assert_eq!(t.control("cut S1->S2").await, Applied::changed("cut S1->S2"));
+    assert_eq!(t.control("cut S1->S2").await, Applied::unchanged("S1->S2 is already cut"));
+    t.iamat("S1", "east", "+1+2", T).await;
+    let (reason, fault) = dropped(&mut t, "east", "S1", "S2").await;
+    assert_eq!((reason, fault.as_str()), (DropReason::Cut, "cut S1->S2"));
+    let west = t.iamat("S3", "west", "+1+2", T).await;
+    t.wait_line_at(&["S1", "S2", "S3"], "west", &west).await;
+    assert!(!t.knows(t.id("S2"), "east") && !t.knows(t.id("S3"), "east"));
+    // The connection stayed up: healed, the next report goes straight through.
+    assert_eq!(t.control("heal S1->S2").await, Applied::changed("healed S1->S2"));
+    assert_eq!(t.control("heal S1->S2").await, Applied::unchanged("S1->S2 is not cut"));
+    let again = t.iamat("S1", "east", "+1+2", "1621464828.5").await;
+    t.wait_line_at(&["S1", "S2", "S3"], "east", &again).await;
+}
+
+#[tokio::test]
+async fn a_partition_splits_coverage_along_its_groups() {
+    let mut t = common::start("cs131").await;
+    // Clark and Jaquez are not named: they join the last group.
+    t.control("partition Bailey,Bona / Campbell").await;
+    let left = t.iamat("Bailey", "left", "+1+2", T).await;
+    let right = t.iamat("Jaquez", "right", "+1+2", T).await;
+    t.wait_line_at(&["Bailey", "Bona"], "left", &left).await;
+    t.wait_line_at(&["Campbell", "Clark", "Jaquez"], "right", &right).await;
+    // Every crossing link dropped its copy (the positive signal), and nothing crossed.
+    dropped(&mut t, "left", "Bona", "Clark").await;
+    t.settle(Duration::from_millis(100)).await;
+    assert_eq!(holders(&t, "left"), ["Bailey", "Bona"]);
+    assert_eq!(holders(&t, "right"), ["Campbell", "Clark", "Jaquez"]);
+    let Applied::Faults { faults } = t.control("faults").await else { panic!() };
+    assert_eq!(faults.len(), 1);
+    assert_eq!(faults[0].label, "partition Bailey,Bona / Campbell");
+    assert_eq!(faults[0].dropped, 4, "{faults:?}");
+    t.control("heal all").await;
+    let after = t.iamat("Bailey", "after", "+1+2", T).await;
+    t.wait_line_at(&HERD, "after", &after).await;
+}
+
+#[tokio::test]
+async fn isolate_cuts_every_link_of_one_server() {
+    let mut t = common::start("cs131").await;
+    t.control("isolate Campbell").await;
+    let line = t.iamat("Bailey", "kiwi", "+1+2", T).await;
+    t.wait_line_at(&["Bailey", "Bona", "Clark", "Jaquez"], "kiwi", &line).await;
+    dropped(&mut t, "kiwi", "Jaquez", "Campbell").await;
+    t.settle(Duration::from_millis(100)).await;
+    assert!(!t.knows(t.id("Campbell"), "kiwi"));
+}
+
+#[tokio::test]
+async fn a_fault_given_for_heals_itself_on_time() {
+    let mut t = common::start("line:3").await;
+    let started = Instant::now();
+    t.control("cut S1 S2 for 300ms").await;
+    let label = t.wait_for("the cut to heal", |e| matches!(e, EventKind::FaultExpired { .. })).await;
+    let elapsed = started.elapsed();
+    assert!(matches!(label, EventKind::FaultExpired { label } if &*label == "cut S1 S2 for 300ms"));
+    assert!(elapsed >= Duration::from_millis(300), "healed after {elapsed:?}");
+    assert!(elapsed < Duration::from_millis(600), "healed after {elapsed:?}");
+    let Applied::Faults { faults } = t.control("faults").await else { panic!() };
+    assert!(faults.is_empty(), "{faults:?}");
+    let line = t.iamat("S1", "kiwi", "+1+2", T).await;
+    t.wait_line_at(&["S1", "S2", "S3"], "kiwi", &line).await;
+}
+
+#[tokio::test]
+async fn a_duplicated_report_is_stored_once() {
+    let mut t = common::start("line:2").await;
+    t.control("dup S1->S2 100%").await;
+    let line = t.iamat("S1", "kiwi", "+1+2", T).await;
+    let s2 = t.id("S2");
+    t.wait_for("the second copy to be suppressed", |e| {
+        matches!(e, EventKind::FloodSuppressed { server, .. } if *server == s2)
+    })
+    .await;
+    t.wait_line_at(&["S2"], "kiwi", &line).await;
+    let Applied::Faults { faults } = t.control("faults").await else { panic!() };
+    assert_eq!(faults[0].duplicated, 1);
+}
+
+#[tokio::test]
+async fn a_delayed_link_delivers_late_and_names_its_delay() {
+    let mut t = common::start("line:3").await;
+    t.control("delay S1->S2 200ms").await;
+    let started = Instant::now();
+    let reply = t.grading("S1", &format!("IAMAT kiwi +1+1 {}", common::now_text())).await;
+    assert!(started.elapsed() < Duration::from_millis(200), "the client waited: {reply}");
+    let queued = t.wait_for("the delayed hop", |e| matches!(e, EventKind::FloodQueued { .. })).await;
+    let EventKind::FloodQueued { delay_ns, delayed_by, .. } = queued else { unreachable!() };
+    assert_eq!((delay_ns, delayed_by.as_deref()), (200_000_000, Some("delay S1->S2 200ms")));
+    t.wait_stored_at(&["S3"], "kiwi").await;
+    assert!(started.elapsed() >= Duration::from_millis(200));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hung_server_freezes_while_its_neighbours_keep_answering() {
+    let mut t = common::start("cs131").await;
+    assert_eq!(t.control("hang Bona").await, Applied::changed("hung Bona"));
+    // Bona takes the connection (the kernel does) but answers nothing.
+    let bona = t.addr("Bona");
+    let mut frozen = tokio::net::TcpStream::connect(bona).await.unwrap();
+    tokio::io::AsyncWriteExt::write_all(&mut frozen, b"IAMAT frozen +1+1 1621464827.5\n")
+        .await
+        .unwrap();
+    // Its neighbours answer at once, again and again.
+    for i in 0..20 {
+        let started = Instant::now();
+        let reply = t.grading("Bailey", &format!("IAMAT c{i} +1+1 {T}\n")).await;
+        assert!(reply.starts_with("AT Bailey "), "{reply}");
+        let took = started.elapsed();
+        assert!(took < Duration::from_millis(10), "Bailey took {took:?} while Bona hangs");
+    }
+    t.wait_stored_at(&["Clark", "Jaquez"], "c19").await;
+    assert!(!t.knows(t.id("Bona"), "c0"), "a hung server stores nothing");
+    // Unhung, it works through what waited: the frozen connection is answered.
+    t.control("unhang Bona").await;
+    let mut reply = String::new();
+    let mut reader = tokio::io::BufReader::new(&mut frozen);
+    tokio::time::timeout(
+        common::PATIENCE,
+        tokio::io::AsyncBufReadExt::read_line(&mut reader, &mut reply),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert!(reply.starts_with("AT Bona "), "{reply}");
+    t.wait_stored_at(&["Bona"], "c19").await;
+}
+
+/// The clients whose report S1 lost on its link to S2, for 60 updates under `seed`.
+async fn lost_under(seed: u64, burst: &str) -> Vec<String> {
+    let mut t = common::start_with("line:2", |c| c.seed = seed).await;
+    t.control(&format!("loss S1->S2 50%{burst}")).await;
+    let mut lost = Vec::new();
+    for i in 0..60 {
+        let client = format!("c{i}");
+        t.iamat("S1", &client, "+1+2", T).await;
+        let s2 = t.id("S2");
+        let fate = t
+            .wait_for("the fate of the report", |e| match e {
+                EventKind::FloodDropped { update, .. } => *update.client == *client,
+                EventKind::LocationStored { server, update, .. } => {
+                    *server == s2 && *update.client == *client
+                }
+                _ => false,
+            })
+            .await;
+        if matches!(fate, EventKind::FloodDropped { .. }) {
+            lost.push(client);
+        }
+    }
+    lost
+}
+
+#[tokio::test]
+async fn the_same_seed_gives_the_same_fates() {
+    let first = lost_under(7, "").await;
+    assert!((15..=45).contains(&first.len()), "lost {} of 60", first.len());
+    assert_eq!(lost_under(7, "").await, first);
+    assert_ne!(lost_under(8, "").await, first);
+    let burst = lost_under(7, " burst 3").await;
+    assert_eq!(lost_under(7, " burst 3").await, burst, "bursts follow the order of lines");
+}
