@@ -6,6 +6,7 @@ mod admission;
 mod codec;
 pub mod control;
 mod events;
+mod fate;
 mod flood;
 mod link;
 mod log;
