@@ -93,7 +93,8 @@ impl Node {
                 let canonical = report.canonical_line();
                 self.store(report.client, &report.time, &canonical, sender, None).await;
             }
-            Ok(None) => {}
+            // Anti-entropy is not wired in yet; a digest, like an AT line, gets no reply.
+            Ok(Some(Command::Digest(_)) | None) => {}
             Err(why) => self.invalid(line, why, out),
         }
         self.sent(peer, &out[start..]);
@@ -210,10 +211,11 @@ impl Node {
         });
         let mut wire: Option<Bytes> = None;
         for outbox in &self.outboxes {
-            if !flood::forwards_to(outbox.to, sender) {
+            if Some(outbox.to) == sender {
                 continue;
             }
-            let wire = wire.get_or_insert_with(|| flood::wire_line(&stored, &self.name).into());
+            let wire =
+                wire.get_or_insert_with(|| flood::wire_line(&stored, &self.name, None).into());
             let flood = Flood {
                 wire: wire.clone(),
                 client: client.clone(),
