@@ -10,6 +10,7 @@ mod fate;
 mod flood;
 mod link;
 mod log;
+mod policy;
 mod server;
 mod session;
 mod table;
@@ -30,10 +31,10 @@ use tokio_util::task::TaskTracker;
 use crate::config::Topology;
 use crate::places::Places;
 use admission::{Admission, LinkEnds};
-pub use control::{Applied, Control, ControlError};
 /// The connection framing, public only so that the fuzz tests can drive it (not a stable API).
 #[doc(hidden)]
 pub use codec::{Frame, LineDecoder};
+pub use control::{Applied, Control, ControlError};
 pub use events::{DropReason, EventBus, Fault, HerdEvent, ServerId, Subscription};
 pub use link::LinkState;
 use link::{Link, LinkFaults, LinkStats};
