@@ -12,6 +12,7 @@ mod faults;
 mod flood;
 mod link;
 mod log;
+mod policy;
 mod repair;
 mod server;
 mod session;
@@ -32,10 +33,10 @@ use tokio_util::task::TaskTracker;
 use crate::config::Topology;
 use crate::places::Places;
 use admission::{Admission, LinkEnds};
-pub use control::{Applied, Control, ControlError};
 /// The connection framing, public only so that the fuzz tests can drive it (not a stable API).
 #[doc(hidden)]
 pub use codec::{Frame, LineDecoder};
+pub use control::{Applied, Control, ControlError};
 pub use events::{
     DropReason, EventBus, EventKind, HerdEvent, LinkFaultsView, ServerId, Subscription, Update,
 };
@@ -188,6 +189,11 @@ impl Shared {
 
     fn policy(&self) -> Policy {
         *self.policy.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Is anti-entropy on (so that a DIGEST line is a command)?
+    fn repairing(&self) -> bool {
+        self.anti_entropy.lock().unwrap_or_else(PoisonError::into_inner).every.is_some()
     }
 
     fn node(&self, id: ServerId) -> Option<Arc<Node>> {

@@ -1,10 +1,16 @@
 //! The proxy-herd wire protocol as pure functions: the white-space rule, parsing a line into a
-//! [`Command`], the `? ` reply, and formatting AT lines (protocol.md §2–§6).
+//! [`Command`], the `? ` reply, and formatting AT lines (protocol.md §2–§6), plus this
+//! implementation's own server-to-server forms: the AT line's sender and TTL fields and the
+//! anti-entropy `DIGEST` line.
 
 pub mod coords;
+pub mod digest;
 pub mod time;
 
 pub use coords::Coords;
+pub use digest::{
+    DIGEST_ENTRIES, DIGEST_LINE_BYTES, Digest, DigestEntry, Lacking, digest_lines, lacking,
+};
 pub use time::{ClientTime, format_diff, now_nanos, too_far_ahead};
 
 use time::split_decimal;
@@ -25,6 +31,8 @@ pub enum Command<'a> {
     IAmAt(IAmAt<'a>),
     WhatsAt(WhatsAt<'a>),
     At(AtReport<'a>),
+    /// A server's anti-entropy digest (ours, between servers only).
+    Digest(Digest<'a>),
 }
 
 /// `IAMAT client coords time`.
@@ -45,9 +53,10 @@ pub struct WhatsAt<'a> {
     pub bound: usize,
 }
 
-/// `AT server diff client coords time [sender]`: a location report between servers. The
-/// optional sixth field is this implementation's own: the name of the server that forwarded
-/// it, so the flood skips it. A plain five-field AT from outside is accepted as well.
+/// `AT server diff client coords time [sender [ttl=N]]`: a location report between servers.
+/// The optional sixth and seventh fields are this implementation's own: the name of the server
+/// that forwarded it, so the flood skips it, and under the `storm` policy the TTL it travels
+/// with. A plain five-field AT from outside is accepted as well.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AtReport<'a> {
     pub server: &'a str,
@@ -57,10 +66,12 @@ pub struct AtReport<'a> {
     pub time_text: &'a str,
     pub time: ClientTime,
     pub sender: Option<&'a str>,
+    pub ttl: Option<u32>,
 }
 
 impl AtReport<'_> {
-    /// The report as the origin server wrote it, without the sender field, one space apart.
+    /// The report as the origin server wrote it, without the sender and TTL fields, one space
+    /// apart.
     pub fn canonical_line(&self) -> String {
         at_line(self.server, self.diff, self.client, self.coords.as_str(), self.time_text)
     }
@@ -83,6 +94,10 @@ pub enum Invalid {
     Time,
     #[error("bad time difference")]
     Diff,
+    #[error("the seventh field of an AT line must be ttl=N")]
+    Ttl,
+    #[error("a digest's ask flag must be 0 or 1")]
+    Ask,
     #[error("radius must be a decimal with 0 < radius <= 50")]
     Radius,
     #[error("bound must be an integer with 0 < bound <= 20")]
@@ -106,7 +121,11 @@ pub fn parse_line(line: &[u8]) -> Result<Option<Command<'_>>, Invalid> {
     let Some(verb) = parts.next() else {
         return Ok(None);
     };
-    let args: Vec<&str> = parts.take(7).collect();
+    if verb == "DIGEST" {
+        return digest::parse_digest(parts).map(|digest| Some(Command::Digest(digest)));
+    }
+    // One more than any command takes, to tell a surplus field.
+    let args: Vec<&str> = parts.take(8).collect();
     let command = match verb {
         "IAMAT" => Command::IAmAt(parse_iamat(&args)?),
         "WHATSAT" => Command::WhatsAt(parse_whatsat(&args)?),
@@ -140,13 +159,15 @@ fn parse_whatsat<'a>(args: &[&'a str]) -> Result<WhatsAt<'a>, Invalid> {
 }
 
 fn parse_at<'a>(args: &[&'a str]) -> Result<AtReport<'a>, Invalid> {
-    let (report, sender) = match args.len() {
-        5 => (args, None),
-        6 => (&args[..5], Some(args[5])),
-        _ => return Err(Invalid::FieldCount),
-    };
-    let &[server, diff, client, coords, time_text] = report else {
+    let (&[server, diff, client, coords, time_text], ours) = args.split_at(args.len().min(5))
+    else {
         return Err(Invalid::FieldCount);
+    };
+    let (sender, ttl) = match *ours {
+        [] => (None, None),
+        [sender] => (Some(sender), None),
+        [sender, ttl] => (Some(sender), Some(parse_ttl(ttl)?)),
+        _ => return Err(Invalid::FieldCount),
     };
     let unsigned = diff.strip_prefix(['+', '-']).ok_or(Invalid::Diff)?;
     split_decimal(unsigned).ok_or(Invalid::Diff)?;
@@ -158,7 +179,18 @@ fn parse_at<'a>(args: &[&'a str]) -> Result<AtReport<'a>, Invalid> {
         time_text,
         time: ClientTime::parse(time_text).ok_or(Invalid::Time)?,
         sender,
+        ttl,
     })
+}
+
+/// `ttl=N` with N decimal digits that fit a `u32`; a field without the `ttl=` prefix is one
+/// field too many.
+fn parse_ttl(field: &str) -> Result<u32, Invalid> {
+    let digits = field.strip_prefix("ttl=").ok_or(Invalid::FieldCount)?;
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(Invalid::Ttl);
+    }
+    digits.parse().map_err(|_| Invalid::Ttl)
 }
 
 /// Radius in km (`digits[.digits]`, 0 < r <= 50) converted to metres as plain decimal text.
@@ -293,6 +325,41 @@ mod tests {
     }
 
     #[test]
+    fn parses_at_with_a_ttl() {
+        let plain = "AT Clark +0.263873386 kiwi +34.068930-118.445127 1621464827.959498503";
+        for (suffix, ttl) in
+            [("ttl=0", 0), ("ttl=4", 4), ("ttl=007", 7), ("ttl=4294967295", u32::MAX)]
+        {
+            let line = format!("{plain} Bona\t{suffix}\r\n");
+            let Ok(Some(Command::At(at))) = parse(&line) else {
+                panic!("{line:?} rejected");
+            };
+            assert_eq!((at.sender, at.ttl), (Some("Bona"), Some(ttl)), "{line:?}");
+            assert_eq!(at.canonical_line(), plain);
+        }
+        let line = format!("{plain} Bona");
+        let Ok(Some(Command::At(at))) = parse(&line) else {
+            panic!("AT with sender rejected");
+        };
+        assert_eq!(at.ttl, None);
+    }
+
+    #[test]
+    fn parses_digests() {
+        let Ok(Some(Command::Digest(digest))) = parse("DIGEST Bona 1 kiwi 5.25 fig -3\r\n") else {
+            panic!("digest rejected");
+        };
+        assert_eq!((digest.sender, digest.ask, digest.is_end()), ("Bona", true, false));
+        let pairs: Vec<_> = digest.entries.iter().map(|e| (e.client, e.time_text)).collect();
+        assert_eq!(pairs, [("kiwi", "5.25"), ("fig", "-3")]);
+        assert_eq!(digest.entries[0].time, ClientTime::parse("5.250").unwrap());
+        let Ok(Some(Command::Digest(end))) = parse(" DIGEST\tClark 0 ") else {
+            panic!("end of digest rejected");
+        };
+        assert_eq!((end.sender, end.ask, end.is_end()), ("Clark", false, true));
+    }
+
+    #[test]
     fn classifies_invalid_lines() {
         use Invalid::*;
         for (line, why) in [
@@ -321,6 +388,22 @@ mod tests {
             ("WHATSAT kiwi 10", FieldCount),
             ("AT Clark +0.1 kiwi +1+2", FieldCount),
             ("AT Clark +0.1 kiwi +1+2 5 Bona extra", FieldCount),
+            ("AT Clark +0.1 kiwi +1+2 5 Bona ttl=1 extra", FieldCount),
+            ("AT Clark +0.1 kiwi +1+2 5 Bona TTL=1", FieldCount),
+            ("AT Clark +0.1 kiwi +1+2 5 Bona ttl=", Ttl),
+            ("AT Clark +0.1 kiwi +1+2 5 Bona ttl=-1", Ttl),
+            ("AT Clark +0.1 kiwi +1+2 5 Bona ttl=+1", Ttl),
+            ("AT Clark +0.1 kiwi +1+2 5 Bona ttl=1.5", Ttl),
+            ("AT Clark +0.1 kiwi +1+2 5 Bona ttl=4294967296", Ttl),
+            ("AT Clark +0.1 kiwi +1+2 never Bona ttl=1", Time),
+            ("DIGEST", FieldCount),
+            ("DIGEST Bona", FieldCount),
+            ("DIGEST Bona 1 kiwi", FieldCount),
+            ("DIGEST Bona 1 kiwi 5 fig", FieldCount),
+            ("DIGEST Bona 2 kiwi 5", Ask),
+            ("DIGEST Bona yes", Ask),
+            ("DIGEST Bona 1 kiwi 5 fig soon", Time),
+            ("digest Bona 1", UnknownVerb),
             ("AT Clark fast kiwi +1+2 5", Diff),
             ("AT Clark 0.1 kiwi +1+2 5", Diff),
             ("AT Clark +0.1 kiwi +1+2 never", Time),

@@ -7,7 +7,9 @@
 use bolero::check;
 use bytes::BytesMut;
 use herdctl::herd::{Frame, LineDecoder};
-use herdctl::protocol::{Command, at_line, format_diff, invalid_reply, is_blank, parse_line};
+use herdctl::protocol::{
+    Command, at_line, digest_lines, format_diff, invalid_reply, is_blank, parse_line,
+};
 use tokio_util::codec::Decoder;
 
 /// How much of an over-long line its `? ` reply may copy.
@@ -68,6 +70,16 @@ fn check_line(line: &[u8]) {
             assert!(matches!(parse_line(again.as_bytes()), Ok(Some(Command::At(_)))), "{again:?}");
         }
         Ok(Some(Command::WhatsAt(whatsat))) => assert!((1..=20).contains(&whatsat.bound)),
+        Ok(Some(Command::Digest(digest))) => {
+            let entries = digest.entries.iter().map(|e| (e.client, e.time_text));
+            let lines = digest_lines(digest.sender, digest.ask, entries, usize::MAX);
+            for again in &lines {
+                let Ok(Some(Command::Digest(back))) = parse_line(again.as_bytes()) else {
+                    panic!("{again:?} from {line:?} is not a digest");
+                };
+                assert_eq!((back.sender, back.ask), (digest.sender, digest.ask));
+            }
+        }
         Err(_) => {
             let reply = invalid_reply(line);
             let body = line.strip_suffix(b"\n").unwrap_or(line);

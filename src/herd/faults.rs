@@ -229,7 +229,7 @@ impl Board {
                 replace(&mut slots.delay, record, timed, |(d, _)| *d == delay, |r| (delay, r))
             }
             Setting::Loss(loss) => {
-                let chain = (loss.burst > 1.0).then(|| LossChain::new(self.seed, link, loss));
+                let chain = LossChain::needed(loss).then(|| LossChain::new(self.seed, link, loss));
                 replace(&mut slots.loss, record, timed, |(l, _, _)| *l == loss, |r| (loss, chain, r))
             }
             Setting::Dup(rate) => {

@@ -1,6 +1,6 @@
-//! The flooding rules: which neighbours a newly stored report goes to, the form it travels in,
-//! and the "flood first, then reply" handshake that lets a session wait until its reports are
-//! on the wire before it answers the client.
+//! The form a report travels in between servers, and the "flood first, then reply"
+//! handshake that lets a session wait until its reports are on the wire before it answers the
+//! client. (Which neighbours a report goes to is the policy's: `herd::policy`.)
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -8,19 +8,14 @@ use std::time::Duration;
 
 use tokio::sync::Notify;
 
-use super::events::ServerId;
-
-/// Does a newly stored report go to `neighbour`? To every neighbour except the one it came
-/// from. (Not skipping the server named in the report: an AT from outside may name a server
-/// that never stored it.)
-pub fn forwards_to(neighbour: ServerId, sender: Option<ServerId>) -> bool {
-    Some(neighbour) != sender
-}
-
 /// A stored AT line as it travels between servers: the line as its origin wrote it, plus the
-/// forwarding server's name, so the receiver does not send it straight back.
-pub fn wire_line(stored: &str, forwarder: &str) -> String {
-    format!("{stored} {forwarder}\n")
+/// forwarding server's name, so the receiver does not send it straight back, and under the
+/// `storm` policy the TTL it travels with as `ttl=N`.
+pub fn wire_line(stored: &str, forwarder: &str, ttl: Option<u32>) -> String {
+    match ttl {
+        Some(ttl) => format!("{stored} {forwarder} ttl={ttl}\n"),
+        None => format!("{stored} {forwarder}\n"),
+    }
 }
 
 /// Longest a reply waits for its reports to reach the wire (a neighbour whose connect hangs
@@ -73,15 +68,21 @@ impl Drop for HandoffToken {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocol::{Command, parse_line};
 
     #[test]
-    fn skips_only_the_sender() {
-        for (sender, want) in
-            [(None, vec![1, 2, 3]), (Some(2), vec![1, 3]), (Some(9), vec![1, 2, 3])]
-        {
-            let got: Vec<_> = [1, 2, 3].into_iter().filter(|&n| forwards_to(n, sender)).collect();
-            assert_eq!(got, want, "sender {sender:?}");
-        }
+    fn wire_lines_carry_the_forwarder_and_a_storm_ttl() {
+        let stored = "AT Clark +0.1 kiwi +1+2 5";
+        assert_eq!(wire_line(stored, "Bona", None), "AT Clark +0.1 kiwi +1+2 5 Bona\n");
+        assert_eq!(wire_line(stored, "Bona", Some(0)), "AT Clark +0.1 kiwi +1+2 5 Bona ttl=0\n");
+        let wire = wire_line(stored, "Bona", Some(3));
+        let Ok(Some(Command::At(at))) = parse_line(wire.as_bytes()) else {
+            panic!("{wire:?} is not an AT");
+        };
+        assert_eq!(
+            (at.sender, at.ttl, at.canonical_line().as_str()),
+            (Some("Bona"), Some(3), stored)
+        );
     }
 
     #[tokio::test]

@@ -10,10 +10,11 @@ use bytes::Bytes;
 use tokio::sync::{mpsc, watch};
 
 use super::Shared;
-use super::control::Directed;
+use super::control::{Directed, Policy};
 use super::events::{DropReason, EventKind, ServerId, Update};
 use super::faults::Verdict;
 use super::flood::{self, Handoffs};
+use super::policy::{self, Received};
 use super::link::{Flood, LinkStats, RelayQueue};
 use super::log::ServerLog;
 use super::table::ClientTable;
@@ -29,6 +30,15 @@ const IN_FLIGHT_WAIT: Duration = Duration::from_millis(20);
 pub(super) struct Peer {
     pub addr: SocketAddr,
     pub text: Box<str>,
+}
+
+/// What one connection's lines build up between them: its reports on their way, and a
+/// neighbour's digest until its last line.
+#[derive(Debug, Default)]
+pub(super) struct Conversation {
+    pub handoffs: Arc<Handoffs>,
+    /// Clients and client times (as written) of a digest being received.
+    digest: Vec<(Box<str>, Box<str>)>,
 }
 
 /// One neighbour's outbound queue.
@@ -61,7 +71,7 @@ impl Node {
         &self,
         line: &[u8],
         peer: &Peer,
-        handoffs: &Arc<Handoffs>,
+        conversation: &mut Conversation,
         out: &mut Vec<u8>,
     ) {
         if protocol::is_blank(line) {
@@ -80,7 +90,7 @@ impl Node {
                 if self.rejects_future(&iamat.time) {
                     self.invalid(line, Invalid::TooFarAhead, out);
                 } else {
-                    self.iamat(&iamat, handoffs, out).await;
+                    self.iamat(&iamat, &conversation.handoffs, out).await;
                 }
             }
             Ok(Some(Command::WhatsAt(whatsat))) => {
@@ -96,8 +106,13 @@ impl Node {
                 let sender = report.sender.and_then(|name| self.shared.id(name));
                 let canonical = report.canonical_line();
                 let update = (report.client, &report.time, report.time_text);
-                self.store(update, &canonical, sender, None).await;
+                self.store(update, &canonical, (sender, report.ttl), None).await;
             }
+            Ok(Some(Command::Digest(digest))) if self.shared.repairing() => {
+                self.digest(&digest, &mut conversation.digest).await;
+            }
+            // Only while anti-entropy is on is a digest a command.
+            Ok(Some(Command::Digest(_))) => self.invalid(line, Invalid::UnknownVerb, out),
             Ok(None) => {}
             Err(why) => self.invalid(line, why, out),
         }
@@ -147,7 +162,7 @@ impl Node {
         let diff = format_diff(now_nanos(), &iamat.time);
         let line = at_line(&self.name, &diff, iamat.client, iamat.coords.as_str(), iamat.time_text);
         let update = (iamat.client, &iamat.time, iamat.time_text);
-        self.store(update, &line, None, Some(handoffs)).await;
+        self.store(update, &line, (None, None), Some(handoffs)).await;
         out.extend_from_slice(line.as_bytes());
         out.push(b'\n');
     }
@@ -184,39 +199,97 @@ impl Node {
         Ok(())
     }
 
-    /// Stores a report (client, client time, its text) if it is newer and floods it on;
-    /// `sender` is the neighbour it came from; `handoffs`, if given, tracks the reports until
-    /// they are written.
+    /// Stores a report (client, client time, its text) if it is newer, and floods it on as
+    /// the policy says. `from` is the neighbour it came from and the TTL it came with;
+    /// `handoffs`, if given, tracks the reports until they are written.
     async fn store(
         &self,
         (client, time, time_text): (&str, &protocol::ClientTime, &str),
         line: &str,
-        sender: Option<ServerId>,
+        (sender, ttl): (Option<ServerId>, Option<u32>),
         handoffs: Option<&Arc<Handoffs>>,
     ) {
         let events = &self.shared.events;
+        let policy = self.shared.policy();
         let update = Update { client: client.into(), time: time_text.into() };
-        let stored = match self.table.accept(client, time, line) {
-            Ok(stored) => stored,
+        let (text, new) = match self.table.accept(client, time, line) {
+            Ok(stored) => {
+                events.emit(|| EventKind::LocationStored {
+                    server: self.id,
+                    update: update.clone(),
+                    line: stored.clone(),
+                    from: sender,
+                });
+                (stored, true)
+            }
             Err(stale) => {
                 self.log.note(format_args!("report of {client}: {}", stale.label()));
-                events.emit(|| EventKind::FloodSuppressed { server: self.id, update, from: sender });
-                return;
+                events.emit(|| EventKind::FloodSuppressed {
+                    server: self.id,
+                    update: update.clone(),
+                    from: sender,
+                });
+                if !matches!(policy, Policy::Storm { .. }) {
+                    return;
+                }
+                (Arc::from(line), false)
             }
         };
-        events.emit(|| EventKind::LocationStored {
-            server: self.id,
-            update: update.clone(),
-            line: stored.clone(),
-            from: sender,
-        });
-        let mut wire: Option<Bytes> = None;
-        for outbox in &self.outboxes {
-            if !flood::forwards_to(outbox.to, sender) {
-                continue;
+        if policy.is_spec() {
+            // The course's rule, without building a list of targets.
+            let mut wire: Option<Bytes> = None;
+            for outbox in self.outboxes.iter().filter(|o| Some(o.to) != sender) {
+                let wire = wire
+                    .get_or_insert_with(|| flood::wire_line(&text, &self.name, None).into());
+                self.hand_off(outbox, wire, &update, 0, sender.is_some(), handoffs).await;
             }
-            let wire = wire.get_or_insert_with(|| flood::wire_line(&stored, &self.name).into());
-            self.hand_off(outbox, wire, &update, 0, sender.is_some(), handoffs).await;
+            return;
+        }
+        let neighbours: Vec<ServerId> = self.outboxes.iter().map(|o| o.to).collect();
+        let received =
+            Received { sender, new, ttl, server: self.id, client, time: time_text };
+        let forward = policy::forward(policy, self.shared.board.seed(), &neighbours, &received);
+        if forward.targets.is_empty() {
+            return;
+        }
+        let wire: Bytes = flood::wire_line(&text, &self.name, forward.ttl).into();
+        let hop = forward.ttl.unwrap_or(0);
+        for outbox in self.outboxes.iter().filter(|o| forward.targets.contains(&o.to)) {
+            self.hand_off(outbox, &wire, &update, hop, sender.is_some(), handoffs).await;
+        }
+    }
+
+    /// Takes in one line of a neighbour's digest; at its last line, sends the neighbour the
+    /// reports it lacks, and (if asked) a digest back when this server lacks some of its own.
+    async fn digest(&self, line: &protocol::Digest<'_>, pending: &mut Vec<(Box<str>, Box<str>)>) {
+        pending.extend(line.entries.iter().map(|e| (e.client.into(), e.time_text.into())));
+        if !line.is_end() {
+            return;
+        }
+        let received = std::mem::take(pending);
+        let Some(from) = self.shared.id(line.sender) else { return };
+        let Some(outbox) = self.outboxes.iter().find(|o| o.to == from) else { return };
+        let entries: Vec<protocol::DigestEntry<'_>> = received
+            .iter()
+            .filter_map(|(client, time_text)| {
+                let time = protocol::ClientTime::parse(time_text)?;
+                Some(protocol::DigestEntry { client, time_text, time })
+            })
+            .collect();
+        let table = self.table.entries();
+        let lacking = protocol::lacking(&entries, table.iter().map(|(c, t, _)| (&**c, t)));
+        for client in &lacking.sender_lacks {
+            let Some((_, _, stored)) = table.iter().find(|(c, _, _)| &**c == *client) else {
+                continue;
+            };
+            let time_text = stored.rsplit(' ').next().unwrap_or_default();
+            let update = Update { client: (*client).into(), time: time_text.into() };
+            let wire: Bytes = flood::wire_line(stored, &self.name, None).into();
+            self.log.note(format_args!("anti-entropy: {} lacks {client}", line.sender));
+            self.hand_off(outbox, &wire, &update, 0, true, None).await;
+        }
+        if line.ask && lacking.receiver_lacks {
+            super::repair::offer(self, outbox, false);
         }
     }
 

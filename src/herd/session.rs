@@ -21,8 +21,8 @@ use tokio_util::task::TaskTracker;
 
 use super::admission::{Refusal, Ticket};
 use super::codec::{Frame, LineDecoder};
-use super::flood::{HANDOFF_WAIT, Handoffs};
-use super::server::{Node, Peer};
+use super::flood::HANDOFF_WAIT;
+use super::server::{Conversation, Node, Peer};
 
 /// Pacing of retries after a failed accept (out of descriptors, say): doubling up to a second.
 const ACCEPT_RETRY_FIRST: Duration = Duration::from_millis(10);
@@ -133,7 +133,7 @@ async fn active(node: Arc<Node>, mut stream: TcpStream, addr: SocketAddr) {
     let (read, mut write) = stream.split();
     let mut lines = FramedRead::new(read, LineDecoder::default());
     let mut out = Vec::new();
-    let handoffs = Arc::new(Handoffs::default());
+    let mut conversation = Conversation::default();
     let mut hang = node.hang.clone();
     loop {
         // A hung server reads nothing more and answers no one until it is unhung.
@@ -146,12 +146,12 @@ async fn active(node: Arc<Node>, mut stream: TcpStream, addr: SocketAddr) {
         };
         let Some(Ok(frame)) = frame else { break };
         match frame {
-            Frame::Line(line) => node.handle_line(&line, &peer, &handoffs, &mut out).await,
+            Frame::Line(line) => node.handle_line(&line, &peer, &mut conversation, &mut out).await,
             Frame::TooLong(prefix) => node.reject(&prefix, &peer, &mut out),
         }
         let more_pending = lines.read_buffer().contains(&b'\n');
         if !out.is_empty() && !more_pending {
-            handoffs.settled(HANDOFF_WAIT).await;
+            conversation.handoffs.settled(HANDOFF_WAIT).await;
             if write.write_all(&out).await.is_err() {
                 return;
             }
@@ -159,7 +159,7 @@ async fn active(node: Arc<Node>, mut stream: TcpStream, addr: SocketAddr) {
         }
     }
     if !out.is_empty() {
-        handoffs.settled(HANDOFF_WAIT).await;
+        conversation.handoffs.settled(HANDOFF_WAIT).await;
         let _ = write.write_all(&out).await;
     }
 }

@@ -103,6 +103,12 @@ impl ClientTable {
         entries.get(client).map(|entry| entry.line.clone())
     }
 
+    /// Every client with its newest client time and stored line, in no particular order.
+    pub fn entries(&self) -> Vec<(Box<str>, ClientTime, Arc<str>)> {
+        let entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+        entries.iter().map(|(client, e)| (client.clone(), e.time.clone(), e.line.clone())).collect()
+    }
+
     /// Every stored line, in no particular order.
     pub fn lines(&self) -> Vec<Arc<str>> {
         let entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
