@@ -3,6 +3,7 @@
 pub mod bench;
 pub mod cli;
 pub mod client;
+pub mod command;
 pub mod config;
 pub mod headless;
 pub mod herd;

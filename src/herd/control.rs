@@ -3,6 +3,7 @@
 //! `HerdHandle::apply`, and what applying it answered ([`Applied`] or [`ControlError`]).
 //! Servers are ids here; names belong to the command grammar that parses into this.
 
+use std::fmt::Write as _;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -209,98 +210,143 @@ pub enum ControlError {
     Invalid(String),
 }
 
-/// A duration as the command grammar writes it: `300ms`, `5s`, `1500ms`, `0`.
-pub fn fmt_duration(d: Duration) -> String {
-    if d.is_zero() {
-        "0".to_owned()
-    } else if d.subsec_nanos() == 0 {
-        format!("{}s", d.as_secs())
-    } else if d.subsec_nanos() % 1_000_000 == 0 {
-        format!("{}ms", d.as_millis())
-    } else {
-        format!("{}us", d.as_micros())
-    }
-}
-
-/// A fraction as a percentage: `0.2` → `20%`, `0.125` → `12.5%`.
-pub fn fmt_percent(rate: f64) -> String {
-    let text = format!("{:.3}", rate * 100.0);
-    let text = text.trim_end_matches('0').trim_end_matches('.');
-    format!("{text}%")
-}
-
 /// A directed link by name: `Bona->Clark`.
 pub fn link_name(link: Directed, names: &[String]) -> String {
-    let name = |id: ServerId| names.get(id).map_or("?", String::as_str);
-    format!("{}->{}", name(link.from), name(link.to))
+    format!("{}->{}", server_name(link.from, names), server_name(link.to, names))
 }
 
-/// `links` as one argument of the grammar: `A->B`, or `A B` for both ways.
-fn links_text(links: &[Directed], names: &[String]) -> String {
-    let name = |id: ServerId| names.get(id).map_or("?", String::as_str);
-    match links {
-        [one] => link_name(*one, names),
-        [a, b] if a.reversed() == *b => format!("{} {}", name(a.from), name(a.to)),
-        many => many.iter().map(|l| link_name(*l, names)).collect::<Vec<_>>().join(" "),
+fn server_name(id: ServerId, names: &[String]) -> String {
+    names.get(id).cloned().unwrap_or_else(|| format!("#{id}"))
+}
+
+/// A duration as one word humantime reads back exactly: `1h2m3s4ms5us6ns`, `0s`.
+pub fn fmt_duration(duration: Duration) -> String {
+    if duration.is_zero() {
+        return "0s".to_owned();
     }
+    let secs = duration.as_secs();
+    let nanos = duration.subsec_nanos();
+    let parts = [
+        (secs / 3600, "h"),
+        (secs / 60 % 60, "m"),
+        (secs % 60, "s"),
+        (u64::from(nanos / 1_000_000), "ms"),
+        (u64::from(nanos / 1000 % 1000), "us"),
+        (u64::from(nanos % 1000), "ns"),
+    ];
+    let mut text = String::new();
+    for (value, unit) in parts {
+        if value > 0 {
+            let _ = write!(text, "{value}{unit}");
+        }
+    }
+    text
 }
 
 impl Control {
-    /// The control as a command line of the console's grammar (`cut Bona->Clark for 5s`).
+    /// The control as its canonical command line, servers named from `names` (index = id;
+    /// `#id` when out of range): `cut Bona->Clark for 5s`, `loss Bona->Clark 20% burst 3`,
+    /// `partition Bailey,Bona / Campbell,Clark,Jaquez`. The console's grammar parses it back
+    /// to the same control for every control it can produce; a link list other than one
+    /// directed link or both directions of one link comes out as its links joined by commas.
     pub fn describe(&self, names: &[String]) -> String {
-        let name = |id: ServerId| names.get(id).map_or("?", String::as_str).to_owned();
-        let lasting = |lasting: &Option<Duration>| {
-            lasting.map_or(String::new(), |d| format!(" for {}", fmt_duration(d)))
-        };
-        match self {
-            Self::Kill { server } => format!("kill {}", name(*server)),
-            Self::Restart { server } => format!("restart {}", name(*server)),
-            Self::Hang { server, lasting: l } => format!("hang {}{}", name(*server), lasting(l)),
-            Self::Unhang { server } => format!("unhang {}", name(*server)),
-            Self::Cut { links, lasting: l } => format!("cut {}{}", links_text(links, names), lasting(l)),
-            Self::Heal { links } => format!("heal {}", links_text(links, names)),
-            Self::HealAll => "heal all".to_owned(),
-            Self::Partition { groups, lasting: l } => {
-                let groups: Vec<String> = groups
-                    .iter()
-                    .map(|g| g.iter().map(|&id| name(id)).collect::<Vec<_>>().join(","))
-                    .collect();
-                format!("partition {}{}", groups.join(" / "), lasting(l))
-            }
-            Self::Isolate { server, lasting: l } => format!("isolate {}{}", name(*server), lasting(l)),
-            Self::Delay { links, delay, lasting: l } => {
-                let target = match links {
-                    Links::All => "all".to_owned(),
-                    Links::Some(links) => links_text(links, names),
-                };
-                let mut text = format!("delay {target} {}", fmt_duration(delay.delay));
-                if !delay.jitter.is_zero() {
-                    text.push_str(&format!(" jitter {}", fmt_duration(delay.jitter)));
-                    if delay.spread == Spread::Normal {
-                        text.push_str(" normal");
-                    }
-                }
-                text + &lasting(l)
-            }
-            Self::Loss { links, loss, lasting: l } => {
-                let burst =
-                    if loss.burst > 1.0 { format!(" burst {}", loss.burst) } else { String::new() };
-                let rate = fmt_percent(loss.rate);
-                format!("loss {} {rate}{burst}{}", links_text(links, names), lasting(l))
-            }
-            Self::Dup { links, rate, lasting: l } => {
-                format!("dup {} {}{}", links_text(links, names), fmt_percent(*rate), lasting(l))
-            }
-            Self::Reset => "reset".to_owned(),
-            Self::Pause => "pause".to_owned(),
-            Self::Step => "step".to_owned(),
-            Self::Resume => "resume".to_owned(),
-            Self::Policy { policy } => format!("policy {policy}"),
-            Self::AntiEntropy { every: Some(every) } => {
-                format!("anti-entropy every={}", fmt_duration(*every))
-            }
-            Self::AntiEntropy { every: None } => "anti-entropy off".to_owned(),
-            Self::Faults => "faults".to_owned(),
+        let control = self;
+    let name = |id: ServerId| server_name(id, names);
+    let links = |links: &[Directed]| render_links(links, names);
+    let (line, lasting) = match control {
+        Self::Kill { server } => (format!("kill {}", name(*server)), None),
+        Self::Restart { server } => (format!("restart {}", name(*server)), None),
+        Self::Hang { server, lasting } => (format!("hang {}", name(*server)), *lasting),
+        Self::Unhang { server } => (format!("unhang {}", name(*server)), None),
+        Self::Cut { links: cut, lasting } => (format!("cut {}", links(cut)), *lasting),
+        Self::Heal { links: healed } => (format!("heal {}", links(healed)), None),
+        Self::HealAll => ("heal all".to_owned(), None),
+        Self::Partition { groups, lasting } => {
+            let groups: Vec<String> = groups
+                .iter()
+                .map(|group| group.iter().map(|&id| name(id)).collect::<Vec<_>>().join(","))
+                .collect();
+            (format!("partition {}", groups.join(" / ")), *lasting)
         }
+        Self::Isolate { server, lasting } => (format!("isolate {}", name(*server)), *lasting),
+        Self::Delay { links: delayed, delay, lasting } => {
+            let target = match delayed {
+                Links::All => "all".to_owned(),
+                Links::Some(some) => links(some),
+            };
+            let value = match delay.delay {
+                zero if zero.is_zero() && delay.jitter.is_zero() => "off".to_owned(),
+                zero if zero.is_zero() => "0".to_owned(),
+                value => fmt_duration(value),
+            };
+            let mut line = format!("delay {target} {value}");
+            if !delay.jitter.is_zero() {
+                let _ = write!(line, " jitter {}", fmt_duration(delay.jitter));
+            }
+            if delay.spread == Spread::Normal {
+                line.push_str(" normal");
+            }
+            (line, *lasting)
+        }
+        Self::Loss { links: lossy, loss, lasting } => {
+            let mut line = format!("loss {} {}", links(lossy), fmt_rate(loss.rate));
+            #[allow(clippy::float_cmp, reason = "1 exactly is the default, left unsaid")]
+            if loss.burst != 1.0 {
+                let _ = write!(line, " burst {}", loss.burst);
+            }
+            (line, *lasting)
+        }
+        Self::Dup { links: doubled, rate, lasting } => {
+            (format!("dup {} {}", links(doubled), fmt_rate(*rate)), *lasting)
+        }
+        Self::Reset => ("reset".to_owned(), None),
+        Self::Pause => ("pause".to_owned(), None),
+        Self::Step => ("step".to_owned(), None),
+        Self::Resume => ("resume".to_owned(), None),
+        Self::Faults => ("faults".to_owned(), None),
+        Self::Policy { policy } => (format!("policy {policy}"), None),
+        Self::AntiEntropy { every: None } => ("anti-entropy off".to_owned(), None),
+        Self::AntiEntropy { every: Some(every) } => {
+            (format!("anti-entropy every={}", fmt_duration(*every)), None)
+        }
+    };
+    match lasting {
+        Some(lasting) => format!("{line} for {}", fmt_duration(lasting)),
+        None => line,
     }
+    }
+}
+
+/// One directed link as `A->B`, both directions of one link as `A<->B`, anything else as
+/// its links joined by commas.
+fn render_links(links: &[Directed], names: &[String]) -> String {
+    let arrow = |link: &Directed, arrow: &str| {
+        format!("{}{arrow}{}", server_name(link.from, names), server_name(link.to, names))
+    };
+    match links {
+        [one] => arrow(one, "->"),
+        [there, back] if *back == there.reversed() && there.from != there.to => arrow(there, "<->"),
+        many => many.iter().map(|link| arrow(link, "->")).collect::<Vec<_>>().join(","),
+    }
+}
+
+/// A fraction from 0 to 1 as the percentage `parse_rate` reads back exactly (`20%`).
+pub fn fmt_rate(fraction: f64) -> String {
+    if fraction == 0.0 {
+        return "0%".to_owned();
+    }
+    if !(0.0..=1.0).contains(&fraction) {
+        // Out of range (or NaN): written plainly, for `parse` to refuse.
+        return format!("{}%", fraction * 100.0);
+    }
+    let text = format!("{fraction}");
+    let (int, frac) = text.split_once('.').unwrap_or((&text, ""));
+    let frac = format!("{frac:0<2}");
+    let (moved, rest) = frac.split_at(2);
+    let whole = format!("{int}{moved}");
+    let whole = match whole.trim_start_matches('0') {
+        "" => "0",
+        trimmed => trimmed,
+    };
+    if rest.is_empty() { format!("{whole}%") } else { format!("{whole}.{rest}%") }
 }
