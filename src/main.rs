@@ -136,14 +136,16 @@ async fn run(cli: Cli) -> Result<()> {
 async fn serve_headless(herd: HerdHandle, control: Option<ControlFrom>) -> Result<()> {
     let mut signals = Signals::new().wrap_err("installing signal handlers")?;
     let snapshot = herd.snapshot();
-    let mut stdout = std::io::stdout().lock();
+    let mut startup = String::new();
     for server in snapshot.servers.iter().filter(|s| s.local) {
         if let Some(addr) = server.addr {
-            writeln!(stdout, "{} {addr}", server.name)?;
+            startup.push_str(&format!("{} {addr}\n", server.name));
         }
     }
-    writeln!(stdout, "seed {}", snapshot.seed)?;
-    stdout.flush()?;
+    startup.push_str(&format!("seed {}\n", snapshot.seed));
+    // Best effort: a reader that stopped listening (a closed pipe) does not stop the herd.
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(startup.as_bytes()).and_then(|()| stdout.flush());
     drop(stdout);
     if control == Some(ControlFrom::Stdin) {
         let input = tokio::io::BufReader::new(tokio::io::stdin());

@@ -79,19 +79,20 @@ async fn a_partition_splits_coverage_along_its_groups() {
     let mut t = common::start("cs131").await;
     // Clark and Jaquez are not named: they join the last group.
     t.control("partition Bailey,Bona / Campbell").await;
+    // Each crossing link drops its copy (the positive signal that it was decided there).
     let left = t.iamat("Bailey", "left", "+1+2", T).await;
+    dropped(&mut t, "left", "Bona", "Clark").await;
     let right = t.iamat("Jaquez", "right", "+1+2", T).await;
+    dropped(&mut t, "right", "Clark", "Bona").await;
     t.wait_line_at(&["Bailey", "Bona"], "left", &left).await;
     t.wait_line_at(&["Campbell", "Clark", "Jaquez"], "right", &right).await;
-    // Every crossing link dropped its copy (the positive signal), and nothing crossed.
-    dropped(&mut t, "left", "Bona", "Clark").await;
     t.settle(Duration::from_millis(100)).await;
     assert_eq!(holders(&t, "left"), ["Bailey", "Bona"]);
     assert_eq!(holders(&t, "right"), ["Campbell", "Clark", "Jaquez"]);
     let Applied::Faults { faults } = t.control("faults").await else { panic!() };
     assert_eq!(faults.len(), 1);
-    assert_eq!(faults[0].label, "partition Bailey,Bona / Campbell");
-    assert_eq!(faults[0].dropped, 4, "{faults:?}");
+    assert_eq!(faults[0].label, "partition Bailey,Bona / Campbell,Clark,Jaquez");
+    assert_eq!(faults[0].dropped, 6, "three crossing links, both ways: {faults:?}");
     t.control("heal all").await;
     let after = t.iamat("Bailey", "after", "+1+2", T).await;
     t.wait_line_at(&HERD, "after", &after).await;
@@ -115,7 +116,7 @@ async fn a_fault_given_for_heals_itself_on_time() {
     t.control("cut S1 S2 for 300ms").await;
     let label = t.wait_for("the cut to heal", |e| matches!(e, EventKind::FaultExpired { .. })).await;
     let elapsed = started.elapsed();
-    assert!(matches!(label, EventKind::FaultExpired { label } if &*label == "cut S1 S2 for 300ms"));
+    assert!(matches!(label, EventKind::FaultExpired { label } if &*label == "cut S1<->S2 for 300ms"));
     assert!(elapsed >= Duration::from_millis(300), "healed after {elapsed:?}");
     assert!(elapsed < Duration::from_millis(600), "healed after {elapsed:?}");
     let Applied::Faults { faults } = t.control("faults").await else { panic!() };

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use proptest::prelude::*;
 
-use crate::herd::control::fmt_rate as format_rate;
+use crate::herd::control::{fmt_duration as format_duration, fmt_rate as format_rate};
 use super::*;
 
 const BAILEY: ServerId = 0;
