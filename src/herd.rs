@@ -37,6 +37,10 @@ use admission::{Admission, LinkEnds};
 #[doc(hidden)]
 pub use codec::{Frame, LineDecoder};
 pub use control::{Applied, Control, ControlError};
+/// How many messages one report costs under `storm`, public so that tests can check the herd
+/// against it (not a stable API).
+#[doc(hidden)]
+pub use policy::storm_messages;
 pub use events::{
     DropReason, EventBus, EventKind, HerdEvent, LinkFaultsView, ServerId, Subscription, Update,
 };

@@ -414,3 +414,58 @@ async fn log_dir_none_writes_nothing() {
     let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().path()).collect();
     assert!(left.is_empty(), "{left:?}");
 }
+
+#[test]
+fn control_stdin_answers_each_command_with_one_line_and_outlives_its_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = herdctl()
+        .args(["--headless", "--control", "stdin", "-t", "cs131", "--base-port", "0"])
+        .args(["--seed", "7", "--log-dir", "none"])
+        .current_dir(dir.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let (tx, lines) = mpsc::channel();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let next = || lines.recv_timeout(PATIENCE).expect("an answer line");
+    let servers: Vec<String> = (0..5).map(|_| next()).collect();
+    assert!(servers[0].starts_with("Bailey 127.0.0.1:"), "{servers:?}");
+    assert_eq!(next(), "seed 7");
+    let mut ask = |command: &str| {
+        writeln!(stdin, "{command}").unwrap();
+        next()
+    };
+    assert_eq!(ask("cut Bona->Clark"), "ok cut Bona->Clark");
+    assert_eq!(ask("cut Bona->Clark"), "ok Bona->Clark is already cut");
+    let refused = ask("loss Bona->Clark 120%");
+    assert!(refused.starts_with("error bad rate \"120%\": expected 0% to 100%"), "{refused}");
+    let at = ask("iamat Bona kiwi +34.068930-118.445127 1621464827.5");
+    assert!(at.starts_with("ok AT Bona ") && at.ends_with(" kiwi +34.068930-118.445127 1621464827.5"));
+    let faults = ask("faults");
+    let json: serde_json::Value = serde_json::from_str(faults.strip_prefix("ok ").unwrap()).unwrap();
+    assert_eq!(json["faults"][0]["label"], "cut Bona->Clark", "{faults}");
+    let places = ask("whatsat Bona kiwi 10 2");
+    let json: serde_json::Value = serde_json::from_str(places.strip_prefix("ok ").unwrap()).unwrap();
+    assert!(json["at"].as_str().unwrap().starts_with("AT Bona "), "{places}");
+    assert!(json["places"]["results"].as_array().unwrap().len() <= 2, "{places}");
+    let filter = ask("filter Bona");
+    assert!(filter.starts_with("error ") && filter.contains("dashboard"), "{filter}");
+    assert_eq!(ask("policy storm"), "ok policy storm ttl=4 (off-spec)");
+    assert_eq!(ask("nonsense"), "error unknown command \"nonsense\": try help");
+    // The end of the input leaves the herd serving.
+    drop(stdin);
+    let bailey: SocketAddr = servers[0].split_once(' ').unwrap().1.parse().unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let reply = runtime.block_on(grading_at(bailey, b"IAMAT after +1+1 1621464827.5"));
+    assert!(reply.starts_with("AT Bailey "), "{reply}");
+    let _ = child.kill();
+    let _ = child.wait();
+}

@@ -223,3 +223,94 @@ async fn the_same_seed_gives_the_same_fates() {
     let burst = lost_under(7, " burst 3").await;
     assert_eq!(lost_under(7, " burst 3").await, burst, "bursts follow the order of lines");
 }
+
+/// Every server-to-server line written for `client` until the herd goes quiet.
+async fn messages_for(t: &mut TestHerd, client: &str) -> usize {
+    let events = t.collect_quiet(Duration::from_millis(200)).await;
+    events
+        .iter()
+        .filter(|e| matches!(e, EventKind::FloodSent { update, .. } if &*update.client == client))
+        .count()
+}
+
+#[tokio::test]
+async fn storm_sends_the_number_of_messages_its_rule_gives() {
+    let mut t = common::start("cs131").await;
+    let applied = t.control("policy storm ttl=4").await;
+    assert_eq!(applied, Applied::changed("policy storm ttl=4 (off-spec)"));
+    let topology = t.herd.topology().clone();
+    let adjacency: Vec<Vec<usize>> = (0..topology.servers.len())
+        .map(|id| {
+            let links = topology.links();
+            let mut n: Vec<usize> = links
+                .iter()
+                .filter_map(|&(a, b)| (a == id).then_some(b).or((b == id).then_some(a)))
+                .collect();
+            n.sort_unstable();
+            n
+        })
+        .collect();
+    let expected = herdctl::herd::storm_messages(&adjacency, t.id("Bailey"), 4);
+    assert_eq!(expected, 28, "worked by hand: 2 + 4 + 6 + 6 + 10");
+    t.iamat("Bailey", "storm", "+1+2", T).await;
+    assert_eq!(messages_for(&mut t, "storm").await as u64, expected);
+    assert_eq!(holders(&t, "storm").len(), 5);
+    // Back to the course's rule: 8 messages for one update on cs131.
+    t.control("policy spec").await;
+    t.iamat("Bailey", "spec", "+1+2", T).await;
+    assert_eq!(messages_for(&mut t, "spec").await, 8);
+    assert_eq!(holders(&t, "spec").len(), 5);
+}
+
+#[tokio::test]
+async fn echo_also_answers_the_sender_and_gossip_sends_to_fewer() {
+    let mut t = common::start_with("cs131", |c| c.seed = 3).await;
+    t.control("policy echo").await;
+    t.iamat("Bailey", "echo", "+1+2", T).await;
+    // Every server sends to every neighbour once: the sum of the degrees.
+    assert_eq!(messages_for(&mut t, "echo").await, 12);
+    assert_eq!(holders(&t, "echo").len(), 5);
+
+    t.control("policy gossip fanout=1").await;
+    t.iamat("Bailey", "gossip", "+1+2", T).await;
+    let sent = messages_for(&mut t, "gossip").await;
+    let knows = holders(&t, "gossip").len();
+    assert_eq!(sent, knows, "one message per server that stored it (each forwards to one)");
+}
+
+#[tokio::test]
+async fn anti_entropy_brings_a_restarted_server_up_to_date() {
+    let mut t = common::start("cs131").await;
+    t.control("kill Bona").await;
+    let missed = t.iamat("Bailey", "missed", "+1+2", T).await;
+    t.wait_line_at(&["Bailey", "Campbell", "Clark", "Jaquez"], "missed", &missed).await;
+    t.control("restart Bona").await;
+    let born = t.iamat("Jaquez", "born", "+1+2", T).await;
+    t.wait_line_at(&HERD, "born", &born).await;
+    assert!(!t.knows(t.id("Bona"), "missed"), "a restarted server is born empty");
+    let on = t.control("anti-entropy every=50ms").await;
+    assert_eq!(on, Applied::changed("anti-entropy every 50ms (off-spec repair)"));
+    t.wait_line_at(&["Bona"], "missed", &missed).await;
+    t.control("anti-entropy off").await;
+}
+
+#[tokio::test]
+async fn anti_entropy_repairs_a_healed_partition() {
+    let mut t = common::start("cs131").await;
+    t.control("partition Bailey / Bona").await;
+    let inside = t.iamat("Bailey", "inside", "+1+2", T).await;
+    dropped(&mut t, "inside", "Bailey", "Bona").await;
+    let outside = t.iamat("Clark", "outside", "+1+2", T).await;
+    t.wait_line_at(&["Bona", "Campbell", "Clark", "Jaquez"], "outside", &outside).await;
+    t.control("heal all").await;
+    t.control("anti-entropy every=50ms").await;
+    t.wait_line_at(&HERD, "inside", &inside).await;
+    t.wait_line_at(&HERD, "outside", &outside).await;
+}
+
+#[tokio::test]
+async fn a_digest_is_not_a_command_while_anti_entropy_is_off() {
+    let t = common::start("cs131").await;
+    let line = "DIGEST Bona 1 kiwi 5.5\n";
+    assert_eq!(t.grading("Bailey", line).await, format!("? {line}"));
+}

@@ -6,8 +6,7 @@
 //! draws are independent of each other. Bursty loss is the one stateful exception: a
 //! [`LossChain`] per directed link, itself seeded from the seed and the link.
 
-// The engine wires these in separately; until then only the tests use them.
-#![allow(dead_code)]
+
 
 use std::hash::Hasher;
 use std::time::Duration;

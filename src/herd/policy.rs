@@ -3,8 +3,7 @@
 //! `gossip`). Pure: gossip's choice is drawn from a keyed hash of the seed and the report, so
 //! the same report at the same server always picks the same neighbours.
 
-// The engine wires these in separately; until then only the tests use them.
-#![allow(dead_code)]
+
 
 use std::collections::BTreeMap;
 use std::hash::Hasher;
