@@ -1,6 +1,7 @@
 //! The `herdctl` binary: parse the command line, then run the chosen face of the herd.
 
-use std::io::Write;
+use std::fmt::Write as _;
+use std::io::Write as _;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -139,10 +140,10 @@ async fn serve_headless(herd: HerdHandle, control: Option<ControlFrom>) -> Resul
     let mut startup = String::new();
     for server in snapshot.servers.iter().filter(|s| s.local) {
         if let Some(addr) = server.addr {
-            startup.push_str(&format!("{} {addr}\n", server.name));
+            let _ = writeln!(startup, "{} {addr}", server.name);
         }
     }
-    startup.push_str(&format!("seed {}\n", snapshot.seed));
+    let _ = writeln!(startup, "seed {}", snapshot.seed);
     // Best effort: a reader that stopped listening (a closed pipe) does not stop the herd.
     let mut stdout = std::io::stdout().lock();
     let _ = stdout.write_all(startup.as_bytes()).and_then(|()| stdout.flush());

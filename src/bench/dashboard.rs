@@ -12,7 +12,8 @@ use tokio::time::Instant;
 
 use crate::config::Topology;
 use crate::herd::{
-    EventKind, HerdEvent, HerdSnapshot, LinkSnapshot, LinkState, ServerSnapshot, Update,
+    EventKind, HerdEvent, HerdSnapshot, LinkFaultsView, LinkSnapshot, LinkState, ServerSnapshot,
+    Update,
 };
 use crate::tui::app::App;
 use crate::tui::history::History;
@@ -44,8 +45,8 @@ pub fn healthy_snapshot(topology: &Topology) -> HerdSnapshot {
         .map(|(a, b)| LinkSnapshot {
             a,
             b,
-            a_faults: Default::default(),
-            b_faults: Default::default(),
+            a_faults: LinkFaultsView::default(),
+            b_faults: LinkFaultsView::default(),
             a_to_b: LinkState::Up,
             b_to_a: LinkState::Up,
             sent: 0,

@@ -22,6 +22,7 @@ impl Directed {
         Self { from, to }
     }
 
+    #[must_use]
     pub fn reversed(self) -> Self {
         Self { from: self.to, to: self.from }
     }

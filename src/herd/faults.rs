@@ -233,7 +233,7 @@ impl Board {
                 replace(&mut slots.loss, record, timed, |(l, _, _)| *l == loss, |r| (loss, chain, r))
             }
             Setting::Dup(rate) => {
-                replace(&mut slots.dup, record, timed, |(d, _)| *d == rate, |r| (rate, r))
+                replace(&mut slots.dup, record, timed, |(d, _)| d.to_bits() == rate.to_bits(), |r| (rate, r))
             }
         };
         cell.any.store(!slots.is_clear(), Ordering::Relaxed);

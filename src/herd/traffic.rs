@@ -122,7 +122,7 @@ impl Traffic {
     pub fn step(&self, events: &EventBus) -> Option<(ServerId, ServerId, Update)> {
         let held = self.lock().pop_front()?;
         let released = (held.from, held.to, held.flood.update.clone());
-        self.release(held, events);
+        Self::release(held, events);
         Some(released)
     }
 
@@ -150,7 +150,7 @@ impl Traffic {
     }
 
     /// Hands one held report to its link now.
-    fn release(&self, mut held: Held, events: &EventBus) {
+    fn release(mut held: Held, events: &EventBus) {
         held.flood.due = due_after(held.flood.delay);
         let (from, to, update) = (held.from, held.to, held.flood.update.clone());
         let handed = held.queue.try_send(held.flood).map_err(|err| match err {
