@@ -314,3 +314,51 @@ async fn a_digest_is_not_a_command_while_anti_entropy_is_off() {
     let line = "DIGEST Bona 1 kiwi 5.5\n";
     assert_eq!(t.grading("Bailey", line).await, format!("? {line}"));
 }
+
+#[tokio::test]
+async fn events_are_numbered_without_gaps_timed_and_written_out_and_back() {
+    let mut t = common::start("cs131").await;
+    let mut watcher = t.herd.events();
+    t.control("loss Bona->Clark 100%").await;
+    t.control("dup Bailey->Campbell 100%").await;
+    t.control("delay Campbell->Jaquez 5ms").await;
+    t.iamat("Bailey", "kiwi", "+1+2", T).await;
+    t.iamat("Bailey", "kiwi", "+1+2", "1621464828.5").await;
+    t.settle(Duration::from_millis(200)).await;
+    let mut seen = Vec::new();
+    while let Ok(event) = watcher.try_recv() {
+        seen.push(event);
+    }
+    assert!(seen.len() > 30, "{} events", seen.len());
+    for pair in seen.windows(2) {
+        assert_eq!(pair[1].seq, pair[0].seq + 1, "{pair:?}");
+        assert!(pair[1].t_ns >= pair[0].t_ns, "{pair:?}");
+    }
+    for event in &seen {
+        let json = serde_json::to_string(event).unwrap();
+        let back: herdctl::herd::HerdEvent = serde_json::from_str(&json).unwrap();
+        assert_eq!(&back, event, "{json}");
+    }
+    // Two floods of the same client are two updates.
+    let updates: std::collections::HashSet<String> = seen
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::LocationStored { update, .. } => Some(update.to_string()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(updates.len(), 2, "{updates:?}");
+    let kinds: Vec<&str> = seen
+        .iter()
+        .map(|e| match &e.kind {
+            EventKind::FloodDuplicated { .. } => "dup",
+            EventKind::FloodDropped { .. } => "drop",
+            EventKind::FloodQueued { delay_ns, .. } if *delay_ns > 0 => "delay",
+            EventKind::Controlled { .. } => "control",
+            _ => "",
+        })
+        .collect();
+    for kind in ["dup", "drop", "delay", "control"] {
+        assert!(kinds.contains(&kind), "no {kind} event");
+    }
+}
