@@ -19,6 +19,7 @@ pub mod dashboard;
 mod convergence;
 mod drain;
 mod echo;
+mod faults;
 mod frame;
 mod histogram;
 mod load;
@@ -101,6 +102,9 @@ pub enum Part {
     Scale,
     /// Resident memory per idle client connection, and what closing them gives back.
     Connections,
+    /// IAMAT throughput with a lossy, a jittered and a duplicating link against none, and
+    /// where the drops fell.
+    Faults,
 }
 
 /// Sizes and durations of one run.
@@ -202,6 +206,7 @@ pub async fn run(args: BenchArgs) -> Result<()> {
             Part::Whatsat,
             Part::Memory,
             Part::Connections,
+            Part::Faults,
         ]
     } else {
         args.only.clone()
@@ -284,8 +289,18 @@ pub async fn measure(settings: &Settings, parts: &[Part], python: bool) -> Resul
     };
     let scale = if wants(Part::Scale) { scale::measure_all().await } else { Vec::new() };
     let stall = if wants(Part::Stall) { Some(stall::measure(settings).await?) } else { None };
+    let faults = if wants(Part::Faults) { Some(faults::measure(settings).await?) } else { None };
     let settings_json = settings.to_json(parts, script.is_some());
-    let parts =
-        report::Parts { iamat, whatsat, convergence, memory, frame, connections, scale, stall };
+    let parts = report::Parts {
+        iamat,
+        whatsat,
+        convergence,
+        memory,
+        frame,
+        connections,
+        scale,
+        stall,
+        faults,
+    };
     Ok(report::build(machine, settings_json, parts))
 }

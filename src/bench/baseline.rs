@@ -81,9 +81,9 @@ impl Drop for TempDir {
 struct Proc {
     child: Child,
     /// Kept open: the echo server exits when it closes, and nothing the child prints later
-    /// meets a closed pipe.
-    _stdin: Option<ChildStdin>,
-    _stdout: Option<tokio::io::Lines<BufReader<ChildStdout>>>,
+    /// meets a closed pipe. A herd run with `--control stdin` reads its commands here.
+    stdin: Option<ChildStdin>,
+    stdout: Option<tokio::io::Lines<BufReader<ChildStdout>>>,
 }
 
 /// A running system: its servers' names and addresses, its processes and its log directory.
@@ -116,6 +116,30 @@ impl System {
                 pids.get(index).copied()
             }
             _ => None,
+        }
+    }
+
+    /// Sends one command line to a herd started by [`start_herdctl_controlled`] and returns
+    /// its answer (`ok …`), or fails with the `error …` it got.
+    pub async fn control(&mut self, line: &str) -> Result<String> {
+        use tokio::io::AsyncWriteExt as _;
+        let proc = self.procs.first_mut().ok_or_else(|| eyre!("no process"))?;
+        let (Some(stdin), Some(stdout)) = (proc.stdin.as_mut(), proc.stdout.as_mut()) else {
+            bail!("this system takes no commands");
+        };
+        stdin.write_all(format!("{line}\n").as_bytes()).await?;
+        stdin.flush().await?;
+        loop {
+            let answer = timeout(STARTUP, stdout.next_line())
+                .await
+                .map_err(|_| eyre!("no answer to {line:?}"))??
+                .ok_or_else(|| eyre!("herdctl exited before answering {line:?}"))?;
+            if answer.starts_with("ok") {
+                return Ok(answer);
+            }
+            if answer.starts_with("error") {
+                bail!("{line:?}: {answer}");
+            }
         }
     }
 
@@ -292,7 +316,7 @@ async fn spawn(
         io::Result::Ok(())
     })
     .await;
-    let proc = Proc { child, _stdin: stdin, _stdout: Some(lines) };
+    let proc = Proc { child, stdin, stdout: Some(lines) };
     if servers.len() < count {
         let stderr = std::fs::read_to_string(&stderr_path).unwrap_or_default();
         let why = match read {
@@ -316,12 +340,23 @@ const NO_ROTATION: &str = "1000GiB";
 
 /// [`start_herdctl`], allowing `limit` for every address to be printed.
 pub async fn start_herdctl_within(spec: &str, limit: Duration) -> Result<System> {
+    start_herdctl_with(spec, limit, &[]).await
+}
+
+/// [`start_herdctl`] taking commands on its standard input (see [`System::control`]), with
+/// this seed.
+pub async fn start_herdctl_controlled(spec: &str, seed: u64) -> Result<System> {
+    let seed = seed.to_string();
+    start_herdctl_with(spec, STARTUP, &["--control", "stdin", "--seed", &seed]).await
+}
+
+async fn start_herdctl_with(spec: &str, limit: Duration, extra: &[&str]) -> Result<System> {
     let count = Topology::load(spec, 0)?.servers.len();
     let logs = TempDir::new("herdctl")?;
     let exe = std::env::current_exe().wrap_err("finding the herdctl binary")?;
     let mut command = Command::new(exe);
     command.args(["--headless", "--topology", spec, "--base-port", "0", "--log-dir"]);
-    command.arg(logs.path()).args(["--log-max-size", NO_ROTATION]);
+    command.arg(logs.path()).args(["--log-max-size", NO_ROTATION]).args(extra);
     let (proc, servers) = spawn(command, count, logs.path(), "herdctl", limit).await?;
     Ok(System { kind: Kind::Herdctl, servers, procs: vec![proc], logs })
 }

@@ -10,6 +10,7 @@ use serde::Serialize;
 use super::baseline::Kind;
 use super::connections::Connections;
 use super::convergence::Convergence;
+use super::faults::{self, FaultCost};
 use super::frame::FrameTime;
 use super::machine::Machine;
 use super::memory::{self, Memory};
@@ -28,6 +29,7 @@ pub struct Parts {
     pub connections: Vec<Connections>,
     pub scale: Vec<Scale>,
     pub stall: Option<Stall>,
+    pub faults: Option<FaultCost>,
 }
 
 /// Everything one bench run measured.
@@ -197,7 +199,48 @@ fn rows(report: &Parts) -> Vec<Row> {
     connections_rows(report, &mut rows);
     scale_rows(report, &mut rows);
     stall_rows(report, &mut rows);
+    fault_rows(report, &mut rows);
     rows
+}
+
+fn fault_rows(report: &Parts, rows: &mut Vec<Row>) {
+    let Some(cost) = &report.faults else { return };
+    let section = "faults";
+    let name = format!(
+        "IAMAT {} clients × {} pipelined, cs131, with {}",
+        faults::CLIENTS,
+        faults::WINDOW,
+        cost.faults.join(", ")
+    );
+    rows.push(
+        Row::new(section, name, "req/s")
+            .values(cost.faulted.sustained_rate, None, None)
+            .baseline(cost.clean.sustained_rate)
+            .note("baseline: the same load on a herd with no fault"),
+    );
+    let (from, to) = faults::LOSSY;
+    let lossy: u64 = cost
+        .drops
+        .iter()
+        .filter(|d| (d.from.as_str(), d.to.as_str()) == faults::LOSSY)
+        .map(|d| d.count)
+        .sum();
+    let elsewhere = cost.dropped_elsewhere();
+    let verdict = if elsewhere == 0 {
+        "no other link dropped anything".to_owned()
+    } else {
+        format!("OTHER LINKS DROPPED REPORTS: {}", drop_list(cost.drops.iter()))
+    };
+    rows.push(
+        Row::new(section, format!("reports dropped on {from}→{to}"), "reports")
+            .values(Some(lossy as f64), None, None)
+            .note(verdict),
+    );
+    rows.push(
+        Row::new(section, "messages per update, with the faults".to_owned(), "msgs")
+            .values(cost.faulted.messages_per_update, None, None)
+            .baseline(cost.clean.messages_per_update),
+    );
 }
 
 fn mib(bytes: u64) -> f64 {

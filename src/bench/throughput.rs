@@ -113,7 +113,7 @@ pub async fn iamat(settings: &Settings, script: Option<&AsyncioScript>) -> Resul
     Ok(runs)
 }
 
-async fn iamat_on(
+pub(super) async fn iamat_on(
     system: &System,
     settings: &Settings,
     framing: Framing,
