@@ -15,8 +15,8 @@
 
 mod baseline;
 mod connections;
-pub mod dashboard;
 mod convergence;
+pub mod dashboard;
 mod drain;
 mod echo;
 mod faults;

@@ -1203,7 +1203,6 @@ fn parse_burst(text: &str) -> Result<f64, String> {
     }
 }
 
-
 /// A client id as the protocol sees one: no white space (ASCII or not), no control bytes.
 fn check_client(text: &str) -> Result<String, String> {
     if text.chars().any(char::is_control) {

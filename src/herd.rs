@@ -36,19 +36,19 @@ use admission::{Admission, LinkEnds};
 /// The connection framing, public only so that the fuzz tests can drive it (not a stable API).
 #[doc(hidden)]
 pub use codec::{Frame, LineDecoder};
+use control::{ActiveFault, Delay, Directed, Links, Policy};
 pub use control::{Applied, Control, ControlError};
+pub use events::{
+    DropReason, EventBus, EventKind, HerdEvent, LinkFaultsView, ServerId, Subscription, Update,
+};
+use faults::Board;
+pub use link::LinkState;
+use link::{Link, LinkStats};
+use log::ServerLog;
 /// How many messages one report costs under `storm`, public so that tests can check the herd
 /// against it (not a stable API).
 #[doc(hidden)]
 pub use policy::storm_messages;
-pub use events::{
-    DropReason, EventBus, EventKind, HerdEvent, LinkFaultsView, ServerId, Subscription, Update,
-};
-pub use link::LinkState;
-use control::{ActiveFault, Delay, Directed, Links, Policy};
-use faults::Board;
-use link::{Link, LinkStats};
-use log::ServerLog;
 use server::{Node, Outbox};
 
 /// How long a link's writes may make no progress before the link counts as stalled: far
@@ -516,11 +516,7 @@ impl HerdHandle {
             links,
             faults: shared.board.active(),
             policy: shared.policy(),
-            anti_entropy: shared
-                .anti_entropy
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .every,
+            anti_entropy: shared.anti_entropy.lock().unwrap_or_else(PoisonError::into_inner).every,
             seed: shared.board.seed(),
             paused: shared.traffic.paused(),
             held: shared.traffic.held(),

@@ -448,12 +448,16 @@ fn control_stdin_answers_each_command_with_one_line_and_outlives_its_input() {
     let refused = ask("loss Bona->Clark 120%");
     assert!(refused.starts_with("error bad rate \"120%\": expected 0% to 100%"), "{refused}");
     let at = ask("iamat Bona kiwi +34.068930-118.445127 1621464827.5");
-    assert!(at.starts_with("ok AT Bona ") && at.ends_with(" kiwi +34.068930-118.445127 1621464827.5"));
+    assert!(
+        at.starts_with("ok AT Bona ") && at.ends_with(" kiwi +34.068930-118.445127 1621464827.5")
+    );
     let faults = ask("faults");
-    let json: serde_json::Value = serde_json::from_str(faults.strip_prefix("ok ").unwrap()).unwrap();
+    let json: serde_json::Value =
+        serde_json::from_str(faults.strip_prefix("ok ").unwrap()).unwrap();
     assert_eq!(json["faults"][0]["label"], "cut Bona->Clark", "{faults}");
     let places = ask("whatsat Bona kiwi 10 2");
-    let json: serde_json::Value = serde_json::from_str(places.strip_prefix("ok ").unwrap()).unwrap();
+    let json: serde_json::Value =
+        serde_json::from_str(places.strip_prefix("ok ").unwrap()).unwrap();
     assert!(json["at"].as_str().unwrap().starts_with("AT Bona "), "{places}");
     assert!(json["places"]["results"].as_array().unwrap().len() <= 2, "{places}");
     let filter = ask("filter Bona");

@@ -41,9 +41,10 @@ async fn total_loss_on_one_link_makes_its_receiver_learn_the_other_way() {
     assert_eq!((reason, fault.as_str()), (DropReason::Lost, "loss Bona->Clark 100%"));
     let (clark, jaquez) = (t.id("Clark"), t.id("Jaquez"));
     let via = t
-        .wait_for("Clark stores kiwi", |e| {
-            matches!(e, EventKind::LocationStored { server, .. } if *server == clark)
-        })
+        .wait_for(
+            "Clark stores kiwi",
+            |e| matches!(e, EventKind::LocationStored { server, .. } if *server == clark),
+        )
         .await;
     assert!(matches!(via, EventKind::LocationStored { from: Some(f), .. } if f == jaquez));
     t.wait_line_at(&HERD, "kiwi", &line).await;
@@ -114,9 +115,12 @@ async fn a_fault_given_for_heals_itself_on_time() {
     let mut t = common::start("line:3").await;
     let started = Instant::now();
     t.control("cut S1 S2 for 300ms").await;
-    let label = t.wait_for("the cut to heal", |e| matches!(e, EventKind::FaultExpired { .. })).await;
+    let label =
+        t.wait_for("the cut to heal", |e| matches!(e, EventKind::FaultExpired { .. })).await;
     let elapsed = started.elapsed();
-    assert!(matches!(label, EventKind::FaultExpired { label } if &*label == "cut S1<->S2 for 300ms"));
+    assert!(
+        matches!(label, EventKind::FaultExpired { label } if &*label == "cut S1<->S2 for 300ms")
+    );
     assert!(elapsed >= Duration::from_millis(300), "healed after {elapsed:?}");
     assert!(elapsed < Duration::from_millis(600), "healed after {elapsed:?}");
     let Applied::Faults { faults } = t.control("faults").await else { panic!() };
@@ -131,9 +135,10 @@ async fn a_duplicated_report_is_stored_once() {
     t.control("dup S1->S2 100%").await;
     let line = t.iamat("S1", "kiwi", "+1+2", T).await;
     let s2 = t.id("S2");
-    t.wait_for("the second copy to be suppressed", |e| {
-        matches!(e, EventKind::FloodSuppressed { server, .. } if *server == s2)
-    })
+    t.wait_for(
+        "the second copy to be suppressed",
+        |e| matches!(e, EventKind::FloodSuppressed { server, .. } if *server == s2),
+    )
     .await;
     t.wait_line_at(&["S2"], "kiwi", &line).await;
     let Applied::Faults { faults } = t.control("faults").await else { panic!() };
@@ -147,7 +152,8 @@ async fn a_delayed_link_delivers_late_and_names_its_delay() {
     let started = Instant::now();
     let reply = t.grading("S1", &format!("IAMAT kiwi +1+1 {}", common::now_text())).await;
     assert!(started.elapsed() < Duration::from_millis(200), "the client waited: {reply}");
-    let queued = t.wait_for("the delayed hop", |e| matches!(e, EventKind::FloodQueued { .. })).await;
+    let queued =
+        t.wait_for("the delayed hop", |e| matches!(e, EventKind::FloodQueued { .. })).await;
     let EventKind::FloodQueued { delay_ns, delayed_by, .. } = queued else { unreachable!() };
     assert_eq!((delay_ns, delayed_by.as_deref()), (200_000_000, Some("delay S1->S2 200ms")));
     t.wait_stored_at(&["S3"], "kiwi").await;

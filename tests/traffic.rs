@@ -50,5 +50,9 @@ async fn pause_holds_floods_step_releases_one_resume_the_rest() {
     t.wait_stored_at(&["S1", "S2", "S3"], "kiwi").await;
     t.wait_stored_at(&["S1", "S2", "S3"], "apple").await;
     let after = t.control("step").await;
-    assert_eq!(after, Applied::unchanged("not paused: pause first"), "nothing is held after resume");
+    assert_eq!(
+        after,
+        Applied::unchanged("not paused: pause first"),
+        "nothing is held after resume"
+    );
 }

@@ -105,7 +105,13 @@ pub fn busy_app(servers: usize, clients: usize) -> App {
         let client: Arc<str> = format!("client-{:05}.example.org", server % clients.max(1)).into();
         let update = update(&client, 0);
         let (from, to) = (server, (server + 1) % n);
-        app.apply(&event(EventKind::FloodQueued { from, to, update, delay_ns: 0, delayed_by: None }));
+        app.apply(&event(EventKind::FloodQueued {
+            from,
+            to,
+            update,
+            delay_ns: 0,
+            delayed_by: None,
+        }));
     }
     app.tick(now + Duration::from_millis(200));
     app

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use proptest::prelude::*;
 
-use crate::herd::control::{fmt_duration as format_duration, fmt_rate as format_rate};
 use super::*;
+use crate::herd::control::{fmt_duration as format_duration, fmt_rate as format_rate};
 
 const BAILEY: ServerId = 0;
 const BONA: ServerId = 1;

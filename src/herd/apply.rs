@@ -5,7 +5,9 @@
 use std::sync::{Arc, PoisonError};
 use std::time::Duration;
 
-use super::control::{Applied, Control, ControlError, Delay, Directed, Links, fmt_duration, link_name};
+use super::control::{
+    Applied, Control, ControlError, Delay, Directed, Links, fmt_duration, link_name,
+};
 use super::events::{EventKind, ServerId};
 use super::faults::{Kind, Record, Setting};
 use super::{HerdHandle, LinkState, bind, launch, stop};
@@ -29,7 +31,8 @@ impl HerdHandle {
             }
             Control::Heal { links } => self.lift_links(links, Kind::Cut, "is not cut")?,
             Control::HealAll => {
-                let cut: Vec<Directed> = self.directed().filter(|&l| self.has(l, Kind::Cut)).collect();
+                let cut: Vec<Directed> =
+                    self.directed().filter(|&l| self.has(l, Kind::Cut)).collect();
                 if cut.is_empty() {
                     Applied::unchanged("no link is cut")
                 } else {
@@ -48,6 +51,7 @@ impl HerdHandle {
                 self.set_links(&links, Setting::Cut, &control, *lasting, "cut")?
             }
             Control::Delay { links: Links::All, delay, lasting } => {
+                check_delay(*delay)?;
                 self.delay_all(*delay, &control, *lasting)
             }
             Control::Delay { links: Links::Some(links), delay, lasting } => {
@@ -74,7 +78,13 @@ impl HerdHandle {
                 if *rate == 0.0 {
                     self.lift_links(links, Kind::Dup, "duplicates nothing")?
                 } else {
-                    self.set_links(links, Setting::Dup(*rate), &control, *lasting, "duplicating so")?
+                    self.set_links(
+                        links,
+                        Setting::Dup(*rate),
+                        &control,
+                        *lasting,
+                        "duplicating so",
+                    )?
                 }
             }
             Control::Reset => self.reset(),
@@ -194,7 +204,11 @@ impl HerdHandle {
                 format!("{name} is not hung")
             }));
         }
-        let note = if hung { "hung by operator: reads, answers and forwards nothing" } else { "unhung by operator" };
+        let note = if hung {
+            "hung by operator: reads, answers and forwards nothing"
+        } else {
+            "unhung by operator"
+        };
         self.shared.logs[server].note(note);
         self.shared.events.emit(|| EventKind::ServerHung { server, hung });
         if let Some(record) = expiry {
@@ -219,8 +233,10 @@ impl HerdHandle {
         let changed: Vec<Directed> =
             links.iter().copied().filter(|&l| self.shared.board.set(l, setting, &record)).collect();
         if changed.is_empty() {
-            let names: Vec<String> = links.iter().map(|&l| link_name(l, &self.shared.names)).collect();
-            let (subject, be) = if names.len() == 1 { (names[0].clone(), "is") } else { (names.join(", "), "are") };
+            let names: Vec<String> =
+                links.iter().map(|&l| link_name(l, &self.shared.names)).collect();
+            let (subject, be) =
+                if names.len() == 1 { (names[0].clone(), "is") } else { (names.join(", "), "are") };
             return Ok(Applied::unchanged(format!("{subject} {be} already {verb}")));
         }
         self.link_faults_changed(&changed, &text);
@@ -232,7 +248,12 @@ impl HerdHandle {
 
     /// Lifts one kind of fault from `links`; `not` says what a link is when there was nothing
     /// to lift (`Bona->Clark is not cut`).
-    fn lift_links(&self, links: &[Directed], kind: Kind, not: &str) -> Result<Applied, ControlError> {
+    fn lift_links(
+        &self,
+        links: &[Directed],
+        kind: Kind,
+        not: &str,
+    ) -> Result<Applied, ControlError> {
         self.check_links(links)?;
         let lifted: Vec<Directed> =
             links.iter().copied().filter(|&l| self.shared.board.lift(l, kind)).collect();
@@ -274,9 +295,6 @@ impl HerdHandle {
     }
 
     fn delay_all(&self, delay: Delay, control: &Control, lasting: Option<Duration>) -> Applied {
-        if let Err(err) = check_delay(delay) {
-            return Applied::unchanged(err.to_string());
-        }
         let off = delay.delay.is_zero() && delay.jitter.is_zero();
         let current = self.shared.board.all_delay();
         if off && current.is_none() && !self.directed().any(|l| self.has(l, Kind::Delay)) {
@@ -284,10 +302,9 @@ impl HerdHandle {
         }
         let text = self.describe(control);
         let record = (!off).then(|| self.shared.board.record(text.clone(), lasting));
-        let lifted = self.shared.board.set_all_delay(record.clone().map(|r| (delay, r)));
+        self.shared.board.set_all_delay(record.clone().map(|r| (delay, r)));
         let every: Vec<Directed> = self.directed().collect();
         self.link_faults_changed(&every, &text);
-        let _ = lifted;
         if let (Some(record), Some(_)) = (&record, lasting) {
             self.expire(record);
         }
@@ -313,7 +330,8 @@ impl HerdHandle {
         }
         let last = groups.len() - 1;
         let group = |id: ServerId| group_of[id].unwrap_or(last);
-        let links: Vec<Directed> = self.directed().filter(|l| group(l.from) != group(l.to)).collect();
+        let links: Vec<Directed> =
+            self.directed().filter(|l| group(l.from) != group(l.to)).collect();
         if links.is_empty() {
             return Err(ControlError::Invalid("no link crosses these groups".into()));
         }

@@ -109,28 +109,60 @@ impl std::fmt::Display for Policy {
 #[serde(tag = "control", rename_all = "kebab-case")]
 pub enum Control {
     /// Stop a server: its port closes, its connections and links end, its table is gone.
-    Kill { server: ServerId },
+    Kill {
+        server: ServerId,
+    },
     /// Start a stopped server again, empty, on the address it had.
-    Restart { server: ServerId },
+    Restart {
+        server: ServerId,
+    },
     /// Freeze a server like a stopped process: connections still complete, but it reads,
     /// answers and forwards nothing.
-    Hang { server: ServerId, lasting: Option<Duration> },
-    Unhang { server: ServerId },
+    Hang {
+        server: ServerId,
+        lasting: Option<Duration>,
+    },
+    Unhang {
+        server: ServerId,
+    },
     /// Drop every report sent over these directed links (connections stay up).
-    Cut { links: Vec<Directed>, lasting: Option<Duration> },
+    Cut {
+        links: Vec<Directed>,
+        lasting: Option<Duration>,
+    },
     /// Lift the cuts (and partitions, isolations) on these directed links.
-    Heal { links: Vec<Directed> },
+    Heal {
+        links: Vec<Directed>,
+    },
     /// Lift every cut.
     HealAll,
     /// Cut every link between servers of different groups, both ways. Servers not named
     /// belong to the last group.
-    Partition { groups: Vec<Vec<ServerId>>, lasting: Option<Duration> },
+    Partition {
+        groups: Vec<Vec<ServerId>>,
+        lasting: Option<Duration>,
+    },
     /// Cut every link of one server, both ways.
-    Isolate { server: ServerId, lasting: Option<Duration> },
-    Delay { links: Links, delay: Delay, lasting: Option<Duration> },
-    Loss { links: Vec<Directed>, loss: Loss, lasting: Option<Duration> },
+    Isolate {
+        server: ServerId,
+        lasting: Option<Duration>,
+    },
+    Delay {
+        links: Links,
+        delay: Delay,
+        lasting: Option<Duration>,
+    },
+    Loss {
+        links: Vec<Directed>,
+        loss: Loss,
+        lasting: Option<Duration>,
+    },
     /// Deliver this fraction (`0.0..=1.0`) of AT lines twice.
-    Dup { links: Vec<Directed>, rate: f64, lasting: Option<Duration> },
+    Dup {
+        links: Vec<Directed>,
+        rate: f64,
+        lasting: Option<Duration>,
+    },
     /// Clear every fault (not kills), resume traffic, delay 0.
     Reset,
     /// Hold every report between servers until `step` or `resume`.
@@ -139,9 +171,13 @@ pub enum Control {
     Step,
     /// Release every held report and stop holding.
     Resume,
-    Policy { policy: Policy },
+    Policy {
+        policy: Policy,
+    },
     /// Periodic digest exchange with one neighbour (`None`: off).
-    AntiEntropy { every: Option<Duration> },
+    AntiEntropy {
+        every: Option<Duration>,
+    },
     /// List the active faults (changes nothing).
     Faults,
 }
@@ -252,69 +288,69 @@ impl Control {
     /// directed link or both directions of one link comes out as its links joined by commas.
     pub fn describe(&self, names: &[String]) -> String {
         let control = self;
-    let name = |id: ServerId| server_name(id, names);
-    let links = |links: &[Directed]| render_links(links, names);
-    let (line, lasting) = match control {
-        Self::Kill { server } => (format!("kill {}", name(*server)), None),
-        Self::Restart { server } => (format!("restart {}", name(*server)), None),
-        Self::Hang { server, lasting } => (format!("hang {}", name(*server)), *lasting),
-        Self::Unhang { server } => (format!("unhang {}", name(*server)), None),
-        Self::Cut { links: cut, lasting } => (format!("cut {}", links(cut)), *lasting),
-        Self::Heal { links: healed } => (format!("heal {}", links(healed)), None),
-        Self::HealAll => ("heal all".to_owned(), None),
-        Self::Partition { groups, lasting } => {
-            let groups: Vec<String> = groups
-                .iter()
-                .map(|group| group.iter().map(|&id| name(id)).collect::<Vec<_>>().join(","))
-                .collect();
-            (format!("partition {}", groups.join(" / ")), *lasting)
-        }
-        Self::Isolate { server, lasting } => (format!("isolate {}", name(*server)), *lasting),
-        Self::Delay { links: delayed, delay, lasting } => {
-            let target = match delayed {
-                Links::All => "all".to_owned(),
-                Links::Some(some) => links(some),
-            };
-            let value = match delay.delay {
-                zero if zero.is_zero() && delay.jitter.is_zero() => "off".to_owned(),
-                zero if zero.is_zero() => "0".to_owned(),
-                value => fmt_duration(value),
-            };
-            let mut line = format!("delay {target} {value}");
-            if !delay.jitter.is_zero() {
-                let _ = write!(line, " jitter {}", fmt_duration(delay.jitter));
+        let name = |id: ServerId| server_name(id, names);
+        let links = |links: &[Directed]| render_links(links, names);
+        let (line, lasting) = match control {
+            Self::Kill { server } => (format!("kill {}", name(*server)), None),
+            Self::Restart { server } => (format!("restart {}", name(*server)), None),
+            Self::Hang { server, lasting } => (format!("hang {}", name(*server)), *lasting),
+            Self::Unhang { server } => (format!("unhang {}", name(*server)), None),
+            Self::Cut { links: cut, lasting } => (format!("cut {}", links(cut)), *lasting),
+            Self::Heal { links: healed } => (format!("heal {}", links(healed)), None),
+            Self::HealAll => ("heal all".to_owned(), None),
+            Self::Partition { groups, lasting } => {
+                let groups: Vec<String> = groups
+                    .iter()
+                    .map(|group| group.iter().map(|&id| name(id)).collect::<Vec<_>>().join(","))
+                    .collect();
+                (format!("partition {}", groups.join(" / ")), *lasting)
             }
-            if delay.spread == Spread::Normal {
-                line.push_str(" normal");
+            Self::Isolate { server, lasting } => (format!("isolate {}", name(*server)), *lasting),
+            Self::Delay { links: delayed, delay, lasting } => {
+                let target = match delayed {
+                    Links::All => "all".to_owned(),
+                    Links::Some(some) => links(some),
+                };
+                let value = match delay.delay {
+                    zero if zero.is_zero() && delay.jitter.is_zero() => "off".to_owned(),
+                    zero if zero.is_zero() => "0".to_owned(),
+                    value => fmt_duration(value),
+                };
+                let mut line = format!("delay {target} {value}");
+                if !delay.jitter.is_zero() {
+                    let _ = write!(line, " jitter {}", fmt_duration(delay.jitter));
+                }
+                if delay.spread == Spread::Normal {
+                    line.push_str(" normal");
+                }
+                (line, *lasting)
             }
-            (line, *lasting)
-        }
-        Self::Loss { links: lossy, loss, lasting } => {
-            let mut line = format!("loss {} {}", links(lossy), fmt_rate(loss.rate));
-            #[allow(clippy::float_cmp, reason = "1 exactly is the default, left unsaid")]
-            if loss.burst != 1.0 {
-                let _ = write!(line, " burst {}", loss.burst);
+            Self::Loss { links: lossy, loss, lasting } => {
+                let mut line = format!("loss {} {}", links(lossy), fmt_rate(loss.rate));
+                #[allow(clippy::float_cmp, reason = "1 exactly is the default, left unsaid")]
+                if loss.burst != 1.0 {
+                    let _ = write!(line, " burst {}", loss.burst);
+                }
+                (line, *lasting)
             }
-            (line, *lasting)
+            Self::Dup { links: doubled, rate, lasting } => {
+                (format!("dup {} {}", links(doubled), fmt_rate(*rate)), *lasting)
+            }
+            Self::Reset => ("reset".to_owned(), None),
+            Self::Pause => ("pause".to_owned(), None),
+            Self::Step => ("step".to_owned(), None),
+            Self::Resume => ("resume".to_owned(), None),
+            Self::Faults => ("faults".to_owned(), None),
+            Self::Policy { policy } => (format!("policy {policy}"), None),
+            Self::AntiEntropy { every: None } => ("anti-entropy off".to_owned(), None),
+            Self::AntiEntropy { every: Some(every) } => {
+                (format!("anti-entropy every={}", fmt_duration(*every)), None)
+            }
+        };
+        match lasting {
+            Some(lasting) => format!("{line} for {}", fmt_duration(lasting)),
+            None => line,
         }
-        Self::Dup { links: doubled, rate, lasting } => {
-            (format!("dup {} {}", links(doubled), fmt_rate(*rate)), *lasting)
-        }
-        Self::Reset => ("reset".to_owned(), None),
-        Self::Pause => ("pause".to_owned(), None),
-        Self::Step => ("step".to_owned(), None),
-        Self::Resume => ("resume".to_owned(), None),
-        Self::Faults => ("faults".to_owned(), None),
-        Self::Policy { policy } => (format!("policy {policy}"), None),
-        Self::AntiEntropy { every: None } => ("anti-entropy off".to_owned(), None),
-        Self::AntiEntropy { every: Some(every) } => {
-            (format!("anti-entropy every={}", fmt_duration(*every)), None)
-        }
-    };
-    match lasting {
-        Some(lasting) => format!("{line} for {}", fmt_duration(lasting)),
-        None => line,
-    }
     }
 }
 

@@ -6,8 +6,6 @@
 //! draws are independent of each other. Bursty loss is the one stateful exception: a
 //! [`LossChain`] per directed link, itself seeded from the seed and the link.
 
-
-
 use std::hash::Hasher;
 use std::time::Duration;
 

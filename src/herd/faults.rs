@@ -105,7 +105,8 @@ pub enum Verdict {
 }
 
 impl Verdict {
-    const CLEAR: Self = Self::Deliver { copies: 1, delay: Duration::ZERO, delayed_by: None, dup_by: None };
+    const CLEAR: Self =
+        Self::Deliver { copies: 1, delay: Duration::ZERO, delayed_by: None, dup_by: None };
 }
 
 /// Which kind of link fault a change is about.
@@ -190,13 +191,8 @@ impl Board {
             loss: slots.loss.as_ref().map(|(l, _, _)| *l),
             dup: slots.dup.as_ref().map(|(d, _)| *d),
         };
-        let key = FateKey {
-            seed: self.seed,
-            link,
-            client: &update.client,
-            time: &update.time,
-            hop,
-        };
+        let key =
+            FateKey { seed: self.seed, link, client: &update.client, time: &update.time, hop };
         let chain = slots.loss.as_mut().and_then(|(_, chain, _)| chain.as_mut());
         match fate::fate(&key, &faults, chain) {
             Fate::Cut => drop_by(slots.cut.as_ref(), DropReason::Cut),
@@ -230,11 +226,21 @@ impl Board {
             }
             Setting::Loss(loss) => {
                 let chain = LossChain::needed(loss).then(|| LossChain::new(self.seed, link, loss));
-                replace(&mut slots.loss, record, timed, |(l, _, _)| *l == loss, |r| (loss, chain, r))
+                replace(
+                    &mut slots.loss,
+                    record,
+                    timed,
+                    |(l, _, _)| *l == loss,
+                    |r| (loss, chain, r),
+                )
             }
-            Setting::Dup(rate) => {
-                replace(&mut slots.dup, record, timed, |(d, _)| d.to_bits() == rate.to_bits(), |r| (rate, r))
-            }
+            Setting::Dup(rate) => replace(
+                &mut slots.dup,
+                record,
+                timed,
+                |(d, _)| d.to_bits() == rate.to_bits(),
+                |r| (rate, r),
+            ),
         };
         cell.any.store(!slots.is_clear(), Ordering::Relaxed);
         changed
@@ -268,14 +274,12 @@ impl Board {
     }
 
     /// Sets (or with `None` lifts) the delay of every link, and lifts every link's own.
-    /// Returns the links whose own delay was lifted.
-    pub fn set_all_delay(&self, delay: Option<(Delay, Arc<Record>)>) -> Vec<Directed> {
+    pub fn set_all_delay(&self, delay: Option<(Delay, Arc<Record>)>) {
         self.any_all.store(delay.is_some(), Ordering::Relaxed);
         *lock(&self.all_delay) = delay;
-        let mut lifted: Vec<Directed> =
-            self.links.keys().copied().filter(|&link| self.lift(link, Kind::Delay)).collect();
-        lifted.sort_unstable();
-        lifted
+        for &link in self.links.keys() {
+            self.lift(link, Kind::Delay);
+        }
     }
 
     pub fn all_delay(&self) -> Option<Delay> {

@@ -468,11 +468,7 @@ impl Link {
 
     /// The rest of a stalled write: waits for the neighbour to read again, dropping every
     /// report handed to the link meanwhile.
-    async fn write_stalled(
-        &mut self,
-        conn: &mut Connection,
-        mut rest: &[u8],
-    ) -> io::Result<()> {
+    async fn write_stalled(&mut self, conn: &mut Connection, mut rest: &[u8]) -> io::Result<()> {
         self.stats.set_state(LinkState::Stalled);
         self.log.note(format_args!(
             "link to {} stalled: no write went through for {}; its reports are dropped until it \

@@ -3,8 +3,6 @@
 //! `gossip`). Pure: gossip's choice is drawn from a keyed hash of the seed and the report, so
 //! the same report at the same server always picks the same neighbours.
 
-
-
 use std::collections::BTreeMap;
 use std::hash::Hasher;
 

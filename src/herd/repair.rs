@@ -73,9 +73,9 @@ pub(super) fn offer(node: &Node, outbox: &Outbox, ask: bool) {
     }
     let Some(addr) = shared.addr(outbox.to) else { return };
     let table = node.table.entries();
-    let entries = table.iter().map(|(client, _, line)| {
-        (&**client, line.rsplit(' ').next().unwrap_or_default())
-    });
+    let entries = table
+        .iter()
+        .map(|(client, _, line)| (&**client, line.rsplit(' ').next().unwrap_or_default()));
     let lines = protocol::digest_lines(&node.name, ask, entries, protocol::DIGEST_ENTRIES);
     let (log, to) = (node.log.clone(), shared.name(outbox.to).to_owned());
     tokio::spawn(async move {
@@ -86,9 +86,10 @@ pub(super) fn offer(node: &Node, outbox: &Outbox, ask: bool) {
             }
             stream.shutdown().await
         };
-        if let Err(err) = tokio::time::timeout(Duration::from_secs(1), sent).await.unwrap_or_else(
-            |_| Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "timed out")),
-        ) {
+        if let Err(err) = tokio::time::timeout(Duration::from_secs(1), sent)
+            .await
+            .unwrap_or_else(|_| Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "timed out")))
+        {
             log.note(format_args!("anti-entropy: no digest to {to}: {err}"));
         }
     });

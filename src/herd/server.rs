@@ -14,9 +14,9 @@ use super::control::{Directed, Policy};
 use super::events::{DropReason, EventKind, ServerId, Update};
 use super::faults::Verdict;
 use super::flood::{self, Handoffs};
-use super::policy::{self, Received};
 use super::link::{Flood, LinkStats, RelayQueue};
 use super::log::ServerLog;
+use super::policy::{self, Received};
 use super::table::ClientTable;
 use super::traffic::Handoff;
 use crate::places::{self, NearbyQuery};
@@ -239,15 +239,14 @@ impl Node {
             // The course's rule, without building a list of targets.
             let mut wire: Option<Bytes> = None;
             for outbox in self.outboxes.iter().filter(|o| Some(o.to) != sender) {
-                let wire = wire
-                    .get_or_insert_with(|| flood::wire_line(&text, &self.name, None).into());
+                let wire =
+                    wire.get_or_insert_with(|| flood::wire_line(&text, &self.name, None).into());
                 self.hand_off(outbox, wire, &update, 0, sender.is_some(), handoffs).await;
             }
             return;
         }
         let neighbours: Vec<ServerId> = self.outboxes.iter().map(|o| o.to).collect();
-        let received =
-            Received { sender, new, ttl, server: self.id, client, time: time_text };
+        let received = Received { sender, new, ttl, server: self.id, client, time: time_text };
         let forward = policy::forward(policy, self.shared.board.seed(), &neighbours, &received);
         if forward.targets.is_empty() {
             return;
@@ -349,7 +348,13 @@ impl Node {
     }
 
     /// Counts, logs and announces a report not handed to `outbox`'s link.
-    fn dropped(&self, outbox: &Outbox, update: &Update, reason: DropReason, fault: Option<Arc<str>>) {
+    fn dropped(
+        &self,
+        outbox: &Outbox,
+        update: &Update,
+        reason: DropReason,
+        fault: Option<Arc<str>>,
+    ) {
         outbox.stats.count_dropped(1);
         let to = outbox.to;
         match &fault {

@@ -6,11 +6,9 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use herdctl::config::Topology;
 use herdctl::command::{self, Command, Context};
-use herdctl::herd::{
-    Applied, EventKind, Herd, HerdConfig, HerdHandle, ServerId, Subscription,
-};
+use herdctl::config::Topology;
+use herdctl::herd::{Applied, EventKind, Herd, HerdConfig, HerdHandle, ServerId, Subscription};
 use herdctl::places::Places;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
