@@ -27,7 +27,7 @@ impl HerdHandle {
             }
             Control::Unhang { server } => self.hang(*server, None)?,
             Control::Cut { links, lasting } => {
-                self.set_links(links, Setting::Cut, &control, *lasting, "cut")?
+                self.set_links(links, Setting::Cut, &control, *lasting)?
             }
             Control::Heal { links } => self.lift_links(links, Kind::Cut, "is not cut")?,
             Control::HealAll => {
@@ -42,13 +42,13 @@ impl HerdHandle {
             }
             Control::Partition { groups, lasting } => {
                 let links = self.partition_links(groups)?;
-                self.set_links(&links, Setting::Cut, &control, *lasting, "cut")?
+                self.set_links(&links, Setting::Cut, &control, *lasting)?
             }
             Control::Isolate { server, lasting } => {
                 self.check_server(*server)?;
                 let links: Vec<Directed> =
                     self.directed().filter(|l| l.from == *server || l.to == *server).collect();
-                self.set_links(&links, Setting::Cut, &control, *lasting, "cut")?
+                self.set_links(&links, Setting::Cut, &control, *lasting)?
             }
             Control::Delay { links: Links::All, delay, lasting } => {
                 check_delay(*delay)?;
@@ -59,7 +59,7 @@ impl HerdHandle {
                 if delay.delay.is_zero() && delay.jitter.is_zero() {
                     self.lift_links(links, Kind::Delay, "has no delay of its own")?
                 } else {
-                    self.set_links(links, Setting::Delay(*delay), &control, *lasting, "delayed so")?
+                    self.set_links(links, Setting::Delay(*delay), &control, *lasting)?
                 }
             }
             Control::Loss { links, loss, lasting } => {
@@ -70,7 +70,7 @@ impl HerdHandle {
                 if loss.rate == 0.0 {
                     self.lift_links(links, Kind::Loss, "has no loss")?
                 } else {
-                    self.set_links(links, Setting::Loss(*loss), &control, *lasting, "lossy so")?
+                    self.set_links(links, Setting::Loss(*loss), &control, *lasting)?
                 }
             }
             Control::Dup { links, rate, lasting } => {
@@ -78,13 +78,7 @@ impl HerdHandle {
                 if *rate == 0.0 {
                     self.lift_links(links, Kind::Dup, "duplicates nothing")?
                 } else {
-                    self.set_links(
-                        links,
-                        Setting::Dup(*rate),
-                        &control,
-                        *lasting,
-                        "duplicating so",
-                    )?
+                    self.set_links(links, Setting::Dup(*rate), &control, *lasting)?
                 }
             }
             Control::Reset => self.reset(),
@@ -217,15 +211,14 @@ impl HerdHandle {
         Ok(Applied::changed(if hung { format!("hung {name}") } else { format!("unhung {name}") }))
     }
 
-    /// Sets `setting` on `links` under one record labelled by `control`; `verb` says what
-    /// the link already is when nothing changes (`Bona->Clark is already cut`).
+    /// Sets `setting` on `links` under one record labelled by `control`, or says that they
+    /// already have it (`Bona->Clark is already cut`).
     fn set_links(
         &self,
         links: &[Directed],
         setting: Setting,
         control: &Control,
         lasting: Option<Duration>,
-        verb: &str,
     ) -> Result<Applied, ControlError> {
         self.check_links(links)?;
         let text = self.describe(control);
@@ -235,9 +228,18 @@ impl HerdHandle {
         if changed.is_empty() {
             let names: Vec<String> =
                 links.iter().map(|&l| link_name(l, &self.shared.names)).collect();
-            let (subject, be) =
-                if names.len() == 1 { (names[0].clone(), "is") } else { (names.join(", "), "are") };
-            return Ok(Applied::unchanged(format!("{subject} {be} already {verb}")));
+            let (subject, one) = (names.join(", "), names.len() == 1);
+            let already = match (setting, one) {
+                (Setting::Cut, true) => "is already cut",
+                (Setting::Cut, false) => "are already cut",
+                (Setting::Delay(_), true) => "already has that delay",
+                (Setting::Delay(_), false) => "already have that delay",
+                (Setting::Loss(_), true) => "already has that loss",
+                (Setting::Loss(_), false) => "already have that loss",
+                (Setting::Dup(_), true) => "already duplicates that much",
+                (Setting::Dup(_), false) => "already duplicate that much",
+            };
+            return Ok(Applied::unchanged(format!("{subject} {already}")));
         }
         self.link_faults_changed(&changed, &text);
         if lasting.is_some() {
