@@ -326,3 +326,37 @@ async fn a_busy_herd_with_full_queues_drops_nothing() {
     let dropped: u64 = snapshot.links.iter().map(|l| l.dropped).sum();
     assert_eq!(dropped, 0, "{:?}", snapshot.links);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hung_server_stalls_its_neighbours_links_and_they_keep_serving() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let t = common::start("cs131").await;
+    let (bailey, bona) = (t.id("Bailey"), t.id("Bona"));
+    t.control("hang Bona").await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let loaders: Vec<_> = (0..24)
+        .map(|c| {
+            tokio::spawn(pipeline(t.addr("Bailey"), c, Duration::from_millis(1), stop.clone()))
+        })
+        .collect();
+    // Nothing reads what Bailey writes to Bona: the kernel's buffers fill, the link stalls.
+    until(&t, Duration::from_secs(60), "Bailey's link to the hung Bona to stall", |s| {
+        direction(s, bailey, bona) == LinkState::Stalled
+    })
+    .await;
+    let mut slowest = Duration::ZERO;
+    for n in 0..20 {
+        slowest = slowest.max(probe(t.addr("Campbell"), n).await);
+    }
+    assert!(slowest < ANSWER_WITHIN, "slowest answer while Bona hung: {slowest:?}");
+    // Unhung, Bona works through its backlog and the link recovers.
+    t.control("unhang Bona").await;
+    until(&t, Duration::from_secs(30), "Bailey's link to Bona to recover", |s| {
+        direction(s, bailey, bona) == LinkState::Up
+    })
+    .await;
+    stop.store(true, Ordering::Relaxed);
+    for loader in loaders {
+        loader.await.unwrap();
+    }
+}
