@@ -2,6 +2,7 @@
 //! topology, changes the fault board, the servers or the traffic, logs and announces what
 //! changed, and schedules the healing of faults given `for`.
 
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, PoisonError};
 use std::time::Duration;
 
@@ -91,6 +92,7 @@ impl HerdHandle {
                     Applied::unchanged(format!("the policy is already {policy}"))
                 } else {
                     *current = *policy;
+                    self.shared.off_spec.store(!policy.is_spec(), Ordering::Relaxed);
                     let spec = if policy.is_spec() { "" } else { " (off-spec)" };
                     Applied::changed(format!("policy {policy}{spec}"))
                 }

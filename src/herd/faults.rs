@@ -131,7 +131,7 @@ pub enum Setting {
 #[derive(Debug)]
 pub struct Board {
     seed: u64,
-    links: HashMap<Directed, Cell>,
+    links: HashMap<Directed, Cell, foldhash::fast::RandomState>,
     /// `delay all`: the delay of every link without one of its own.
     all_delay: Mutex<Option<(Delay, Arc<Record>)>>,
     any_all: AtomicBool,
