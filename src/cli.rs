@@ -305,6 +305,24 @@ mod tests {
     }
 
     #[test]
+    fn policy_and_seed_flags() {
+        let cli = Cli::try_parse_from(["herdctl", "--policy", "storm ttl=3", "--seed", "9"]);
+        let config = cli.unwrap().herd.herd_config().unwrap();
+        assert_eq!((config.policy, config.seed), (Policy::Storm { ttl: 3 }, 9));
+        let cli = Cli::try_parse_from(["herdctl", "--policy", "gossip fanout=2"]).unwrap();
+        assert_eq!(cli.herd.policy, Policy::Gossip { fanout: 2 });
+        let err = Cli::try_parse_from(["herdctl", "--policy", "flood"]).unwrap_err().to_string();
+        assert!(err.contains("flood"), "{err}");
+        let a = Cli::try_parse_from(["herdctl"]).unwrap().herd.herd_config().unwrap().seed;
+        let b = Cli::try_parse_from(["herdctl"]).unwrap().herd.herd_config().unwrap().seed;
+        assert_ne!(a, b, "an unset seed is random");
+        assert!(
+            Cli::try_parse_from(["herdctl", "--control", "stdin"]).is_err(),
+            "needs --headless"
+        );
+    }
+
+    #[test]
     fn google_places_needs_a_key() {
         let cli = Cli::try_parse_from(["herdctl", "--places", "google"]).unwrap();
         assert!(matches!(cli.herd.api_key(None), Err(UsageError::MissingKey)));

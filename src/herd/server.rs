@@ -211,22 +211,16 @@ impl Node {
     ) {
         let events = &self.shared.events;
         let policy = self.shared.policy();
-        let update = Update { client: client.into(), time: time_text.into() };
+        let update = || Update { client: client.into(), time: time_text.into() };
         let (text, new) = match self.table.accept(client, time, line) {
-            Ok(stored) => {
-                events.emit(|| EventKind::LocationStored {
-                    server: self.id,
-                    update: update.clone(),
-                    line: stored.clone(),
-                    from: sender,
-                });
-                (stored, true)
-            }
+            Ok(stored) => (stored, true),
             Err(stale) => {
+                // Most reports a flooding server receives end here: nothing is allocated for
+                // them unless someone watches.
                 self.log.note(format_args!("report of {client}: {}", stale.label()));
                 events.emit(|| EventKind::FloodSuppressed {
                     server: self.id,
-                    update: update.clone(),
+                    update: update(),
                     from: sender,
                 });
                 if !matches!(policy, Policy::Storm { .. }) {
@@ -235,6 +229,15 @@ impl Node {
                 (Arc::from(line), false)
             }
         };
+        let update = update();
+        if new {
+            events.emit(|| EventKind::LocationStored {
+                server: self.id,
+                update: update.clone(),
+                line: text.clone(),
+                from: sender,
+            });
+        }
         if policy.is_spec() {
             // The course's rule, without building a list of targets.
             let mut wire: Option<Bytes> = None;
@@ -277,10 +280,10 @@ impl Node {
             .collect();
         let table = self.table.entries();
         let lacking = protocol::lacking(&entries, table.iter().map(|(c, t, _)| (&**c, t)));
+        let stored: std::collections::HashMap<&str, &Arc<str>> =
+            table.iter().map(|(client, _, line)| (&**client, line)).collect();
         for client in &lacking.sender_lacks {
-            let Some((_, _, stored)) = table.iter().find(|(c, _, _)| &**c == *client) else {
-                continue;
-            };
+            let Some(stored) = stored.get(client) else { continue };
             let time_text = stored.rsplit(' ').next().unwrap_or_default();
             let update = Update { client: (*client).into(), time: time_text.into() };
             let wire: Bytes = flood::wire_line(stored, &self.name, None).into();
