@@ -362,7 +362,7 @@ fn launch(shared: &Arc<Shared>, id: ServerId, listener: TcpListener) {
             inbox,
             delayed: std::collections::BinaryHeap::new(),
             arrivals: 0,
-            hang: shared.board.hang_watch(id),
+            freeze: shared.board.freeze(id),
             stats: stats.clone(),
             log: log.clone(),
             events: shared.events.clone(),
@@ -380,7 +380,7 @@ fn launch(shared: &Arc<Shared>, id: ServerId, listener: TcpListener) {
         outboxes,
         shared: shared.clone(),
         rejected_future: AtomicU64::new(0),
-        hang: shared.board.hang_watch(id),
+        freeze: shared.board.freeze(id),
     });
     let addr = listener.local_addr().ok();
     if let Some(addr) = addr {

@@ -127,6 +127,30 @@ pub enum Setting {
     Dup(f64),
 }
 
+/// Whether one server is hung: one atomic load to ask (its sessions and links ask before
+/// each line and batch), and a wait until it is not.
+#[derive(Debug, Clone)]
+pub struct Freeze {
+    hung: Arc<AtomicBool>,
+    thaw: watch::Receiver<bool>,
+}
+
+impl Freeze {
+    pub fn is_hung(&self) -> bool {
+        self.hung.load(Ordering::Relaxed)
+    }
+
+    /// Waits while the server is hung; `false` if the herd is gone.
+    pub async fn thawed(&mut self) -> bool {
+        while self.is_hung() {
+            if self.thaw.changed().await.is_err() {
+                return false;
+            }
+        }
+        true
+    }
+}
+
 /// Every fault of a herd.
 #[derive(Debug)]
 pub struct Board {
@@ -136,7 +160,7 @@ pub struct Board {
     all_delay: Mutex<Option<(Delay, Arc<Record>)>>,
     any_all: AtomicBool,
     hung: Vec<Mutex<Option<Arc<Record>>>>,
-    thaw: Vec<watch::Sender<bool>>,
+    freezes: Vec<(Arc<AtomicBool>, watch::Sender<bool>)>,
     next_id: AtomicU64,
 }
 
@@ -149,7 +173,7 @@ impl Board {
             all_delay: Mutex::default(),
             any_all: AtomicBool::new(false),
             hung: (0..servers).map(|_| Mutex::default()).collect(),
-            thaw: (0..servers).map(|_| watch::channel(false).0).collect(),
+            freezes: (0..servers).map(|_| (Arc::default(), watch::channel(false).0)).collect(),
             next_id: AtomicU64::new(1),
         }
     }
@@ -347,7 +371,9 @@ impl Board {
         };
         let hung = record.is_some();
         *slot = record;
-        self.thaw[server].send_replace(hung);
+        let (flag, thaw) = &self.freezes[server];
+        flag.store(hung, Ordering::Relaxed);
+        thaw.send_replace(hung);
         changed
     }
 
@@ -360,9 +386,10 @@ impl Board {
         self.hung.iter().position(|slot| lock(slot).as_ref().is_some_and(|r| r.id == id))
     }
 
-    /// Watches whether `server` is hung (for its tasks to stop and go on).
-    pub fn hang_watch(&self, server: ServerId) -> watch::Receiver<bool> {
-        self.thaw[server].subscribe()
+    /// Whether `server` is hung, for its tasks to stop and go on.
+    pub fn freeze(&self, server: ServerId) -> Freeze {
+        let (flag, thaw) = &self.freezes[server];
+        Freeze { hung: flag.clone(), thaw: thaw.subscribe() }
     }
 
     /// Every fault in force, each once, oldest first.

@@ -24,11 +24,12 @@ use bytes::Bytes;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 use tokio::time::{Instant, sleep_until, timeout};
 
 use super::admission::{LinkEnd, LinkEnds};
 use super::events::{DropReason, EventBus, EventKind, ServerId, Update};
+use super::faults::Freeze;
 use super::flood::HandoffToken;
 use super::log::ServerLog;
 
@@ -208,7 +209,7 @@ pub(super) struct Link {
     /// Reports delayed so far (orders the delayed with the same due time).
     pub arrivals: u64,
     /// Whether the sending server is hung.
-    pub hang: watch::Receiver<bool>,
+    pub freeze: Freeze,
     pub stats: Arc<LinkStats>,
     pub log: Arc<ServerLog>,
     pub events: EventBus,
@@ -276,19 +277,14 @@ impl Link {
         let mut retry_at = Instant::now();
         let mut announced_down = false;
         let mut scratch = [0u8; 512];
-        let mut hang = self.hang.clone();
         loop {
-            if *hang.borrow_and_update() {
-                // Frozen like a stopped process: writes nothing, notices nothing.
-                if hang.changed().await.is_err() {
-                    return;
-                }
-                continue;
+            // Frozen like a stopped process: writes nothing, notices nothing.
+            if !self.freeze.thawed().await {
+                return;
             }
             if let Some(conn) = &mut connection {
                 tokio::select! {
                     biased;
-                    changed = hang.changed() => if changed.is_err() { return },
                     read = conn.read.read(&mut scratch) => {
                         if matches!(read, Ok(0) | Err(_)) {
                             connection = None;
@@ -299,6 +295,9 @@ impl Link {
                     }
                     flood = self.next_due() => {
                         let Some(flood) = flood else { return };
+                        if !self.freeze.thawed().await {
+                            return;
+                        }
                         let batch = self.batch(flood);
                         connection = self.deliver(connection.take(), batch).await;
                     }
@@ -306,9 +305,11 @@ impl Link {
             } else {
                 tokio::select! {
                     biased;
-                    changed = hang.changed() => if changed.is_err() { return },
                     flood = self.next_due() => {
                         let Some(flood) = flood else { return };
+                        if !self.freeze.thawed().await {
+                            return;
+                        }
                         let batch = self.batch(flood);
                         connection = self.deliver(None, batch).await;
                         if connection.is_some() {

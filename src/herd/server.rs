@@ -7,12 +7,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 
 use super::Shared;
 use super::control::{Directed, Policy};
 use super::events::{DropReason, EventKind, ServerId, Update};
-use super::faults::Verdict;
+use super::faults::{Freeze, Verdict};
 use super::flood::{self, Handoffs};
 use super::link::{Flood, LinkStats, RelayQueue};
 use super::log::ServerLog;
@@ -60,7 +60,7 @@ pub(super) struct Node {
     /// IAMAT and AT lines refused for a time too far ahead (see `--max-future`).
     pub rejected_future: AtomicU64,
     /// Whether the operator has hung this server.
-    pub hang: watch::Receiver<bool>,
+    pub freeze: Freeze,
 }
 
 impl Node {

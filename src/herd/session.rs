@@ -43,15 +43,17 @@ pub(super) async fn accept_loop(
     tracker: TaskTracker,
 ) {
     let mut retry = ACCEPT_RETRY_FIRST;
-    let mut hang = node.hang.clone();
+    let mut freeze = node.freeze.clone();
     loop {
         // A hung server accepts nothing; the kernel still completes connections (backlog).
-        let thawed = tokio::select! {
-            () = token.cancelled() => false,
-            thawed = thawed(&mut hang) => thawed,
-        };
-        if !thawed {
-            return;
+        if freeze.is_hung() {
+            let thawed = tokio::select! {
+                () = token.cancelled() => false,
+                thawed = freeze.thawed() => thawed,
+            };
+            if !thawed {
+                return;
+            }
         }
         let accepted = tokio::select! {
             () = token.cancelled() => return,
@@ -134,17 +136,12 @@ async fn active(node: Arc<Node>, mut stream: TcpStream, addr: SocketAddr) {
     let mut lines = FramedRead::new(read, LineDecoder::default());
     let mut out = Vec::new();
     let mut conversation = Conversation::default();
-    let mut hang = node.hang.clone();
-    loop {
-        // A hung server reads nothing more and answers no one until it is unhung.
-        if !thawed(&mut hang).await {
+    while let Some(frame) = lines.next().await {
+        let Ok(frame) = frame else { break };
+        // A hung server answers no one and reads no further until it is unhung.
+        if node.freeze.is_hung() && !node.freeze.clone().thawed().await {
             return;
         }
-        let frame = tokio::select! {
-            frame = lines.next() => frame,
-            _ = hang.changed() => continue,
-        };
-        let Some(Ok(frame)) = frame else { break };
         match frame {
             Frame::Line(line) => node.handle_line(&line, &peer, &mut conversation, &mut out).await,
             Frame::TooLong(prefix) => node.reject(&prefix, &peer, &mut out),
@@ -162,16 +159,6 @@ async fn active(node: Arc<Node>, mut stream: TcpStream, addr: SocketAddr) {
         conversation.handoffs.settled(HANDOFF_WAIT).await;
         let _ = write.write_all(&out).await;
     }
-}
-
-/// Waits while the server is hung; `false` if its herd is gone.
-async fn thawed(hang: &mut tokio::sync::watch::Receiver<bool>) -> bool {
-    while *hang.borrow_and_update() {
-        if hang.changed().await.is_err() {
-            return false;
-        }
-    }
-    true
 }
 
 #[cfg(test)]
