@@ -751,6 +751,10 @@ impl App {
                     _ => vec![],
                 }
             }
+            Mode::Faults { .. } if key.code == KeyCode::Char('H') => {
+                vec![Effect::Control(Control::HealAll)]
+            }
+            Mode::Faults { .. } if key.code == KeyCode::Char('x') => self.normal_key(key),
             Mode::Help { scroll } | Mode::Popup { scroll, .. } | Mode::Faults { scroll } => {
                 match key.code {
                     KeyCode::Esc | KeyCode::Char('q' | '?' | 'F') | KeyCode::Enter => {

@@ -563,7 +563,7 @@ pub const KEYS: &[(&str, &str)] = &[
     ("g", "hang / unhang the selected server"),
     ("c / h", "cut / heal the selected link, both ways"),
     ("> / <", "cut (or heal) one way of link A–B: A->B / B->A"),
-    ("l / d / u", "loss / delay / dup on the selected link: edit the line, Enter"),
+    ("l / d / u", "loss / delay / dup on the selected link (edit, then Enter)"),
     ("+ / -", "the selected link's delay (a server: every link's) ± 100ms"),
     ("H", "heal every cut"),
     ("x", "reset: lift every fault but kills (asks first)"),
@@ -594,30 +594,7 @@ fn help_lines(width: usize) -> Vec<Line<'static>> {
     }
     lines.push(Line::raw(""));
     lines.push(heading("Commands (: then a line)"));
-    for line in command::help(None).unwrap_or_default() {
-        if line.ends_with(':') {
-            lines.push(Line::styled(format!("  {line}"), Style::new().bold()));
-            continue;
-        }
-        // Usage, two spaces or more, summary: the summary's continuation rows start under it.
-        let line = format!("  {line}");
-        let body = line.trim_start();
-        let lead = line.len() - body.len();
-        let summary = match body.find("  ") {
-            Some(at) => lead + at + body[at..].len() - body[at..].trim_start().len(),
-            None => lead,
-        };
-        let indent = line[..summary].chars().count();
-        for (i, row) in wrap_hanging(&line, indent, width).into_iter().enumerate() {
-            let cut = if i == 0 { indent } else { 0 };
-            let at = row.char_indices().nth(cut).map_or(row.len(), |(b, _)| b);
-            let (usage, what) = row.split_at(at);
-            lines.push(Line::from(vec![
-                Span::styled(usage.to_owned(), Style::new().fg(ACCENT)),
-                Span::raw(what.to_owned()),
-            ]));
-        }
-    }
+    lines.extend(command_lines(width));
     lines.push(Line::raw(""));
     lines.push(heading("Legend"));
     // Glyph and name pairs, wrapped to the width.
@@ -633,6 +610,92 @@ fn help_lines(width: usize) -> Vec<Line<'static>> {
         line.extend(pair.iter().cloned());
     }
     lines.push(Line::from(line));
+    lines
+}
+
+/// One entry of the grammar's help: a heading, a usage with its summary, or a note.
+enum HelpEntry {
+    Heading(String),
+    Blank,
+    Usage(String, String),
+    Note(String),
+}
+
+/// The grammar's help (`command::help`), read back into entries: `USAGE  SUMMARY` lines,
+/// usages too long for the column with their summary on the next line, headings ending in
+/// `:`, blank lines, and notes.
+fn help_entries() -> Vec<HelpEntry> {
+    let text = command::help(None).unwrap_or_default();
+    let mut entries = Vec::new();
+    let mut rows = text.iter().peekable();
+    while let Some(row) = rows.next() {
+        let entry = if row.trim().is_empty() {
+            HelpEntry::Blank
+        } else if row.ends_with(':') && !row.starts_with(' ') {
+            HelpEntry::Heading(row.clone())
+        } else if let Some((usage, summary)) = row.split_once("  ") {
+            HelpEntry::Usage(usage.trim().to_owned(), summary.trim().to_owned())
+        } else if let Some(summary) = rows.next_if(|next| next.starts_with(' ')) {
+            HelpEntry::Usage(row.trim().to_owned(), summary.trim().to_owned())
+        } else {
+            HelpEntry::Note(row.clone())
+        };
+        entries.push(entry);
+    }
+    entries
+}
+
+/// The grammar's commands for the help overlay, `width` wide: usage and summary side by side
+/// when the summaries get 40 columns or more, else each summary under its usage.
+fn command_lines(width: usize) -> Vec<Line<'static>> {
+    let entries = help_entries();
+    let column = entries
+        .iter()
+        .filter_map(|e| match e {
+            HelpEntry::Usage(usage, _) if usage.chars().count() <= 40 => {
+                Some(usage.chars().count())
+            }
+            _ => None,
+        })
+        .max()
+        .unwrap_or(0);
+    let side_by_side = 2 + column + 2 + 40 <= width;
+    let usage_style = Style::new().fg(ACCENT);
+    let mut lines = Vec::new();
+    for entry in entries {
+        match entry {
+            HelpEntry::Blank => lines.push(Line::raw("")),
+            HelpEntry::Heading(text) => {
+                lines.push(Line::styled(format!("  {text}"), Style::new().bold()));
+            }
+            HelpEntry::Note(text) => {
+                lines.extend(
+                    wrap_hanging(&format!("  {text}"), 4, width).into_iter().map(Line::raw),
+                );
+            }
+            HelpEntry::Usage(usage, summary) if side_by_side && usage.chars().count() <= column => {
+                let row = format!("  {usage:<column$}  {summary}");
+                let indent = column + 4;
+                for (i, row) in wrap_hanging(&row, indent, width).into_iter().enumerate() {
+                    let cut = if i == 0 { indent } else { 0 };
+                    let at = row.char_indices().nth(cut).map_or(row.len(), |(b, _)| b);
+                    let (usage, what) = row.split_at(at);
+                    lines.push(Line::from(vec![
+                        Span::styled(usage.to_owned(), usage_style),
+                        Span::raw(what.to_owned()),
+                    ]));
+                }
+            }
+            HelpEntry::Usage(usage, summary) => {
+                let indent = if side_by_side { column + 4 } else { 6 };
+                for row in wrap_hanging(&format!("  {usage}"), 4, width) {
+                    lines.push(Line::styled(row, usage_style));
+                }
+                let summary = format!("{}{summary}", " ".repeat(indent));
+                lines.extend(wrap_hanging(&summary, indent, width).into_iter().map(Line::raw));
+            }
+        }
+    }
     lines
 }
 
@@ -708,9 +771,11 @@ fn draw_confirm(frame: &mut Frame, body: Rect, prompt: &str) {
 fn draw_faults(frame: &mut Frame, app: &App, area: Rect, scroll: u16) {
     /// The width of the counter and time-left columns.
     const COUNTERS: usize = 8 + 6 + 8 + 7;
-    let popup =
-        centered(area, area.width.saturating_sub(4).min(100), area.height.saturating_sub(2));
-    let inner = usize::from(popup.width.saturating_sub(2));
+    let faults = &app.faults.faults;
+    let widest = faults.iter().map(|f| f.label.chars().count()).max().unwrap_or(0);
+    let most = area.width.saturating_sub(4).min(100);
+    let wanted = u16::try_from(widest + COUNTERS + 4).unwrap_or(u16::MAX).max(64);
+    let inner = usize::from(wanted.min(most).saturating_sub(2));
     let label_width = inner.saturating_sub(COUNTERS + 1).max(8);
     let policy = app.engine.policy;
     let mut settings = vec![Span::styled(" policy ", DIM)];
@@ -731,7 +796,6 @@ fn draw_faults(frame: &mut Frame, app: &App, area: Rect, scroll: u16) {
         settings.push(Span::styled(fmt_duration(app.engine.delay), WARN));
     }
     let mut lines = vec![Line::from(settings), Line::raw("")];
-    let faults = &app.faults.faults;
     if faults.is_empty() {
         lines.push(Line::styled(" no active faults", DIM));
     } else {
@@ -787,8 +851,8 @@ fn draw_faults(frame: &mut Frame, app: &App, area: Rect, scroll: u16) {
         ));
     }
     let rows = u16::try_from(lines.len()).unwrap_or(u16::MAX);
-    let popup = Rect { height: popup.height.min(rows + 2), ..popup };
-    let popup = centered(area, popup.width, popup.height);
+    let height = rows.saturating_add(2).min(area.height.saturating_sub(2));
+    let popup = centered(area, wanted.min(most), height);
     let more = rows.saturating_sub(popup.height.saturating_sub(2));
     let count = faults.len();
     let title = if more > 0 {
