@@ -555,12 +555,9 @@ impl App {
             }
             EventKind::FloodDuplicated { from, to, update, fault } => {
                 self.playback.queued(*from, *to, &update.client, now, false);
-                let text: Arc<str> = format!(
-                    "duplicated report of {} for {} by {fault}",
-                    update.client,
-                    self.name(*to)
-                )
-                .into();
+                // The traffic line names the receiver: the text need not.
+                let text: Arc<str> =
+                    format!("duplicated report of {} by {fault}", update.client).into();
                 self.log(Some(*from), Direction::Flood(*to), None, &text);
             }
             EventKind::FloodHeld { from, to, update } => {
@@ -574,13 +571,17 @@ impl App {
             }
             EventKind::FloodDropped { from, to, update, reason, fault } => {
                 self.playback.dropped(*from, *to, &update.client, now);
-                let by = fault.as_ref().map_or(String::new(), |f| format!(" by {f}"));
-                let text: Arc<str> = format!(
-                    "dropped report of {} for {}: {}{by}",
-                    update.client,
-                    self.name(*to),
-                    reason.as_str()
-                )
+                // The fault says why when there is one (a cut, a loss); the traffic line
+                // names the receiver.
+                let text: Arc<str> = match fault {
+                    Some(fault) => format!("dropped report of {} by {fault}", update.client),
+                    None => format!(
+                        "dropped report of {} for {}: {}",
+                        update.client,
+                        self.name(*to),
+                        reason.as_str()
+                    ),
+                }
                 .into();
                 self.log(Some(*from), Direction::Flood(*to), None, &text);
             }

@@ -240,15 +240,16 @@ fn draw_graph(frame: &mut Frame, app: &App, area: Rect) {
         }
         Selection::Link(i) => {
             let l = &app.links[i];
-            let state = match l.connection(&app.servers) {
-                EdgeState::Up | EdgeState::Cut => "up",
-                EdgeState::Reconnecting => "reconnecting",
-                EdgeState::Stalled => "stalled: a neighbour does not read",
-                EdgeState::Idle => "one end down",
-            };
             let faults = l.faults_text(&app.names());
+            let state = match l.connection(&app.servers) {
+                EdgeState::Up | EdgeState::Cut if !faults.is_empty() => "",
+                EdgeState::Up | EdgeState::Cut => " (up)",
+                EdgeState::Reconnecting => " (reconnecting)",
+                EdgeState::Stalled => " (stalled: a neighbour does not read)",
+                EdgeState::Idle => " (one end down)",
+            };
             let faults = if faults.is_empty() { String::new() } else { format!(": {faults}") };
-            format!(" Topology · link {}–{} ({state}){faults} ", app.name(l.a), app.name(l.b))
+            format!(" Topology · link {}–{}{state}{faults} ", app.name(l.a), app.name(l.b))
         }
     };
     let view =
@@ -469,10 +470,15 @@ fn draw_command_line(frame: &mut Frame, app: &App, area: Rect, note: Option<Line
     }
 }
 
+/// Keys and what they do, for the footer.
+type KeyList = &'static [(&'static str, &'static str)];
+
 /// The keys that work now, most useful first, as many as fit.
 fn footer_line(app: &App, width: u16) -> Paragraph<'static> {
-    let pause = ("p", if app.engine.paused { "resume" } else { "pause" });
-    let step = app.engine.paused.then_some(("s", "step"));
+    let paused = app.engine.paused;
+    // While paused, stepping and resuming come first; else pausing comes later.
+    let (first, pause): (KeyList, KeyList) =
+        if paused { (&[("s", "step"), ("p", "resume")], &[]) } else { (&[], &[("p", "pause")]) };
     let keys: Vec<(&str, &str)> = match &app.mode {
         Mode::Command(_) => {
             vec![("enter", "run"), ("tab", "complete"), ("↑↓", "history"), ("esc", "cancel")]
@@ -484,45 +490,47 @@ fn footer_line(app: &App, width: u16) -> Paragraph<'static> {
         }
         Mode::Normal => {
             let mut keys = vec![("?", "help"), (":", "cmd")];
-            keys.extend(step);
+            keys.extend_from_slice(first);
             match app.selection {
-                Selection::Link(_) => keys.extend([
-                    ("c/h", "cut/heal"),
-                    ("><", "one way"),
-                    ("l", "loss"),
-                    ("d", "delay"),
-                    ("F", "faults"),
-                    ("u", "dup"),
-                    ("+-", "delay"),
-                    ("x", "reset"),
-                    ("tab", "select"),
-                    ("H", "heal all"),
-                    pause,
-                    ("q", "quit"),
-                ]),
-                Selection::Node(id) if !app.servers[id].up => keys.extend([
-                    ("r", "restart"),
-                    ("F", "faults"),
-                    ("tab", "select"),
-                    ("x", "reset"),
-                    pause,
-                    ("+-", "delay all"),
-                    ("q", "quit"),
-                ]),
-                Selection::Node(id) => keys.extend([
-                    ("i", "iamat"),
-                    ("w", "whatsat"),
-                    ("g", if app.servers[id].hung { "unhang" } else { "hang" }),
-                    ("k", "kill"),
-                    ("F", "faults"),
-                    ("r", "restart"),
-                    ("tab", "select"),
-                    ("x", "reset"),
-                    pause,
-                    ("+-", "delay all"),
-                    ("f", "filter"),
-                    ("q", "quit"),
-                ]),
+                Selection::Link(_) => {
+                    keys.extend([
+                        ("c/h", "cut/heal"),
+                        ("><", "1-way"),
+                        ("l", "loss"),
+                        ("d", "delay"),
+                        ("F", "faults"),
+                        ("u", "dup"),
+                        ("+-", "delay"),
+                        ("x", "reset"),
+                        ("tab", "select"),
+                    ]);
+                    keys.extend_from_slice(pause);
+                    keys.extend([("H", "heal all"), ("q", "quit")]);
+                }
+                Selection::Node(id) if !app.servers[id].up => {
+                    keys.extend([("r", "restart"), ("F", "faults"), ("tab", "select")]);
+                    keys.extend_from_slice(pause);
+                    keys.extend([("x", "reset"), ("+-", "delay all"), ("q", "quit")]);
+                }
+                Selection::Node(id) => {
+                    let hang = if app.servers[id].hung { "unhang" } else { "hang" };
+                    keys.extend([
+                        ("i", "iamat"),
+                        ("w", "whatsat"),
+                        ("g", hang),
+                        ("k", "kill"),
+                        ("F", "faults"),
+                        ("r", "restart"),
+                        ("tab", "select"),
+                    ]);
+                    keys.extend_from_slice(pause);
+                    keys.extend([
+                        ("x", "reset"),
+                        ("+-", "delay all"),
+                        ("f", "filter"),
+                        ("q", "quit"),
+                    ]);
+                }
             }
             keys
         }
