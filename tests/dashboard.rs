@@ -930,6 +930,22 @@ fn scene_m_traffic_shows_faults_and_operator_actions() {
 }
 
 #[test]
+fn a_storm_report_names_its_forwarder() {
+    let mut rig = Rig::new();
+    let line = "AT Jaquez +0.000720101 kiwi +34.07-118.44 1796071407.397077459 Campbell ttl=2";
+    rig.apply(EventKind::LineIn {
+        server: BAILEY,
+        peer: link_peer(CAMPBELL, BAILEY),
+        line: line.into(),
+    });
+    let screen = screen(&rig.app);
+    assert!(
+        screen.contains("Bailey    ⇐ Campbell              AT Jaquez +0.000720101"),
+        "{screen}"
+    );
+}
+
+#[test]
 fn scene_n_off_spec_header() {
     let mut rig = Rig::flooded();
     let storm = Control::Policy { policy: Policy::Storm { ttl: 3 } };

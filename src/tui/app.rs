@@ -1031,10 +1031,12 @@ impl App {
                 return vec![];
             }
         };
-        match command::client_line(command) {
-            Some((server, line)) => vec![Effect::Send { server, line, kind }],
-            None => vec![],
+        let Some((server, line)) = command::client_line(command) else { return vec![] };
+        if self.servers.get(server).is_some_and(|s| s.hung) {
+            let name = self.name(server).to_owned();
+            self.say(format!("{name} is hung: it answers once unhung (g), or the wait times out"));
         }
+        vec![Effect::Send { server, line, kind }]
     }
 
     fn cycle_selection(&mut self, forward: bool) {

@@ -418,13 +418,16 @@ fn ellipsize(text: &str, width: usize) -> String {
     cut
 }
 
-/// The neighbour that forwarded an AT line (its last field, when it names a server).
+/// The neighbour that forwarded an AT line: its seventh field, when it names a server (a
+/// storm's `ttl=N` may follow it).
 fn forwarder<'a>(app: &'a App, line: &str) -> Option<&'a str> {
-    if !line.starts_with("AT ") || line.split_ascii_whitespace().count() != 7 {
-        return None;
-    }
-    let last = line.rsplit(' ').next()?;
-    app.servers.iter().map(|s| s.name.as_str()).find(|name| *name == last)
+    let fields: Vec<&str> = line.split_ascii_whitespace().collect();
+    let sender = match fields.as_slice() {
+        ["AT", _, _, _, _, _, sender] => sender,
+        ["AT", _, _, _, _, _, sender, ttl] if ttl.starts_with("ttl=") => sender,
+        _ => return None,
+    };
+    app.servers.iter().map(|s| s.name.as_str()).find(|name| name == sender)
 }
 
 /// The line shown above the command line while typing: the error of the last attempt, the
