@@ -930,6 +930,21 @@ fn scene_m_traffic_shows_faults_and_operator_actions() {
 }
 
 #[test]
+fn a_delay_on_every_link_stays_in_the_narrow_header() {
+    let mut rig = faulty();
+    let delay = Control::Delay {
+        links: Links::All,
+        delay: Delay { delay: Duration::from_millis(300), ..Delay::default() },
+        lasting: None,
+    };
+    rig.lab(6100, delay, "delay all 300ms", &[]);
+    assert_eq!(rig.app.engine.delay, Duration::from_millis(300));
+    let buf = draw(&rig.app, 80, 24);
+    let x = find_in_row(&buf, 0, "delay 300ms").expect(&row_text(&buf, 0));
+    assert_eq!(buf[(x + 6, 0)].fg, Color::Yellow);
+}
+
+#[test]
 fn a_storm_report_names_its_forwarder() {
     let mut rig = Rig::new();
     let line = "AT Jaquez +0.000720101 kiwi +34.07-118.44 1796071407.397077459 Campbell ttl=2";
@@ -1508,8 +1523,17 @@ fn fault_events_mark_the_list_stale_and_a_refresh_reads_it() {
     assert!(!rig.app.faults_due(rig.app.now));
     assert_eq!(rig.app.faults.faults.len(), 1);
     assert_eq!(rig.app.engine.anti_entropy, Some(Duration::from_secs(5)));
-    // A refresh leaves the picture's links alone: the event said Bona->Clark is cut.
-    assert!(rig.app.links[3].a_faults.cut);
+    // A refresh takes each link's faults from the snapshot, the truth: none here.
+    assert!(!rig.app.links[3].a_faults.cut);
+    // Every answer to a control asks for a fresh read, even one that changed nothing (a
+    // reset lifting only the herd-wide delay says so, and announces no link).
+    rig.app.feedback(Feedback::Control(Ok(Applied::unchanged("nothing to reset"))));
+    assert!(rig.app.faults_due(rig.app.now));
+    truth.links[3].b_faults = delay_view(300, 0);
+    truth.servers[CLARK].hung = true;
+    rig.app.refresh(&truth);
+    assert!(rig.app.links[3].b_faults.delay.is_some());
+    assert!(rig.app.servers[CLARK].hung);
     for kind in [
         EventKind::ServerHung { server: BONA, hung: true },
         EventKind::FaultExpired { label: "hang Bona for 5s".into() },

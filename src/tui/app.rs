@@ -413,10 +413,28 @@ impl App {
         self.playback.clear();
     }
 
-    /// Takes in what changes without an event of its own (fault counters, time left) and
-    /// the herd-wide settings, from a fresh snapshot; the rest of the picture is left alone.
+    /// Takes in the faults from a fresh snapshot: the list with its counters and time left
+    /// (which change without events), each link's faults and each server's hang (which
+    /// events announce, but a snapshot is the truth after a control whose announcement fell
+    /// short), and the herd-wide settings. Clients, connections and the replay are left
+    /// alone.
     pub fn refresh(&mut self, snapshot: &HerdSnapshot) {
         self.faults.set(snapshot.faults.clone(), self.now);
+        for link in &snapshot.links {
+            if let Some(&i) = self.link_of.get(&(link.a, link.b)) {
+                let model = &mut self.links[i];
+                let (there, back) = if model.a == link.a {
+                    (&link.a_faults, &link.b_faults)
+                } else {
+                    (&link.b_faults, &link.a_faults)
+                };
+                model.a_faults = there.clone();
+                model.b_faults = back.clone();
+            }
+        }
+        for (model, server) in self.servers.iter_mut().zip(&snapshot.servers) {
+            model.hung = server.hung;
+        }
         self.engine.paused = snapshot.paused;
         self.engine.held = snapshot.held;
         self.engine.policy = snapshot.policy;
@@ -689,6 +707,10 @@ impl App {
 
     /// Takes in the result of an effect.
     pub fn feedback(&mut self, feedback: Feedback) {
+        if matches!(feedback, Feedback::Control(_)) {
+            // Read the faults again after every answer, changed or not.
+            self.faults.stale = true;
+        }
         match feedback {
             Feedback::Control(Ok(Applied::Changed { text })) => self.done(text),
             Feedback::Control(Ok(Applied::Unchanged { text })) => {

@@ -114,6 +114,7 @@ fn header_line(app: &App, width: u16) -> Paragraph<'static> {
     let label = |long: &'static str, short: &'static str| if wide { long } else { short };
     let policy = app.engine.policy;
     let faults = app.faults.faults.len();
+    let delayed = app.engine.delay;
     // Most important first: whatever does not fit is left off the end. A field without a
     // name is its value alone.
     let fields = [
@@ -136,17 +137,15 @@ fn header_line(app: &App, width: u16) -> Paragraph<'static> {
         app.engine
             .anti_entropy
             .map(|every| (label("anti-entropy", "ae"), fmt_period(every), Some(WARN))),
+        // A delay on every link matters more than the counters below.
+        (!delayed.is_zero()).then(|| ("delay", fmt_duration(delayed), Some(WARN))),
         Some(("seed", app.engine.seed.to_string(), None)),
         Some((label("clients", "cli"), app.clients.len().to_string(), None)),
         (app.lagged > 0)
             .then(|| ("lagged", app.lagged.to_string(), Some(Style::new().fg(Color::Red).bold()))),
         Some((label("in flight", "flight"), app.playback.in_flight().to_string(), None)),
         Some(("msg/s", app.rate.last.to_string(), None)),
-        Some((
-            "delay",
-            fmt_duration(app.engine.delay),
-            (!app.engine.delay.is_zero()).then_some(WARN),
-        )),
+        delayed.is_zero().then(|| ("delay", fmt_duration(delayed), None)),
         Some(("replay", format!("{}/hop", fmt_duration(app.playback.hop)), None)),
     ];
     let mut used: usize = spans.iter().map(Span::width).sum();
