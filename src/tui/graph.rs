@@ -1301,7 +1301,8 @@ mod tests {
     #[test]
     fn legend_names_every_glyph() {
         let legend: String = legend().iter().map(|s| s.content.as_ref()).collect();
-        for glyph in ["●", "✖", "❄", "◉", "⊘", "╳", "⇥", "≈", "%", "◷", "×2", "→", "◆", "‖", "✗"] {
+        for glyph in ["●", "✖", "❄", "◉", "⊘", "╳", "⇥", "≈", "%", "◷", "×2", "→", "◆", "‖", "✗"]
+        {
             assert!(legend.contains(glyph), "{legend}");
         }
         assert!(legend.contains("● up  ◉ stored"), "{legend}");
@@ -1375,11 +1376,8 @@ mod tests {
         let (mx, my) = marks[0];
         assert_eq!(buf[(mx, my)].fg, Color::Red);
         // A's half solid and gray, B's half dashed and red.
-        let drawn = |range: std::ops::Range<u16>| {
-            range.filter(|&x| is_braille(buf[(x, a.1)].symbol())).collect::<Vec<_>>()
-        };
-        let left = drawn(a.0 + 4..mx);
-        let right = drawn(mx + 1..b.0);
+        let left = drawn_cells(&buf, a.1, a.0 + 4..mx);
+        let right = drawn_cells(&buf, a.1, mx + 1..b.0);
         assert!(left.iter().all(|&x| buf[(x, a.1)].fg == Color::Gray), "{}", text(&buf));
         assert_eq!(left.len(), usize::from(mx - a.0 - 4), "solid: {}", text(&buf));
         assert!(right.iter().all(|&x| buf[(x, a.1)].fg == Color::Red), "{}", text(&buf));
@@ -1391,7 +1389,9 @@ mod tests {
         let buf = render(&view, 41, 5);
         assert_eq!(find(&buf, "⇤").len(), 1, "{}", text(&buf));
         let (mx, _) = find(&buf, "⇤")[0];
-        assert!(drawn_cells(&buf, a.1, a.0 + 4..mx).iter().all(|&x| buf[(x, a.1)].fg == Color::Red));
+        assert!(
+            drawn_cells(&buf, a.1, a.0 + 4..mx).iter().all(|&x| buf[(x, a.1)].fg == Color::Red)
+        );
     }
 
     fn drawn_cells(buf: &Buffer, y: u16, range: std::ops::Range<u16>) -> Vec<u16> {
