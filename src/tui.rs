@@ -6,7 +6,6 @@
 
 pub mod app;
 pub mod clients;
-pub mod command;
 pub mod editor;
 pub mod graph;
 pub mod history;
@@ -85,6 +84,10 @@ async fn event_loop(
             app.engine.paused = herd.paused();
             app.engine.held = herd.held();
             app.engine.delay = herd.link_delay();
+            app.engine.policy = herd.policy();
+            if app.faults_due(now) {
+                app.refresh(&herd.snapshot());
+            }
             terminal.draw(|frame| view::draw(frame, &app))?;
             tracing::debug!(draw = ?now.elapsed(), "frame");
             dirty = false;
@@ -92,10 +95,8 @@ async fn event_loop(
         }
         let wake = if dirty || app.animating() {
             Some(next_frame)
-        } else if app.rate.last > 0 {
-            Some(now + Duration::from_millis(250))
         } else {
-            None
+            app.idle_wake().map(|after| now + after)
         };
         tokio::select! {
             event = events.recv() => {
@@ -154,8 +155,9 @@ async fn event_loop(
 /// Carries out one effect: engine controls at once, network sends on their own task.
 fn execute(effect: Effect, herd: &HerdHandle, feedback: &mpsc::Sender<Feedback>, app: &mut App) {
     match effect {
-        Effect::Send { server, line, kind } => {
-            let Some(addr) = herd.addr_of(&server) else {
+        Effect::Send { server: id, line, kind } => {
+            let server = herd.names().get(id).cloned().unwrap_or_else(|| format!("#{id}"));
+            let Some(addr) = herd.addr(id) else {
                 app.feedback(Feedback::Failed(format!("{server} has no address")));
                 return;
             };
@@ -171,11 +173,8 @@ fn execute(effect: Effect, herd: &HerdHandle, feedback: &mpsc::Sender<Feedback>,
         Effect::Control(control) => {
             let (herd, feedback) = (herd.clone(), feedback.clone());
             tokio::spawn(async move {
-                let result = match herd.apply(control).await {
-                    Ok(applied) => Feedback::Done(applied.text()),
-                    Err(err) => Feedback::Failed(err.to_string()),
-                };
-                let _ = feedback.send(result).await;
+                let result = herd.apply(control).await;
+                let _ = feedback.send(Feedback::Control(result)).await;
             });
         }
         Effect::Quit => {}

@@ -1,6 +1,7 @@
 //! The dashboard seen from outside: the `App` model driven by synthetic engine events and
-//! keys, drawn by `view::draw` into an in-memory terminal. Snapshots of whole screens, key
-//! handling through the public API, and the colours that carry meaning. No herd, no sockets.
+//! keys, drawn by `view::draw` into an in-memory terminal. Snapshots of whole screens (the
+//! flood, the operator's faults one by one, the overlays), key handling through the public
+//! API, and the colours that carry meaning. No herd, no sockets.
 #![allow(clippy::unwrap_used)]
 
 use std::collections::VecDeque;
@@ -9,12 +10,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use herdctl::command::COMMANDS;
 use herdctl::config::Topology;
-use herdctl::herd::LinkState;
-use herdctl::herd::{Fault, HerdEvent, HerdSnapshot, ServerId};
-use herdctl::tui::app::{App, Effect, Feedback, LinkLook, Mode, Selection, SendKind};
+use herdctl::herd::control::{
+    ActiveFault, Applied, Control, ControlError, Delay, Directed, Links, Loss, Policy, Spread,
+};
+use herdctl::herd::{
+    DropReason, EventKind, HerdEvent, HerdSnapshot, LinkFaultsView, LinkState, ServerId, Update,
+};
+use herdctl::tui::app::{App, Effect, Feedback, Mode, Selection, SendKind, Tone};
+use herdctl::tui::graph::{self, EdgeState, LOOKS, Mark};
 use herdctl::tui::history::History;
-use herdctl::tui::{graph, layout, view};
+use herdctl::tui::{layout, view};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;
@@ -29,6 +36,7 @@ const CLARK: ServerId = 3;
 const JAQUEZ: ServerId = 4;
 
 const KIWI: &str = "kiwi.cs.ucla.edu";
+const KIWI_TIME: &str = "1621464827.959498503";
 const KIWI_IAMAT: &str = "IAMAT kiwi.cs.ucla.edu +34.068930-118.445127 1621464827.959498503";
 const KIWI_AT: &str =
     "AT Bailey +0.000412733 kiwi.cs.ucla.edu +34.068930-118.445127 1621464827.959498503";
@@ -56,24 +64,63 @@ fn snapshot(topology: &Topology) -> HerdSnapshot {
     herdctl::bench::dashboard::healthy_snapshot(topology)
 }
 
+fn update(client: &str, time: &str) -> Update {
+    Update { client: client.into(), time: time.into() }
+}
+
+fn kiwi() -> Update {
+    update(KIWI, KIWI_TIME)
+}
+
+fn link(from: ServerId, to: ServerId) -> Directed {
+    Directed::new(from, to)
+}
+
+/// Both directions of link `a`–`b`, `a`→`b` first.
+fn both(a: ServerId, b: ServerId) -> Vec<Directed> {
+    vec![link(a, b), link(b, a)]
+}
+
+fn cut_view() -> LinkFaultsView {
+    LinkFaultsView { cut: true, ..LinkFaultsView::default() }
+}
+
+fn loss_view(rate: f64) -> LinkFaultsView {
+    LinkFaultsView { loss: Some(Loss { rate, burst: 1.0 }), ..LinkFaultsView::default() }
+}
+
+fn delay_view(millis: u64, jitter: u64) -> LinkFaultsView {
+    let delay = Delay {
+        delay: Duration::from_millis(millis),
+        jitter: Duration::from_millis(jitter),
+        spread: Spread::Uniform,
+    };
+    LinkFaultsView { delay: Some(delay), ..LinkFaultsView::default() }
+}
+
+fn dup_view(rate: f64) -> LinkFaultsView {
+    LinkFaultsView { dup: Some(rate), ..LinkFaultsView::default() }
+}
+
+fn fault(label: &str, dropped: u64, duplicated: u64, delayed: u64) -> ActiveFault {
+    ActiveFault { label: label.into(), dropped, duplicated, delayed, remaining: None }
+}
+
 struct Rig {
     app: App,
     t0: Instant,
     topology: Topology,
+    seq: u64,
 }
 
 impl Rig {
     fn new() -> Self {
         let topology = topology();
         let t0 = Instant::now();
-        let app = App::new(
-            "cs131",
-            &snapshot(&topology),
-            layout::positions(&topology),
-            History::in_memory(),
-            t0,
-        );
-        Self { app, t0, topology }
+        let mut truth = snapshot(&topology);
+        truth.seed = 7;
+        let app = App::new("cs131", &truth, layout::positions(&topology), History::in_memory(), t0);
+        Self { app, t0, topology, seq: 0 }
     }
 
     fn at(&self, millis: u64) -> Instant {
@@ -84,13 +131,49 @@ impl Rig {
         self.t0 + Duration::from_micros(micros)
     }
 
+    /// `kind` stamped as the herd would (sequence numbers in order, time from the start).
+    fn event(&mut self, kind: EventKind) -> HerdEvent {
+        let t_ns = u64::try_from(self.app.now.duration_since(self.t0).as_nanos()).unwrap();
+        self.seq += 1;
+        HerdEvent { seq: self.seq - 1, t_ns, kind }
+    }
+
+    /// Takes in one event now.
+    fn apply(&mut self, kind: EventKind) {
+        let event = self.event(kind);
+        self.app.apply(&event);
+    }
+
     /// Applies `events` one after another from `start`, 150µs apart, as a real herd would
     /// emit them in a burst.
-    fn apply_from(&mut self, start: Instant, events: &[HerdEvent]) {
-        for (i, event) in events.iter().enumerate() {
+    fn apply_from(&mut self, start: Instant, events: Vec<EventKind>) {
+        for (i, kind) in events.into_iter().enumerate() {
             self.app.now = start + Duration::from_micros(150 * i as u64);
-            self.app.apply(event);
+            self.apply(kind);
         }
+    }
+
+    /// What the herd emits and answers when `control` changes the faults of `changed` links
+    /// (each direction with its new faults): the links' faults, then the control itself,
+    /// then the answer, at `millis`.
+    fn lab(
+        &mut self,
+        millis: u64,
+        control: Control,
+        text: &str,
+        changed: &[(ServerId, ServerId, LinkFaultsView)],
+    ) {
+        let mut events: Vec<EventKind> = changed
+            .iter()
+            .map(|(from, to, faults)| EventKind::LinkFaults {
+                link: link(*from, *to),
+                faults: faults.clone(),
+            })
+            .collect();
+        events.push(EventKind::Controlled { control, text: text.into() });
+        let start = self.at(millis);
+        self.apply_from(start, events);
+        self.app.feedback(Feedback::Control(Ok(Applied::changed(text))));
     }
 
     fn tick(&mut self, millis: u64) {
@@ -102,20 +185,38 @@ impl Rig {
         self.app.key(KeyEvent::new(code, KeyModifiers::NONE))
     }
 
+    fn char(&mut self, c: char) -> Vec<Effect> {
+        self.key(KeyCode::Char(c))
+    }
+
     fn tab(&mut self, times: usize) {
         for _ in 0..times {
             assert!(self.key(KeyCode::Tab).is_empty());
         }
     }
 
+    /// Selects link `a`–`b` with Tab (servers first, then the links in topology order).
+    fn select_link(&mut self, a: ServerId, b: ServerId) {
+        let i = self.app.links.iter().position(|l| (l.a, l.b) == (a, b)).unwrap();
+        while self.app.selection != Selection::Link(i) {
+            self.tab(1);
+        }
+    }
+
+    fn select_server(&mut self, id: ServerId) {
+        while self.app.selection != Selection::Node(id) {
+            self.tab(1);
+        }
+    }
+
     /// Types `text` key by key (into the command line, if open).
     fn type_text(&mut self, text: &str) -> Vec<Effect> {
-        text.chars().flat_map(|c| self.key(KeyCode::Char(c))).collect()
+        text.chars().flat_map(|c| self.char(c)).collect()
     }
 
     /// `:` + `line` + Enter.
     fn command(&mut self, line: &str) -> Vec<Effect> {
-        assert!(self.key(KeyCode::Char(':')).is_empty());
+        assert!(self.char(':').is_empty());
         let typed = self.type_text(line);
         assert!(typed.is_empty(), "typing must not act: {typed:?}");
         self.key(KeyCode::Enter)
@@ -148,14 +249,26 @@ impl Rig {
     /// Every event a real herd emits for `iamat` at `origin`, flooding in the order a herd on
     /// loopback would: the origin stores and queues, its reply goes out once the reports are
     /// written, then each written report is read, stored or suppressed, and queued on.
-    fn flood(&self, origin: ServerId, client: &str, iamat: &str, stored: &str) -> Vec<HerdEvent> {
-        let client: Arc<str> = client.into();
+    fn flood(
+        &self,
+        origin: ServerId,
+        update: &Update,
+        iamat: &str,
+        stored: &str,
+    ) -> Vec<EventKind> {
         let stored: Arc<str> = stored.into();
+        let queued = |from, to| EventKind::FloodQueued {
+            from,
+            to,
+            update: update.clone(),
+            delay_ns: 0,
+            delayed_by: None,
+        };
         let mut events = vec![
             EventKind::LineIn { server: origin, peer: client_peer(), line: iamat.into() },
             EventKind::LocationStored {
                 server: origin,
-                client: client.clone(),
+                update: update.clone(),
                 line: stored.clone(),
                 from: None,
             },
@@ -164,7 +277,7 @@ impl Rig {
         has[origin] = true;
         let mut wire = VecDeque::new();
         for &to in &self.topology.servers[origin].neighbours {
-            events.push(EventKind::FloodQueued { from: origin, to, client: client.clone() });
+            events.push(queued(origin, to));
             wire.push_back((origin, to));
         }
         let mut replied = false;
@@ -173,7 +286,7 @@ impl Rig {
             events.push(EventKind::FloodSent {
                 from,
                 to,
-                client: client.clone(),
+                update: update.clone(),
                 line: line.clone(),
             });
             if !replied && from == origin && wire.iter().all(|&(f, _)| f != origin) {
@@ -188,7 +301,7 @@ impl Rig {
             if has[to] {
                 events.push(EventKind::FloodSuppressed {
                     server: to,
-                    client: client.clone(),
+                    update: update.clone(),
                     from: Some(from),
                 });
                 continue;
@@ -196,17 +309,13 @@ impl Rig {
             has[to] = true;
             events.push(EventKind::LocationStored {
                 server: to,
-                client: client.clone(),
+                update: update.clone(),
                 line: stored.clone(),
                 from: Some(from),
             });
             for &next in &self.topology.servers[to].neighbours {
                 if next != from {
-                    events.push(EventKind::FloodQueued {
-                        from: to,
-                        to: next,
-                        client: client.clone(),
-                    });
+                    events.push(queued(to, next));
                     wire.push_back((to, next));
                 }
             }
@@ -216,29 +325,35 @@ impl Rig {
 
     /// The start of an IAMAT at Bailey: stored, queued to both neighbours, answered.
     fn iamat_at_bailey(&mut self) {
-        let client: Arc<str> = KIWI.into();
-        let events = [
+        let queued = |to| EventKind::FloodQueued {
+            from: BAILEY,
+            to,
+            update: kiwi(),
+            delay_ns: 0,
+            delayed_by: None,
+        };
+        let events = vec![
             EventKind::LineIn { server: BAILEY, peer: client_peer(), line: KIWI_IAMAT.into() },
             EventKind::LocationStored {
                 server: BAILEY,
-                client: client.clone(),
+                update: kiwi(),
                 line: KIWI_AT.into(),
                 from: None,
             },
-            EventKind::FloodQueued { from: BAILEY, to: BONA, client: client.clone() },
-            EventKind::FloodQueued { from: BAILEY, to: CAMPBELL, client },
+            queued(BONA),
+            queued(CAMPBELL),
             EventKind::LineOut { server: BAILEY, peer: client_peer(), line: KIWI_AT.into() },
         ];
         let start = self.at_micros(1200);
-        self.apply_from(start, &events);
+        self.apply_from(start, events);
     }
 
     /// kiwi's IAMAT at Bailey, flooded to all five, with the replay run to the end.
     fn flooded() -> Self {
         let mut rig = Self::new();
-        let events = rig.flood(BAILEY, KIWI, KIWI_IAMAT, KIWI_AT);
+        let events = rig.flood(BAILEY, &kiwi(), KIWI_IAMAT, KIWI_AT);
         let start = rig.at_micros(1200);
-        rig.apply_from(start, &events);
+        rig.apply_from(start, events);
         rig.tick(5000);
         rig
     }
@@ -246,6 +361,10 @@ impl Rig {
 
 fn ctrl(c: char) -> KeyEvent {
     KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL)
+}
+
+fn control(control: Control) -> Vec<Effect> {
+    vec![Effect::Control(control)]
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -282,6 +401,10 @@ fn screen(app: &App) -> String {
     text(&draw(app, 120, 36))
 }
 
+fn compact(app: &App) -> String {
+    text(&draw(app, 80, 24))
+}
+
 /// Every cell showing `symbol`.
 fn find(buf: &Buffer, symbol: &str) -> Vec<(u16, u16)> {
     let mut found = Vec::new();
@@ -309,8 +432,20 @@ fn row_text(buf: &Buffer, y: u16) -> String {
     (buf.area.left()..buf.area.right()).map(|x| buf[(x, y)].symbol()).collect()
 }
 
+/// The rows of the topology pane (the top-left pane at 120×36, the body at 80×24).
+fn topology_rows(buf: &Buffer) -> Vec<u16> {
+    (2..buf.area.height).take_while(|&y| !row_text(buf, y).starts_with('╰')).collect()
+}
+
+/// Cells of the topology pane showing `symbol`.
+fn in_topology(buf: &Buffer, symbol: &str) -> Vec<(u16, u16)> {
+    let rows = topology_rows(buf);
+    let right = if buf.area.width >= 100 { buf.area.width / 2 } else { buf.area.width };
+    find(buf, symbol).into_iter().filter(|&(x, y)| rows.contains(&y) && x < right).collect()
+}
+
 // ---------------------------------------------------------------------------------------------
-// Snapshots
+// Snapshots: the flood and the console
 // ---------------------------------------------------------------------------------------------
 
 #[test]
@@ -326,7 +461,7 @@ fn scene_b_iamat_tokens_midway() {
     rig.tick(300);
     assert_eq!(rig.app.playback.in_flight(), 2);
     let buf = draw(&rig.app, 120, 36);
-    assert_eq!(find(&buf, &graph::GLYPH_TOKEN.to_string()).len(), 2, "{}", text(&buf));
+    assert_eq!(find(&buf, graph::GLYPH_TOKEN).len(), 2, "{}", text(&buf));
     insta::assert_snapshot!("b_iamat_midway", text(&buf));
 }
 
@@ -349,17 +484,9 @@ fn scene_d_cut_link_selected() {
     // Bona–Clark.
     rig.tab(8);
     assert_eq!(rig.app.selection, Selection::Link(3));
-    assert_eq!(rig.key(KeyCode::Char('c')), vec![Effect::Cut("Bona".into(), "Clark".into())]);
-    let start = rig.at(6000);
-    rig.apply_from(
-        start,
-        &[
-            EventKind::FaultApplied { fault: Fault::Cut(BONA, CLARK) },
-            EventKind::LinkDropped { from: BONA, to: CLARK, reason: "cut by operator".into() },
-            EventKind::LinkDropped { from: CLARK, to: BONA, reason: "read: EOF".into() },
-        ],
-    );
-    rig.app.feedback(Feedback::Done("cut Bona–Clark".into()));
+    let cut = Control::Cut { links: both(BONA, CLARK), lasting: None };
+    assert_eq!(rig.char('c'), control(cut.clone()));
+    rig.lab(6000, cut, "cut Bona<->Clark", &[(BONA, CLARK, cut_view()), (CLARK, BONA, cut_view())]);
     rig.tick(6100);
     insta::assert_snapshot!("d_cut_link", screen(&rig.app));
 }
@@ -370,15 +497,15 @@ fn scene_e_killed_server() {
     rig.app.now = rig.at(6000);
     rig.tab(2);
     assert_eq!(rig.app.selection, Selection::Node(CAMPBELL));
-    assert!(rig.key(KeyCode::Char('k')).is_empty());
+    assert!(rig.char('k').is_empty());
     insta::assert_snapshot!("e0_kill_confirm", screen(&rig.app));
-    assert_eq!(rig.key(KeyCode::Char('y')), vec![Effect::Kill("Campbell".into())]);
+    let kill = Control::Kill { server: CAMPBELL };
+    assert_eq!(rig.char('y'), control(kill.clone()));
     let start = rig.at(6000);
     rig.apply_from(
         start,
-        &[
+        vec![
             EventKind::ServerStopped { server: CAMPBELL },
-            EventKind::FaultApplied { fault: Fault::Killed(CAMPBELL) },
             EventKind::LinkDropped { from: BAILEY, to: CAMPBELL, reason: "read: EOF".into() },
             EventKind::LinkDropped { from: BONA, to: CAMPBELL, reason: "read: EOF".into() },
             EventKind::LinkDropped {
@@ -386,9 +513,10 @@ fn scene_e_killed_server() {
                 to: CAMPBELL,
                 reason: "connect: connection refused".into(),
             },
+            EventKind::Controlled { control: kill, text: "killed Campbell".into() },
         ],
     );
-    rig.app.feedback(Feedback::Done("killed Campbell".into()));
+    rig.app.feedback(Feedback::Control(Ok(Applied::changed("killed Campbell"))));
     rig.tick(6100);
     assert_eq!(rig.app.clients.rows().next().unwrap().known_count(), 4);
     let screen = screen(&rig.app);
@@ -399,7 +527,7 @@ fn scene_e_killed_server() {
 #[test]
 fn scene_f_help_overlay() {
     let mut rig = Rig::flooded();
-    assert!(rig.key(KeyCode::Char('?')).is_empty());
+    assert!(rig.char('?').is_empty());
     assert!(matches!(rig.app.mode, Mode::Help { .. }));
     insta::assert_snapshot!("f_help", screen(&rig.app));
 }
@@ -450,15 +578,19 @@ fn scene_h_whatsat_popup() {
 fn paused_with_held() -> Rig {
     let mut rig = Rig::flooded();
     let start = rig.at(6000);
-    rig.apply_from(start, &[EventKind::FaultApplied { fault: Fault::Paused }]);
+    let text = "paused: reports between servers are held (step releases one, resume all)";
+    rig.apply_from(
+        start,
+        vec![EventKind::Controlled { control: Control::Pause, text: text.into() }],
+    );
     rig.app.engine.paused = true;
     rig.tab(3);
-    let plum: Arc<str> = "plum".into();
+    let plum = update("plum", "1621464900.5");
     let stored: Arc<str> = "AT Clark +0.000301945 plum +48.856613+2.352222 1621464900.5".into();
     let start = rig.at(7000);
     rig.apply_from(
         start,
-        &[
+        vec![
             EventKind::LineIn {
                 server: CLARK,
                 peer: client_peer(),
@@ -466,12 +598,12 @@ fn paused_with_held() -> Rig {
             },
             EventKind::LocationStored {
                 server: CLARK,
-                client: plum.clone(),
+                update: plum.clone(),
                 line: stored.clone(),
                 from: None,
             },
-            EventKind::FloodHeld { from: CLARK, to: BONA, client: plum.clone() },
-            EventKind::FloodHeld { from: CLARK, to: JAQUEZ, client: plum },
+            EventKind::FloodHeld { from: CLARK, to: BONA, update: plum.clone() },
+            EventKind::FloodHeld { from: CLARK, to: JAQUEZ, update: plum },
             EventKind::LineOut { server: CLARK, peer: client_peer(), line: stored },
         ],
     );
@@ -485,8 +617,7 @@ fn scene_i_paused_with_held_reports() {
     let rig = paused_with_held();
     let buf = draw(&rig.app, 120, 36);
     // Both held reports wait at Clark; the header's badge has the same glyph.
-    let held: Vec<_> =
-        find(&buf, &graph::GLYPH_HELD.to_string()).into_iter().filter(|&(_, y)| y > 0).collect();
+    let held: Vec<_> = find(&buf, graph::GLYPH_HELD).into_iter().filter(|&(_, y)| y > 0).collect();
     assert_eq!(held.len(), 2, "{}", text(&buf));
     insta::assert_snapshot!("i_paused_held", text(&buf));
 }
@@ -494,11 +625,372 @@ fn scene_i_paused_with_held_reports() {
 #[test]
 fn scene_j_compact_with_command_line() {
     let mut rig = Rig::flooded();
-    assert!(rig.key(KeyCode::Char(':')).is_empty());
+    assert!(rig.char(':').is_empty());
     assert!(rig.type_text("whatsat Bona kiwi").is_empty());
     assert!(rig.key(KeyCode::Tab).is_empty());
     assert_eq!(rig.editor_text(), format!("whatsat Bona {KIWI} "));
-    insta::assert_snapshot!("j_compact_command", text(&draw(&rig.app, 80, 24)));
+    insta::assert_snapshot!("j_compact_command", compact(&rig.app));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Snapshots: the flood laboratory, one fault at a time (80×24, where the graph is the body)
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn scene_k1_one_way_cut() {
+    let mut rig = Rig::flooded();
+    let cut = Control::Cut { links: vec![link(BONA, CLARK)], lasting: None };
+    assert_eq!(rig.command("cut Bona->Clark"), control(cut.clone()));
+    rig.lab(6000, cut, "cut Bona->Clark", &[(BONA, CLARK, cut_view())]);
+    let buf = draw(&rig.app, 80, 24);
+    // Bona is left of Clark: the arrow points right, to where reports no longer go.
+    let marks = in_topology(&buf, graph::MARK_CUT_ONE_WAY[0]);
+    assert_eq!(marks.len(), 1, "{}", text(&buf));
+    assert_eq!(buf[marks[0]].fg, Color::Red);
+    assert!(in_topology(&buf, graph::MARK_CUT).is_empty());
+    assert!(row_text(&buf, 0).contains("lnk 5/6"), "{}", row_text(&buf, 0));
+    insta::assert_snapshot!("k1_one_way_cut", text(&buf));
+
+    // The other direction too: one mark, both ways.
+    rig.lab(
+        6100,
+        Control::Cut { links: vec![link(CLARK, BONA)], lasting: None },
+        "cut Clark->Bona",
+        &[(CLARK, BONA, cut_view())],
+    );
+    let buf = draw(&rig.app, 80, 24);
+    assert_eq!(in_topology(&buf, graph::MARK_CUT).len(), 1, "{}", text(&buf));
+    assert!(in_topology(&buf, graph::MARK_CUT_ONE_WAY[0]).is_empty());
+}
+
+#[test]
+fn scene_k2_two_way_cut_and_an_unchanged_answer() {
+    let mut rig = Rig::flooded();
+    let cut = Control::Cut { links: both(BONA, CLARK), lasting: None };
+    assert_eq!(rig.command("cut Bona<->Clark"), control(cut.clone()));
+    rig.lab(
+        6000,
+        cut.clone(),
+        "cut Bona<->Clark",
+        &[(BONA, CLARK, cut_view()), (CLARK, BONA, cut_view())],
+    );
+    // Again: the herd answers that nothing needed changing.
+    assert_eq!(rig.command("cut Bona Clark"), control(cut));
+    rig.app.feedback(Feedback::Control(Ok(Applied::unchanged(
+        "Bona->Clark, Clark->Bona are already cut",
+    ))));
+    let status = rig.app.status.as_ref().unwrap();
+    assert_eq!(status.tone, Tone::Unchanged);
+    let buf = draw(&rig.app, 80, 24);
+    let last = row_text(&buf, 22);
+    assert!(last.starts_with("= Bona->Clark, Clark->Bona are already cut"), "{last}");
+    assert!(!last.contains('✓') && !last.contains('✗'), "{last}");
+    assert_ne!(buf[(0, 22)].fg, Color::Green);
+    assert_ne!(buf[(0, 22)].fg, Color::Red);
+    insta::assert_snapshot!("k2_two_way_cut", text(&buf));
+}
+
+#[test]
+fn scene_k3_loss() {
+    let mut rig = Rig::flooded();
+    rig.select_link(BAILEY, BONA);
+    assert!(rig.char('l').is_empty());
+    assert_eq!(rig.editor_text(), "loss Bailey<->Bona 20%");
+    let loss = Control::Loss {
+        links: both(BAILEY, BONA),
+        loss: Loss { rate: 0.2, burst: 1.0 },
+        lasting: None,
+    };
+    assert_eq!(rig.key(KeyCode::Enter), control(loss.clone()));
+    rig.lab(
+        6000,
+        loss,
+        "loss Bailey<->Bona 20%",
+        &[(BAILEY, BONA, loss_view(0.2)), (BONA, BAILEY, loss_view(0.2))],
+    );
+    let buf = draw(&rig.app, 80, 24);
+    let marks = in_topology(&buf, graph::MARK_LOSS);
+    assert_eq!(marks.len(), 1, "{}", text(&buf));
+    assert_eq!(buf[marks[0]].fg, graph::look(Mark::Loss).style.fg.unwrap());
+    assert!(row_text(&buf, 1).contains("loss 20% both ways"), "{}", row_text(&buf, 1));
+    insta::assert_snapshot!("k3_loss", text(&buf));
+}
+
+#[test]
+fn scene_k4_delay_one_way() {
+    let mut rig = Rig::flooded();
+    let delay = Control::Delay {
+        links: Links::Some(vec![link(CLARK, JAQUEZ)]),
+        delay: Delay {
+            delay: Duration::from_millis(300),
+            jitter: Duration::from_millis(50),
+            spread: Spread::Uniform,
+        },
+        lasting: None,
+    };
+    assert_eq!(rig.command("delay Clark->Jaquez 300ms jitter 50ms"), control(delay.clone()));
+    rig.lab(
+        6000,
+        delay,
+        "delay Clark->Jaquez 300ms jitter 50ms",
+        &[(CLARK, JAQUEZ, delay_view(300, 50))],
+    );
+    rig.select_link(CLARK, JAQUEZ);
+    let buf = draw(&rig.app, 80, 24);
+    // Jaquez is below Clark: the delay's mark, and an arrow down to where it applies.
+    let marks = in_topology(&buf, graph::MARK_DELAY);
+    assert_eq!(marks.len(), 1, "{}", text(&buf));
+    let (x, y) = marks[0];
+    assert_eq!(buf[(x + 1, y)].symbol(), graph::ONE_WAY[2]);
+    assert!(row_text(&buf, 1).contains("Clark->Jaquez delay 300ms±50ms"), "{}", row_text(&buf, 1));
+    insta::assert_snapshot!("k4_delay", text(&buf));
+}
+
+#[test]
+fn scene_k5_dup() {
+    let mut rig = Rig::flooded();
+    rig.select_link(CAMPBELL, JAQUEZ);
+    assert!(rig.char('u').is_empty());
+    assert_eq!(rig.editor_text(), "dup Campbell<->Jaquez 10%");
+    let dup = Control::Dup { links: both(CAMPBELL, JAQUEZ), rate: 0.1, lasting: None };
+    assert_eq!(rig.key(KeyCode::Enter), control(dup.clone()));
+    rig.lab(
+        6000,
+        dup,
+        "dup Campbell<->Jaquez 10%",
+        &[(CAMPBELL, JAQUEZ, dup_view(0.1)), (JAQUEZ, CAMPBELL, dup_view(0.1))],
+    );
+    let buf = draw(&rig.app, 80, 24);
+    let screen = text(&buf);
+    assert!(screen.contains(graph::MARK_DUP), "{screen}");
+    insta::assert_snapshot!("k5_dup", screen);
+}
+
+#[test]
+fn scene_k6_partition() {
+    let mut rig = Rig::flooded();
+    let partition = Control::Partition {
+        groups: vec![vec![BAILEY, BONA], vec![CAMPBELL, CLARK, JAQUEZ]],
+        lasting: None,
+    };
+    assert_eq!(rig.command("partition Bailey,Bona / Campbell"), control(partition.clone()));
+    let crossing = [(BAILEY, CAMPBELL), (BONA, CAMPBELL), (BONA, CLARK)];
+    let changed: Vec<_> =
+        crossing.iter().flat_map(|&(a, b)| [(a, b, cut_view()), (b, a, cut_view())]).collect();
+    rig.lab(6000, partition, "partition Bailey,Bona / Campbell,Clark,Jaquez", &changed);
+    let buf = draw(&rig.app, 80, 24);
+    assert_eq!(in_topology(&buf, graph::MARK_CUT).len(), 3, "{}", text(&buf));
+    assert!(row_text(&buf, 0).contains("lnk 3/6"), "{}", row_text(&buf, 0));
+    insta::assert_snapshot!("k6_partition", text(&buf));
+}
+
+#[test]
+fn scene_k7_hung_and_killed_servers() {
+    let mut rig = Rig::flooded();
+    rig.select_server(JAQUEZ);
+    let hang = Control::Hang { server: JAQUEZ, lasting: None };
+    assert_eq!(rig.char('g'), control(hang.clone()));
+    rig.apply_from(
+        rig.at(6000),
+        vec![
+            EventKind::ServerHung { server: JAQUEZ, hung: true },
+            EventKind::Controlled { control: hang, text: "hung Jaquez".into() },
+        ],
+    );
+    rig.app.feedback(Feedback::Control(Ok(Applied::changed("hung Jaquez"))));
+    // g again lets it run.
+    assert_eq!(rig.char('g'), control(Control::Unhang { server: JAQUEZ }));
+    rig.apply_from(
+        rig.at(6100),
+        vec![
+            EventKind::ServerStopped { server: CAMPBELL },
+            EventKind::Controlled {
+                control: Control::Kill { server: CAMPBELL },
+                text: "killed Campbell".into(),
+            },
+        ],
+    );
+    let buf = draw(&rig.app, 80, 24);
+    let frozen = find(&buf, graph::GLYPH_HUNG);
+    let stopped = find(&buf, graph::GLYPH_KILLED);
+    assert_eq!((frozen.len(), stopped.len()), (1, 1), "{}", text(&buf));
+    assert_eq!(buf[frozen[0]].fg, graph::look(Mark::Hung).style.fg.unwrap());
+    assert_eq!(buf[stopped[0]].fg, Color::Red);
+    assert_ne!(buf[frozen[0]].fg, buf[stopped[0]].fg);
+    assert!(row_text(&buf, 1).contains("Jaquez") && row_text(&buf, 1).contains("(hung)"));
+    insta::assert_snapshot!("k7_hung_and_killed", text(&buf));
+}
+
+/// A herd with a fault of every kind in force, one of them timed, and a hung server.
+fn faulty() -> Rig {
+    let mut rig = Rig::flooded();
+    rig.lab(
+        6000,
+        Control::Cut { links: vec![link(BONA, CLARK)], lasting: Some(Duration::from_secs(30)) },
+        "cut Bona->Clark for 30s",
+        &[(BONA, CLARK, cut_view())],
+    );
+    rig.lab(
+        6010,
+        Control::Loss {
+            links: both(BAILEY, BONA),
+            loss: Loss { rate: 0.2, burst: 3.0 },
+            lasting: None,
+        },
+        "loss Bailey<->Bona 20% burst 3",
+        &[(BAILEY, BONA, loss_view(0.2)), (BONA, BAILEY, loss_view(0.2))],
+    );
+    rig.lab(
+        6020,
+        Control::Dup { links: both(CAMPBELL, JAQUEZ), rate: 0.1, lasting: None },
+        "dup Campbell<->Jaquez 10%",
+        &[(CAMPBELL, JAQUEZ, dup_view(0.1)), (JAQUEZ, CAMPBELL, dup_view(0.1))],
+    );
+    rig.apply_from(rig.at(6030), vec![EventKind::ServerHung { server: JAQUEZ, hung: true }]);
+    let now = rig.at(6040);
+    rig.app.now = now;
+    let mut timed = fault("cut Bona->Clark for 30s", 4, 0, 0);
+    timed.remaining = Some(Duration::from_millis(29_960));
+    let faults = vec![
+        timed,
+        fault("loss Bailey<->Bona 20% burst 3", 2, 0, 0),
+        fault("dup Campbell<->Jaquez 10%", 0, 1, 0),
+        fault("hang Jaquez", 0, 0, 0),
+    ];
+    rig.app.faults.set(faults, now);
+    rig
+}
+
+#[test]
+fn scene_l_faults_overlay() {
+    let mut rig = faulty();
+    assert!(!rig.app.faults_due(rig.app.now));
+    assert!(rig.char('F').is_empty());
+    assert!(matches!(rig.app.mode, Mode::Faults { .. }));
+    // Opening it asks for fresh counters at once.
+    assert!(rig.app.faults_due(rig.app.now));
+    rig.app.faults.stale = false;
+    // Five seconds on, the timed cut has 25 s left.
+    rig.tick(11_040);
+    let buf = draw(&rig.app, 80, 24);
+    let screen = text(&buf);
+    assert!(screen.contains("Faults 4"), "{screen}");
+    assert!(screen.contains("cut Bona->Clark for 30s"), "{screen}");
+    assert!(screen.contains("25s"), "{screen}");
+    assert!(screen.contains("❄ Jaquez hung"), "{screen}");
+    insta::assert_snapshot!("l_faults_overlay", screen);
+    // It asks again for counters every refresh while open.
+    assert!(rig.app.faults_due(rig.at(11_040)));
+    assert!(rig.key(KeyCode::Esc).is_empty());
+    assert!(matches!(rig.app.mode, Mode::Normal));
+    assert!(!rig.app.faults_due(rig.at(20_000)));
+}
+
+#[test]
+fn scene_m_traffic_shows_faults_and_operator_actions() {
+    let mut rig = faulty();
+    let start = rig.at(7000);
+    rig.apply_from(
+        start,
+        vec![
+            EventKind::FloodDropped {
+                from: BONA,
+                to: CLARK,
+                update: kiwi(),
+                reason: DropReason::Cut,
+                fault: Some("cut Bona->Clark for 30s".into()),
+            },
+            EventKind::FloodDuplicated {
+                from: CAMPBELL,
+                to: JAQUEZ,
+                update: kiwi(),
+                fault: "dup Campbell<->Jaquez 10%".into(),
+            },
+            EventKind::LinkFaults { link: link(BONA, CLARK), faults: LinkFaultsView::default() },
+            EventKind::FaultExpired { label: "cut Bona->Clark for 30s".into() },
+        ],
+    );
+    rig.tick(7500);
+    let screen = screen(&rig.app);
+    for expected in [
+        "⚙ cut Bona->Clark for 30s",
+        "⚙ loss Bailey<->Bona 20% burst 3",
+        "⇒ Clark                 dropped report of kiwi.cs.ucla.edu by cut Bona->Clark for 30s",
+        "⇒ Jaquez                duplicated report of kiwi.cs.ucla.edu by dup Campbell<->Jaquez 10%",
+        "⚙ cut Bona->Clark for 30s: healed",
+    ] {
+        assert!(screen.contains(expected), "{expected:?} missing in\n{screen}");
+    }
+    assert!(rig.app.faults.stale, "an expiry makes the list stale");
+    insta::assert_snapshot!("m_traffic_faults", screen);
+    // Operator lines stay when the traffic is filtered to one server.
+    rig.app.filter = Some(BAILEY);
+    let filtered = self::screen(&rig.app);
+    assert!(filtered.contains("⚙ cut Bona->Clark for 30s: healed"), "{filtered}");
+}
+
+#[test]
+fn a_delay_on_every_link_stays_in_the_narrow_header() {
+    let mut rig = faulty();
+    let delay = Control::Delay {
+        links: Links::All,
+        delay: Delay { delay: Duration::from_millis(300), ..Delay::default() },
+        lasting: None,
+    };
+    rig.lab(6100, delay, "delay all 300ms", &[]);
+    assert_eq!(rig.app.engine.delay, Duration::from_millis(300));
+    let buf = draw(&rig.app, 80, 24);
+    let x = find_in_row(&buf, 0, "delay 300ms").expect(&row_text(&buf, 0));
+    assert_eq!(buf[(x + 6, 0)].fg, Color::Yellow);
+}
+
+#[test]
+fn a_storm_report_names_its_forwarder() {
+    let mut rig = Rig::new();
+    let line = "AT Jaquez +0.000720101 kiwi +34.07-118.44 1796071407.397077459 Campbell ttl=2";
+    rig.apply(EventKind::LineIn {
+        server: BAILEY,
+        peer: link_peer(CAMPBELL, BAILEY),
+        line: line.into(),
+    });
+    let screen = screen(&rig.app);
+    assert!(
+        screen.contains("Bailey    ⇐ Campbell              AT Jaquez +0.000720101"),
+        "{screen}"
+    );
+}
+
+#[test]
+fn scene_n_off_spec_header() {
+    let mut rig = Rig::flooded();
+    let storm = Control::Policy { policy: Policy::Storm { ttl: 3 } };
+    assert_eq!(rig.command("policy storm ttl=3"), control(storm.clone()));
+    rig.lab(6000, storm, "policy storm ttl=3 (off-spec)", &[]);
+    let every = Duration::from_secs(5);
+    rig.lab(
+        6010,
+        Control::AntiEntropy { every: Some(every) },
+        "anti-entropy every 5s (off-spec repair)",
+        &[],
+    );
+    for width in [80, 120] {
+        let buf = draw(&rig.app, width, 24);
+        let header = row_text(&buf, 0);
+        let x = find_in_row(&buf, 0, "OFF-SPEC storm ttl=3").expect(&header);
+        assert_ne!(buf[(x, 0)].fg, Color::Reset, "{header}");
+        assert!(header.contains("seed 7"), "{header}");
+        assert!(header.trim_end().chars().count() <= usize::from(width), "{header}");
+        if width >= 100 {
+            assert!(header.contains("anti-entropy 5s"), "{header}");
+        } else {
+            assert!(header.contains("ae 5s"), "{header}");
+        }
+    }
+    insta::assert_snapshot!("n_off_spec_header", row_text(&draw(&rig.app, 80, 24), 0).trim_end());
+    // Back to the rule: no warning.
+    rig.lab(6020, Control::Policy { policy: Policy::Spec }, "policy spec", &[]);
+    let header = row_text(&draw(&rig.app, 80, 24), 0);
+    assert!(!header.contains("OFF-SPEC") && header.contains(" spec "), "{header}");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -508,10 +1000,10 @@ fn scene_j_compact_with_command_line() {
 #[test]
 fn q_and_ctrl_c_quit() {
     let mut rig = Rig::new();
-    assert_eq!(rig.key(KeyCode::Char('q')), vec![Effect::Quit]);
+    assert_eq!(rig.char('q'), vec![Effect::Quit]);
     assert_eq!(rig.app.key(ctrl('c')), vec![Effect::Quit]);
     // Ctrl-C quits from anywhere, even with the command line open.
-    assert!(rig.key(KeyCode::Char(':')).is_empty());
+    assert!(rig.char(':').is_empty());
     assert_eq!(rig.app.key(ctrl('c')), vec![Effect::Quit]);
 }
 
@@ -519,36 +1011,41 @@ fn q_and_ctrl_c_quit() {
 fn kill_asks_first_and_yes_kills() {
     let mut rig = Rig::new();
     rig.tab(3);
-    assert!(rig.key(KeyCode::Char('k')).is_empty());
+    assert!(rig.char('k').is_empty());
+    let kill = Effect::Control(Control::Kill { server: CLARK });
     match &rig.app.mode {
         Mode::Confirm { prompt, effect } => {
             assert!(prompt.contains("Clark"), "{prompt}");
-            assert_eq!(effect, &Effect::Kill("Clark".into()));
+            assert_eq!(effect, &kill);
         }
         other => panic!("no confirmation: {other:?}"),
     }
-    assert_eq!(rig.key(KeyCode::Char('y')), vec![Effect::Kill("Clark".into())]);
+    assert_eq!(rig.char('y'), vec![kill]);
     assert!(matches!(rig.app.mode, Mode::Normal));
+    assert_eq!(rig.char('r'), control(Control::Restart { server: CLARK }));
 }
 
 #[test]
 fn kill_cancelled_with_n_does_nothing() {
     let mut rig = Rig::new();
-    assert!(rig.key(KeyCode::Char('k')).is_empty());
+    assert!(rig.char('k').is_empty());
     assert!(matches!(rig.app.mode, Mode::Confirm { .. }));
-    assert!(rig.key(KeyCode::Char('n')).is_empty());
+    assert!(rig.char('n').is_empty());
     assert!(matches!(rig.app.mode, Mode::Normal));
     // Nothing is pending: a later y is just a key.
-    assert!(rig.key(KeyCode::Char('y')).is_empty());
+    assert!(rig.char('y').is_empty());
 }
 
 #[test]
 fn kill_of_a_stopped_server_is_refused() {
     let mut rig = Rig::new();
-    rig.app.apply(&EventKind::ServerStopped { server: BAILEY });
-    assert!(rig.key(KeyCode::Char('k')).is_empty());
+    rig.apply(EventKind::ServerStopped { server: BAILEY });
+    assert!(rig.char('k').is_empty());
     assert!(matches!(rig.app.mode, Mode::Normal));
-    assert!(rig.app.status.as_ref().is_some_and(|s| s.error));
+    assert_eq!(rig.app.status.as_ref().unwrap().tone, Tone::Error);
+    // Nor can a stopped server hang.
+    assert!(rig.char('g').is_empty());
+    assert_eq!(rig.app.status.as_ref().unwrap().tone, Tone::Error);
 }
 
 #[test]
@@ -556,55 +1053,198 @@ fn cut_and_heal_the_selected_link() {
     let mut rig = Rig::new();
     rig.tab(5);
     assert_eq!(rig.app.selection, Selection::Link(0));
-    assert_eq!(rig.key(KeyCode::Char('c')), vec![Effect::Cut("Bailey".into(), "Bona".into())]);
-    assert_eq!(rig.key(KeyCode::Char('h')), vec![Effect::Heal("Bailey".into(), "Bona".into())]);
+    assert_eq!(rig.char('c'), control(Control::Cut { links: both(BAILEY, BONA), lasting: None }));
+    assert_eq!(rig.char('h'), control(Control::Heal { links: both(BAILEY, BONA) }));
+    assert_eq!(rig.char('H'), control(Control::HealAll));
     // Back-tab returns to the last server.
     assert!(rig.key(KeyCode::BackTab).is_empty());
     assert_eq!(rig.app.selection, Selection::Node(JAQUEZ));
 }
 
 #[test]
-fn cut_with_a_server_selected_opens_the_command_line() {
+fn angle_brackets_cut_or_heal_one_direction() {
     let mut rig = Rig::new();
-    assert!(rig.key(KeyCode::Char('c')).is_empty());
-    assert_eq!(rig.editor_text(), "cut Bailey ");
-    assert!(rig.type_text("Bona").is_empty());
-    assert_eq!(rig.key(KeyCode::Enter), vec![Effect::Cut("Bailey".into(), "Bona".into())]);
+    rig.select_link(BONA, CLARK);
+    let there = vec![link(BONA, CLARK)];
+    let back = vec![link(CLARK, BONA)];
+    assert_eq!(rig.char('>'), control(Control::Cut { links: there.clone(), lasting: None }));
+    assert_eq!(rig.char('<'), control(Control::Cut { links: back.clone(), lasting: None }));
+    // Once Bona->Clark is cut, > heals it; < still cuts the other way.
+    rig.apply(EventKind::LinkFaults { link: link(BONA, CLARK), faults: cut_view() });
+    assert_eq!(rig.char('>'), control(Control::Heal { links: there }));
+    assert_eq!(rig.char('<'), control(Control::Cut { links: back, lasting: None }));
+    // With a server selected, > opens a cut from it, for Tab to complete.
+    rig.select_server(BONA);
+    assert!(rig.char('>').is_empty());
+    assert_eq!(rig.editor_text(), "cut Bona->");
+    assert!(rig.key(KeyCode::Tab).is_empty());
+    assert_eq!(rig.editor_text(), "cut Bona->Bailey");
+}
+
+#[test]
+fn l_d_and_u_prefill_a_fault_on_the_selection() {
+    let mut rig = Rig::new();
+    rig.select_link(BONA, CLARK);
+    for (key, line) in [
+        ('l', "loss Bona<->Clark 20%"),
+        ('d', "delay Bona<->Clark 200ms"),
+        ('u', "dup Bona<->Clark 10%"),
+    ] {
+        assert!(rig.char(key).is_empty());
+        assert_eq!(rig.editor_text(), line);
+        assert!(rig.key(KeyCode::Esc).is_empty());
+    }
+    assert!(rig.char('d').is_empty());
+    let delay = Control::Delay {
+        links: Links::Some(both(BONA, CLARK)),
+        delay: Delay { delay: Duration::from_millis(200), ..Delay::default() },
+        lasting: None,
+    };
+    assert_eq!(rig.key(KeyCode::Enter), control(delay));
+    // A server selected: the fault starts from it.
+    rig.select_server(CLARK);
+    assert!(rig.char('l').is_empty());
+    assert_eq!(rig.editor_text(), "loss Clark->");
+    assert_eq!(
+        rig.command_rest("Jaquez 5%"),
+        control(Control::Loss {
+            links: vec![link(CLARK, JAQUEZ)],
+            loss: Loss { rate: 0.05, burst: 1.0 },
+            lasting: None,
+        })
+    );
+}
+
+#[test]
+fn x_asks_then_resets() {
+    let mut rig = Rig::new();
+    assert!(rig.char('x').is_empty());
+    assert!(matches!(&rig.app.mode, Mode::Confirm { prompt, .. } if prompt.contains("reset")));
+    assert_eq!(rig.char('y'), control(Control::Reset));
+    assert!(rig.char('x').is_empty());
+    assert!(rig.key(KeyCode::Esc).is_empty());
+    assert!(matches!(rig.app.mode, Mode::Normal));
+}
+
+#[test]
+fn the_faults_overlay_heals_and_resets_too() {
+    let mut rig = Rig::new();
+    assert!(rig.char('F').is_empty());
+    assert_eq!(rig.char('H'), control(Control::HealAll));
+    assert!(matches!(rig.app.mode, Mode::Faults { .. }));
+    assert!(rig.char('x').is_empty());
+    assert!(matches!(rig.app.mode, Mode::Confirm { .. }));
+    assert_eq!(rig.char('y'), control(Control::Reset));
+    // F closes it again.
+    assert!(rig.char('F').is_empty());
+    assert!(rig.char('F').is_empty());
+    assert!(matches!(rig.app.mode, Mode::Normal));
 }
 
 #[test]
 fn p_pauses_or_resumes_by_engine_state() {
     let mut rig = Rig::new();
-    assert_eq!(rig.key(KeyCode::Char('p')), vec![Effect::Pause]);
+    assert_eq!(rig.char('p'), control(Control::Pause));
     rig.app.engine.paused = true;
-    assert_eq!(rig.key(KeyCode::Char('p')), vec![Effect::Resume]);
-    rig.app.apply(&EventKind::FaultApplied { fault: Fault::Resumed(3) });
+    assert_eq!(rig.char('p'), control(Control::Resume));
+    rig.apply(EventKind::Controlled {
+        control: Control::Resume,
+        text: "resumed: 3 held reports released".into(),
+    });
     assert!(!rig.app.engine.paused);
-    assert_eq!(rig.key(KeyCode::Char('p')), vec![Effect::Pause]);
+    assert_eq!(rig.char('p'), control(Control::Pause));
+    assert_eq!(rig.char('s'), control(Control::Step));
+}
+
+fn delay_all(millis: u64) -> Vec<Effect> {
+    control(Control::Delay {
+        links: Links::All,
+        delay: Delay { delay: Duration::from_millis(millis), ..Delay::default() },
+        lasting: None,
+    })
 }
 
 #[test]
-fn plus_and_minus_step_the_link_delay_and_stop_at_zero() {
+fn plus_and_minus_step_every_links_delay_with_a_server_selected() {
     let mut rig = Rig::new();
-    assert_eq!(rig.key(KeyCode::Char('-')), vec![Effect::Delay(Duration::ZERO)]);
-    assert_eq!(rig.key(KeyCode::Char('+')), vec![Effect::Delay(Duration::from_millis(100))]);
+    assert_eq!(rig.char('-'), delay_all(0));
+    assert_eq!(rig.char('+'), delay_all(100));
     rig.app.engine.delay = Duration::from_millis(250);
-    assert_eq!(rig.key(KeyCode::Char('+')), vec![Effect::Delay(Duration::from_millis(350))]);
-    assert_eq!(rig.key(KeyCode::Char('-')), vec![Effect::Delay(Duration::from_millis(150))]);
+    assert_eq!(rig.char('+'), delay_all(350));
+    assert_eq!(rig.char('-'), delay_all(150));
     rig.app.engine.delay = Duration::from_millis(60);
-    assert_eq!(rig.key(KeyCode::Char('-')), vec![Effect::Delay(Duration::ZERO)]);
+    assert_eq!(rig.char('-'), delay_all(0));
 }
 
 #[test]
-fn command_line_cut() {
+fn plus_and_minus_step_the_selected_links_delay_keeping_its_jitter() {
     let mut rig = Rig::new();
-    assert!(rig.key(KeyCode::Char(':')).is_empty());
+    rig.select_link(BONA, CLARK);
+    let link_delay = |millis: u64, jitter: u64| {
+        control(Control::Delay {
+            links: Links::Some(both(BONA, CLARK)),
+            delay: Delay {
+                delay: Duration::from_millis(millis),
+                jitter: Duration::from_millis(jitter),
+                spread: Spread::Uniform,
+            },
+            lasting: None,
+        })
+    };
+    assert_eq!(rig.char('+'), link_delay(100, 0));
+    assert_eq!(rig.char('-'), link_delay(0, 0));
+    rig.apply(EventKind::LinkFaults { link: link(CLARK, BONA), faults: delay_view(300, 50) });
+    assert_eq!(rig.char('+'), link_delay(400, 50));
+    assert_eq!(rig.char('-'), link_delay(200, 50));
+}
+
+#[test]
+fn command_line_controls_use_the_shared_grammar() {
+    let mut rig = Rig::new();
+    assert!(rig.char(':').is_empty());
     assert!(matches!(rig.app.mode, Mode::Command(_)));
     assert_eq!(
-        rig.command_rest("cut Bailey Bona"),
-        vec![Effect::Cut("Bailey".into(), "Bona".into())]
+        rig.command_rest("cut Bailey Bona for 5s"),
+        control(Control::Cut { links: both(BAILEY, BONA), lasting: Some(Duration::from_secs(5)) })
     );
     assert!(matches!(rig.app.mode, Mode::Normal));
+    assert_eq!(
+        rig.command("isolate Jaquez"),
+        control(Control::Isolate { server: JAQUEZ, lasting: None })
+    );
+    assert_eq!(
+        rig.command("hang Jaquez for 10s"),
+        control(Control::Hang { server: JAQUEZ, lasting: Some(Duration::from_secs(10)) })
+    );
+    assert_eq!(rig.command("anti-entropy off"), control(Control::AntiEntropy { every: None }));
+    assert_eq!(rig.command("faults"), control(Control::Faults));
+    assert_eq!(rig.command("reset"), control(Control::Reset));
+}
+
+#[test]
+fn the_answer_to_faults_opens_the_overlay() {
+    let mut rig = Rig::new();
+    let faults = vec![fault("cut Bona->Clark", 3, 0, 0)];
+    rig.app.feedback(Feedback::Control(Ok(Applied::Faults { faults })));
+    assert!(matches!(rig.app.mode, Mode::Faults { .. }));
+    assert_eq!(rig.app.faults.faults.len(), 1);
+    assert!(compact(&rig.app).contains("cut Bona->Clark"));
+}
+
+#[test]
+fn a_refused_control_is_an_error() {
+    let mut rig = Rig::new();
+    let refused = ControlError::NotRunning("Campbell".into());
+    rig.app.feedback(Feedback::Control(Err(refused)));
+    let status = rig.app.status.as_ref().unwrap();
+    assert_eq!((status.tone, status.text.as_str()), (Tone::Error, "Campbell is not running"));
+    let buf = draw(&rig.app, 80, 24);
+    assert!(row_text(&buf, 22).starts_with("✗ Campbell is not running"));
+    assert_eq!(buf[(0, 22)].fg, Color::Red);
+    rig.app.feedback(Feedback::Control(Ok(Applied::changed("cut Bona->Clark"))));
+    let buf = draw(&rig.app, 80, 24);
+    assert!(row_text(&buf, 22).starts_with("✓ cut Bona->Clark"));
+    assert_eq!(buf[(0, 22)].fg, Color::Green);
 }
 
 #[test]
@@ -613,11 +1253,41 @@ fn command_line_iamat_builds_the_wire_line() {
     assert_eq!(
         rig.command("iamat Bailey kiwi 34.07,-118.44 1621464827.5"),
         vec![Effect::Send {
-            server: "Bailey".into(),
+            server: BAILEY,
             line: "IAMAT kiwi +34.07-118.44 1621464827.5".into(),
             kind: SendKind::IAmAt,
         }]
     );
+    assert_eq!(
+        rig.command("whatsat Bona kiwi 10 5"),
+        vec![Effect::Send {
+            server: BONA,
+            line: "WHATSAT kiwi 10 5".into(),
+            kind: SendKind::WhatsAt
+        }]
+    );
+    assert_eq!(
+        rig.command("send Clark hello  there"),
+        vec![Effect::Send { server: CLARK, line: "hello  there".into(), kind: SendKind::Raw }]
+    );
+}
+
+#[test]
+fn filter_help_and_quit_stay_in_the_console() {
+    let mut rig = Rig::new();
+    assert!(rig.command("filter Jaquez").is_empty());
+    assert_eq!(rig.app.filter, Some(JAQUEZ));
+    assert!(rig.command("filter").is_empty());
+    assert_eq!(rig.app.filter, None);
+    assert!(rig.command("help partition").is_empty());
+    assert!(
+        matches!(&rig.app.mode, Mode::Popup { lines, .. } if lines[0].starts_with("partition GROUPS"))
+    );
+    assert!(rig.key(KeyCode::Esc).is_empty());
+    assert!(rig.command("help").is_empty());
+    assert!(matches!(rig.app.mode, Mode::Help { .. }));
+    assert!(rig.key(KeyCode::Esc).is_empty());
+    assert_eq!(rig.command("exit"), vec![Effect::Quit]);
 }
 
 #[test]
@@ -627,33 +1297,49 @@ fn command_line_error_keeps_the_line_open() {
     assert_eq!(rig.editor_text(), "cut Bailey Jaquez");
     let error = rig.editor_error().unwrap();
     assert!(error.contains("not neighbours"), "{error}");
+    assert!(error.contains("expected: cut LINK"), "{error}");
     // Editing clears the error.
     assert!(rig.key(KeyCode::Backspace).is_empty());
     assert_eq!(rig.editor_error(), None);
 }
 
 #[test]
-fn tab_completes_a_verb() {
+fn tab_completes_a_verb_and_a_link() {
     let mut rig = Rig::new();
-    assert!(rig.key(KeyCode::Char(':')).is_empty());
+    assert!(rig.char(':').is_empty());
     assert!(rig.type_text("ki").is_empty());
     assert!(rig.key(KeyCode::Tab).is_empty());
     assert_eq!(rig.editor_text(), "kill ");
     assert!(rig.type_text("Ja").is_empty());
     assert!(rig.key(KeyCode::Tab).is_empty());
     assert_eq!(rig.editor_text(), "kill Jaquez ");
-    assert_eq!(rig.key(KeyCode::Enter), vec![Effect::Kill("Jaquez".into())]);
+    assert_eq!(rig.key(KeyCode::Enter), control(Control::Kill { server: JAQUEZ }));
+    assert!(rig.char(':').is_empty());
+    assert!(rig.type_text("cut Clark->").is_empty());
+    assert!(rig.key(KeyCode::Tab).is_empty());
+    assert_eq!(rig.editor_text(), "cut Clark->Bona");
+    assert!(rig.key(KeyCode::Tab).is_empty());
+    assert_eq!(rig.editor_text(), "cut Clark->Jaquez");
+}
+
+#[test]
+fn the_hint_is_the_grammars_usage() {
+    let mut rig = Rig::new();
+    assert!(rig.char(':').is_empty());
+    assert!(rig.type_text("partit").is_empty());
+    let screen = compact(&rig.app);
+    assert!(screen.contains("partition GROUPS [for DURATION]"), "{screen}");
 }
 
 #[test]
 fn esc_closes_every_overlay() {
     let mut rig = Rig::new();
-    assert!(rig.key(KeyCode::Char('?')).is_empty());
+    assert!(rig.char('?').is_empty());
     assert!(matches!(rig.app.mode, Mode::Help { .. }));
     assert!(rig.key(KeyCode::Esc).is_empty());
     assert!(matches!(rig.app.mode, Mode::Normal));
 
-    assert!(rig.key(KeyCode::Char(':')).is_empty());
+    assert!(rig.char(':').is_empty());
     assert!(rig.type_text("paus").is_empty());
     assert!(rig.key(KeyCode::Esc).is_empty());
     assert!(matches!(rig.app.mode, Mode::Normal));
@@ -668,7 +1354,12 @@ fn esc_closes_every_overlay() {
     assert!(rig.key(KeyCode::Esc).is_empty());
     assert!(matches!(rig.app.mode, Mode::Normal));
 
-    assert!(rig.key(KeyCode::Char('k')).is_empty());
+    assert!(rig.char('F').is_empty());
+    assert!(matches!(rig.app.mode, Mode::Faults { .. }));
+    assert!(rig.key(KeyCode::Esc).is_empty());
+    assert!(matches!(rig.app.mode, Mode::Normal));
+
+    assert!(rig.char('k').is_empty());
     assert!(matches!(rig.app.mode, Mode::Confirm { .. }));
     assert!(rig.key(KeyCode::Esc).is_empty());
     assert!(matches!(rig.app.mode, Mode::Normal));
@@ -677,25 +1368,25 @@ fn esc_closes_every_overlay() {
 #[test]
 fn up_recalls_the_previous_command() {
     let mut rig = Rig::new();
-    assert_eq!(rig.command("delay 300ms"), vec![Effect::Delay(Duration::from_millis(300))]);
-    assert_eq!(rig.command("pause"), vec![Effect::Pause]);
-    assert!(rig.key(KeyCode::Char(':')).is_empty());
+    assert_eq!(rig.command("delay 300ms"), delay_all(300));
+    assert_eq!(rig.command("pause"), control(Control::Pause));
+    assert!(rig.char(':').is_empty());
     assert!(rig.key(KeyCode::Up).is_empty());
     assert_eq!(rig.editor_text(), "pause");
     assert!(rig.key(KeyCode::Up).is_empty());
     assert_eq!(rig.editor_text(), "delay 300ms");
     assert!(rig.key(KeyCode::Down).is_empty());
     assert_eq!(rig.editor_text(), "pause");
-    assert_eq!(rig.key(KeyCode::Enter), vec![Effect::Pause]);
+    assert_eq!(rig.key(KeyCode::Enter), control(Control::Pause));
 }
 
 #[test]
 fn a_failed_command_is_not_remembered() {
     let mut rig = Rig::new();
-    assert_eq!(rig.command("step"), vec![Effect::Step]);
+    assert_eq!(rig.command("step"), control(Control::Step));
     assert!(rig.command("bogus").is_empty());
     assert!(rig.key(KeyCode::Esc).is_empty());
-    assert!(rig.key(KeyCode::Char(':')).is_empty());
+    assert!(rig.char(':').is_empty());
     assert!(rig.key(KeyCode::Up).is_empty());
     assert_eq!(rig.editor_text(), "step");
 }
@@ -704,8 +1395,52 @@ fn a_failed_command_is_not_remembered() {
 fn i_prefills_the_selected_server() {
     let mut rig = Rig::new();
     rig.tab(4);
-    assert!(rig.key(KeyCode::Char('i')).is_empty());
+    assert!(rig.char('i').is_empty());
     assert_eq!(rig.editor_text(), "iamat Jaquez ");
+}
+
+#[test]
+fn help_lists_every_verb_every_key_and_every_glyph() {
+    let mut rig = Rig::new();
+    assert!(rig.char('?').is_empty());
+    let help = text(&draw(&rig.app, 160, 120));
+    for spec in COMMANDS {
+        assert!(help.contains(spec.usage), "{} missing in\n{help}", spec.usage);
+    }
+    for key in ["> / <", "l / d / u", "g", "x", "F", "+ / -"] {
+        assert!(help.contains(&format!("  {key:<12}")), "{key} missing in\n{help}");
+    }
+    for look in LOOKS {
+        assert!(help.contains(&format!("{} {}", look.glyph, look.name)), "{look:?}\n{help}");
+    }
+    // At 80×24 it scrolls to the end.
+    let mut seen = String::new();
+    for _ in 0..30 {
+        seen.push_str(&compact(&rig.app));
+        rig.key(KeyCode::PageDown);
+    }
+    for spec in COMMANDS {
+        assert!(seen.contains(spec.name), "{} never shown at 80×24", spec.name);
+    }
+    assert!(seen.contains("Legend"));
+}
+
+#[test]
+fn the_footer_offers_the_lab_keys() {
+    let mut rig = Rig::new();
+    rig.select_link(BONA, CLARK);
+    let footer = row_text(&draw(&rig.app, 80, 24), 23);
+    for key in [" c/h ", " >< ", " l ", " d ", " F "] {
+        assert!(footer.contains(key), "{key:?} missing in {footer}");
+    }
+    rig.select_server(BONA);
+    let footer = row_text(&draw(&rig.app, 80, 24), 23);
+    for key in [" g ", " k ", " F "] {
+        assert!(footer.contains(key), "{key:?} missing in {footer}");
+    }
+    rig.apply(EventKind::ServerHung { server: BONA, hung: true });
+    let footer = row_text(&draw(&rig.app, 80, 24), 23);
+    assert!(footer.contains(" unhang "), "{footer}");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -715,11 +1450,10 @@ fn i_prefills_the_selected_server() {
 #[test]
 fn the_same_report_stored_at_k_servers_is_known_by_k() {
     let mut rig = Rig::new();
-    let client: Arc<str> = KIWI.into();
     for (k, server) in [BAILEY, BONA, CAMPBELL, CLARK, JAQUEZ].into_iter().enumerate() {
-        rig.app.apply(&EventKind::LocationStored {
+        rig.apply(EventKind::LocationStored {
             server,
-            client: client.clone(),
+            update: kiwi(),
             line: KIWI_AT.into(),
             from: (k > 0).then_some(BAILEY),
         });
@@ -731,15 +1465,16 @@ fn the_same_report_stored_at_k_servers_is_known_by_k() {
         assert!(screen.contains(&format!("{}/5", k + 1)), "{screen}");
     }
     // A duplicate arriving changes nothing.
-    rig.app.apply(&EventKind::FloodSuppressed {
-        server: BONA,
-        client: client.clone(),
-        from: Some(CAMPBELL),
-    });
+    rig.apply(EventKind::FloodSuppressed { server: BONA, update: kiwi(), from: Some(CAMPBELL) });
     assert_eq!(rig.app.clients.rows().next().unwrap().known_count(), 5);
     // A newer report starts over at the server that stored it.
     let newer: Arc<str> = "AT Clark +0.5 kiwi.cs.ucla.edu +34.1-118.4 1621464999.5".into();
-    rig.app.apply(&EventKind::LocationStored { server: CLARK, client, line: newer, from: None });
+    rig.apply(EventKind::LocationStored {
+        server: CLARK,
+        update: update(KIWI, "1621464999.5"),
+        line: newer,
+        from: None,
+    });
     let row = rig.app.clients.rows().next().unwrap();
     assert_eq!((row.known_count(), row.origin.as_str()), (1, "Clark"));
 }
@@ -750,9 +1485,12 @@ fn a_lagged_view_counts_and_resyncs() {
     assert_eq!(rig.app.lagged, 0);
     let mut truth = snapshot(&rig.topology);
     truth.servers[CLARK].up = false;
-    truth.links[3].cut = true;
+    truth.servers[JAQUEZ].hung = true;
+    truth.links[3].a_faults.cut = true;
     truth.links[3].a_to_b = LinkState::Cut;
     truth.links[3].b_to_a = LinkState::Idle;
+    truth.policy = Policy::Echo;
+    truth.faults = vec![fault("cut Bona->Clark", 0, 0, 0), fault("hang Jaquez", 0, 0, 0)];
     for id in [BAILEY, BONA] {
         truth.servers[id].clients.push(KIWI_AT.into());
     }
@@ -760,20 +1498,59 @@ fn a_lagged_view_counts_and_resyncs() {
     rig.app.resync(7, &truth);
     assert_eq!(rig.app.lagged, 127);
     assert!(!rig.app.servers[CLARK].up);
-    assert!(rig.app.links[3].cut);
+    assert!(rig.app.servers[JAQUEZ].hung);
+    assert!(rig.app.links[3].cut());
+    assert_eq!(rig.app.engine.policy, Policy::Echo);
+    assert_eq!(rig.app.faults.faults.len(), 2);
     assert_eq!(rig.app.clients.rows().next().unwrap().known_count(), 2);
     assert!(rig.app.playback.tokens.is_empty());
     let buf = draw(&rig.app, 120, 36);
     let header = row_text(&buf, 0);
-    assert!(header.contains("dropped 127"), "{header}");
+    assert!(header.contains("lagged 127"), "{header}");
+    assert!(header.contains("faults 2"), "{header}");
+}
+
+#[test]
+fn fault_events_mark_the_list_stale_and_a_refresh_reads_it() {
+    let mut rig = Rig::new();
+    assert!(!rig.app.faults_due(rig.app.now));
+    rig.apply(EventKind::LinkFaults { link: link(BONA, CLARK), faults: cut_view() });
+    assert!(rig.app.faults_due(rig.app.now));
+    let mut truth = snapshot(&rig.topology);
+    truth.faults = vec![fault("cut Bona->Clark", 0, 0, 0)];
+    truth.anti_entropy = Some(Duration::from_secs(5));
+    rig.app.refresh(&truth);
+    assert!(!rig.app.faults_due(rig.app.now));
+    assert_eq!(rig.app.faults.faults.len(), 1);
+    assert_eq!(rig.app.engine.anti_entropy, Some(Duration::from_secs(5)));
+    // A refresh takes each link's faults from the snapshot, the truth: none here.
+    assert!(!rig.app.links[3].a_faults.cut);
+    // Every answer to a control asks for a fresh read, even one that changed nothing (a
+    // reset lifting only the herd-wide delay says so, and announces no link).
+    rig.app.feedback(Feedback::Control(Ok(Applied::unchanged("nothing to reset"))));
+    assert!(rig.app.faults_due(rig.app.now));
+    truth.links[3].b_faults = delay_view(300, 0);
+    truth.servers[CLARK].hung = true;
+    rig.app.refresh(&truth);
+    assert!(rig.app.links[3].b_faults.delay.is_some());
+    assert!(rig.app.servers[CLARK].hung);
+    for kind in [
+        EventKind::ServerHung { server: BONA, hung: true },
+        EventKind::FaultExpired { label: "hang Bona for 5s".into() },
+        EventKind::Controlled { control: Control::Reset, text: "reset: unhung Bona".into() },
+    ] {
+        rig.app.faults.stale = false;
+        rig.apply(kind);
+        assert!(rig.app.faults.stale);
+    }
 }
 
 #[test]
 fn the_replay_keeps_causal_order() {
     let mut rig = Rig::new();
-    let events = rig.flood(BAILEY, KIWI, KIWI_IAMAT, KIWI_AT);
+    let events = rig.flood(BAILEY, &kiwi(), KIWI_IAMAT, KIWI_AT);
     let start = rig.at(0);
-    rig.apply_from(start, &events);
+    rig.apply_from(start, events);
     // The truth is known at once...
     assert_eq!(rig.app.clients.rows().next().unwrap().known_count(), 5);
     // ...but the replay shows only the first hops moving at first.
@@ -799,9 +1576,10 @@ fn the_replay_keeps_causal_order() {
 #[test]
 fn a_cut_link_is_marked_in_red() {
     let mut rig = Rig::flooded();
-    rig.app.apply(&EventKind::FaultApplied { fault: Fault::Cut(BONA, CLARK) });
+    rig.apply(EventKind::LinkFaults { link: link(BONA, CLARK), faults: cut_view() });
+    rig.apply(EventKind::LinkFaults { link: link(CLARK, BONA), faults: cut_view() });
     let buf = draw(&rig.app, 120, 36);
-    let marks = find(&buf, &graph::MARK_CUT.to_string());
+    let marks = find(&buf, graph::MARK_CUT);
     assert_eq!(marks.len(), 1, "{}", text(&buf));
     let (x, y) = marks[0];
     assert_eq!(buf[(x, y)].fg, Color::Red);
@@ -813,7 +1591,7 @@ fn a_cut_link_is_marked_in_red() {
     // Selected, it stays red.
     rig.tab(8);
     let buf = draw(&rig.app, 120, 36);
-    let marks = find(&buf, &graph::MARK_CUT.to_string());
+    let marks = find(&buf, graph::MARK_CUT);
     assert_eq!(marks.len(), 1);
     assert_eq!(buf[marks[0]].fg, Color::Red);
 }
@@ -821,9 +1599,9 @@ fn a_cut_link_is_marked_in_red() {
 #[test]
 fn a_killed_server_is_red() {
     let mut rig = Rig::flooded();
-    rig.app.apply(&EventKind::ServerStopped { server: JAQUEZ });
+    rig.apply(EventKind::ServerStopped { server: JAQUEZ });
     let buf = draw(&rig.app, 120, 36);
-    let glyphs = find(&buf, &graph::GLYPH_KILLED.to_string());
+    let glyphs = find(&buf, graph::GLYPH_KILLED);
     assert_eq!(glyphs.len(), 1, "{}", text(&buf));
     let (x, y) = glyphs[0];
     assert_eq!(buf[(x, y)].fg, Color::Red);
@@ -849,11 +1627,11 @@ fn the_paused_badge_is_yellow() {
 #[test]
 fn the_compact_layout_drops_the_side_panes() {
     let rig = Rig::flooded();
-    let screen = text(&draw(&rig.app, 80, 24));
+    let screen = compact(&rig.app);
     assert!(screen.contains("Topology"), "{screen}");
     assert!(!screen.contains("Clients"), "{screen}");
     assert!(!screen.contains("Traffic"), "{screen}");
-    let full = text(&draw(&rig.app, 120, 36));
+    let full = self::screen(&rig.app);
     assert!(full.contains("Clients") && full.contains("Traffic") && full.contains("World"));
 }
 
@@ -863,10 +1641,10 @@ fn every_mode_draws_at_any_size() {
     let mut rigs = Vec::new();
     rigs.push(paused_with_held());
     let mut help = Rig::flooded();
-    help.key(KeyCode::Char('?'));
+    help.char('?');
     rigs.push(help);
     let mut confirm = Rig::flooded();
-    confirm.key(KeyCode::Char('k'));
+    confirm.char('k');
     rigs.push(confirm);
     let mut error = Rig::flooded();
     error.command("iamat Bailey kiwi +91-118");
@@ -879,6 +1657,12 @@ fn every_mode_draws_at_any_size() {
         reply: "first\nsecond\nthird\n".into(),
     });
     rigs.push(popup);
+    let mut faults = faulty();
+    faults.char('F');
+    rigs.push(faults);
+    let mut selected = faulty();
+    selected.select_link(BONA, CLARK);
+    rigs.push(selected);
     for rig in &rigs {
         for (width, height) in sizes {
             let buf = draw(&rig.app, width, height);
@@ -891,10 +1675,10 @@ fn every_mode_draws_at_any_size() {
 fn a_stalled_link_is_shown_until_it_recovers() {
     let mut rig = Rig::flooded();
     let start = rig.at(6000);
-    rig.apply_from(start, &[EventKind::LinkStalled { from: BONA, to: CLARK }]);
+    rig.apply_from(start, vec![EventKind::LinkStalled { from: BONA, to: CLARK }]);
     let link = rig.app.links.iter().find(|l| (l.a, l.b) == (BONA, CLARK)).unwrap();
-    assert_eq!(link.look(&rig.app.servers), LinkLook::Stalled);
-    rig.apply_from(rig.at(6100), &[EventKind::LinkRecovered { from: BONA, to: CLARK }]);
+    assert_eq!(link.look(&rig.app.servers), EdgeState::Stalled);
+    rig.apply_from(rig.at(6100), vec![EventKind::LinkRecovered { from: BONA, to: CLARK }]);
     let link = rig.app.links.iter().find(|l| (l.a, l.b) == (BONA, CLARK)).unwrap();
-    assert_eq!(link.look(&rig.app.servers), LinkLook::Up);
+    assert_eq!(link.look(&rig.app.servers), EdgeState::Up);
 }

@@ -187,6 +187,12 @@ fn header(screen: &str) -> &str {
     screen.lines().next().unwrap_or("")
 }
 
+/// The status line under the panes (the last but one row), without trailing blanks.
+fn status_line(screen: &str) -> Option<&str> {
+    let rows: Vec<&str> = screen.lines().collect();
+    rows.len().checked_sub(2).map(|i| rows[i].trim_end())
+}
+
 /// The row of the clients table for `client`, split into its cells.
 fn client_row(screen: &str, client: &str) -> Option<Vec<String>> {
     screen.lines().find_map(|line| {
@@ -212,7 +218,7 @@ fn topology_pane(screen: &str) -> String {
 }
 
 #[test]
-fn dashboard_reports_a_client_cuts_a_link_and_quits_cleanly() {
+fn dashboard_reports_a_client_cuts_links_partitions_storms_and_quits_cleanly() {
     if !tmux_available() {
         return;
     }
@@ -244,17 +250,63 @@ fn dashboard_reports_a_client_cuts_a_link_and_quits_cleanly() {
     assert_eq!(row.get(1).map(String::as_str), Some("+34.068930-118.445127"), "row: {row:?}");
     assert_eq!(row.get(3).map(String::as_str), Some("Bailey"), "origin in row: {row:?}");
 
-    // (2) Cut Bailey–Bona: status, header count and the marker on the link.
+    // (2) Cut Bailey–Bona both ways: status, header count and the marker on the link.
     tmux.type_text(":cut Bailey Bona");
     tmux.press("Enter");
     wait_for(&tmux, dir_path, "the cut Bailey–Bona link", |_, screen| {
-        let confirmed = screen.lines().any(|line| line.trim_end() == "✓ cut Bailey–Bona");
+        let confirmed = status_line(screen) == Some("✓ cut Bailey<->Bona");
         let counted = header(screen).contains("links 5/6");
-        let marked = topology_pane(screen).contains('╳');
+        let marked = topology_pane(screen).matches('╳').count() == 1;
         (confirmed && counted && marked).then_some(())
     });
 
-    // (3) Quit: the process exits with success and hands the terminal back.
+    // (3) Cut Bona->Clark one way: Bona is left of Clark, so the mark points right.
+    tmux.type_text(":cut Bona->Clark");
+    tmux.press("Enter");
+    wait_for(&tmux, dir_path, "the one-way cut Bona->Clark", |_, screen| {
+        let confirmed = status_line(screen) == Some("✓ cut Bona->Clark");
+        let counted = header(screen).contains("links 4/6");
+        let pane = topology_pane(screen);
+        let marked = pane.matches('⇥').count() == 1 && pane.matches('╳').count() == 1;
+        (confirmed && counted && marked).then_some(())
+    });
+
+    // (4) A partition: every link between the groups is cut both ways (Bona->Clark too, so
+    // its one-way mark gives way to a two-way one); Bailey–Bona stays cut.
+    tmux.type_text(":partition Bailey,Bona / Campbell");
+    tmux.press("Enter");
+    wait_for(&tmux, dir_path, "the partition", |_, screen| {
+        let confirmed =
+            status_line(screen) == Some("✓ partition Bailey,Bona / Campbell,Clark,Jaquez");
+        let counted = header(screen).contains("links 2/6");
+        let pane = topology_pane(screen);
+        let marked = pane.matches('╳').count() == 4 && !pane.contains('⇥');
+        (confirmed && counted && marked).then_some(())
+    });
+
+    // (5) An off-spec flooding policy: the answer and the header's warning.
+    tmux.type_text(":policy storm ttl=3");
+    tmux.press("Enter");
+    wait_for(&tmux, dir_path, "the storm policy", |_, screen| {
+        let confirmed = status_line(screen) == Some("✓ policy storm ttl=3 (off-spec)");
+        let flagged = header(screen).contains("policy OFF-SPEC storm ttl=3");
+        (confirmed && flagged).then_some(())
+    });
+
+    // (6) The Faults overlay lists the faults as typed, then closes.
+    tmux.press("F");
+    wait_for(&tmux, dir_path, "the Faults overlay", |_, screen| {
+        let listed = ["cut Bailey<->Bona", "cut Bona->Clark", "partition Bailey,Bona / Campbell"]
+            .iter()
+            .all(|label| screen.contains(label));
+        (screen.contains("Faults 3") && listed).then_some(())
+    });
+    tmux.press("Escape");
+    wait_for(&tmux, dir_path, "the Faults overlay to close", |_, screen| {
+        (!screen.contains("Faults 3")).then_some(())
+    });
+
+    // (7) Quit: the process exits with success and hands the terminal back.
     tmux.press("q");
     assert_exited_cleanly(&tmux, dir_path, "q");
     let after = tmux.screen();

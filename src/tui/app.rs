@@ -1,29 +1,44 @@
 //! The dashboard's model: everything the view shows, built from engine events and changed by
 //! the operator's keys. Pure: time comes in as `now`, side effects go out as [`Effect`]s for
 //! the event loop to carry out, and their results come back as [`Feedback`].
+//!
+//! The `:` line speaks the shared grammar of [`crate::command`]: every change to the herd
+//! comes out as one typed [`Control`] ([`Effect::Control`]), client traffic as the protocol
+//! line to send ([`Effect::Send`]); `filter`, `help` and `quit` stay here.
 
 use std::collections::HashMap;
+use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use tokio::time::Instant;
 
 use super::clients::ClientBook;
-use super::command::{self, Command, Context};
-use crate::herd::control::MAX_DELAY;
 use super::editor::LineEditor;
+use super::graph::{EdgeFaults, EdgeState};
 use super::history::History;
 use super::playback::{Outcome, Playback};
 use super::traffic::{Direction, TrafficLine, TrafficLog};
-use crate::herd::control::{Control, Directed, Links};
+use crate::command::{self, Command, Context};
+use crate::herd::control::{
+    ActiveFault, Applied, Control, ControlError, Delay, Directed, Links, MAX_DELAY, Policy, Spread,
+    fmt_duration as canonical_duration, fmt_rate,
+};
 use crate::herd::{EventKind, HerdEvent, HerdSnapshot, LinkFaultsView, LinkState, ServerId};
 
 /// The default display time of one hop in the replay.
 pub const DEFAULT_HOP: Duration = Duration::from_millis(600);
-/// Step of the `+`/`-` keys on the real link delay.
+/// Step of the `+`/`-` keys on a link's delay, or on every link's.
 pub const DELAY_STEP: Duration = Duration::from_millis(100);
+/// How often the Faults overlay reads the counters and time left again while it is open.
+pub const FAULTS_REFRESH: Duration = Duration::from_millis(500);
+
+/// The values a prefilled fault line (`l`, `d`, `u`) starts with.
+const PREFILL_LOSS: &str = "20%";
+const PREFILL_DELAY: &str = "200ms";
+const PREFILL_DUP: &str = "10%";
 
 #[derive(Debug, Clone)]
 pub struct ServerModel {
@@ -45,18 +60,6 @@ pub struct LinkModel {
     pub b_to_a: LinkState,
 }
 
-/// How a link is shown.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LinkLook {
-    Up,
-    Reconnecting,
-    /// A neighbour stopped reading: reports for it are dropped.
-    Stalled,
-    Cut,
-    /// One end is killed.
-    Idle,
-}
-
 impl LinkModel {
     /// Is either direction cut?
     pub fn cut(&self) -> bool {
@@ -68,27 +71,135 @@ impl LinkModel {
         if from == self.a { &mut self.a_faults } else { &mut self.b_faults }
     }
 
-    pub fn look(&self, servers: &[ServerModel]) -> LinkLook {
-        if self.cut() {
-            LinkLook::Cut
-        } else if !servers[self.a].up || !servers[self.b].up {
-            LinkLook::Idle
+    /// Both directions, `a`→`b` first.
+    pub fn directions(&self) -> [Directed; 2] {
+        [Directed::new(self.a, self.b), Directed::new(self.b, self.a)]
+    }
+
+    /// The state of the connection, cuts aside (a cut link stays connected).
+    pub fn connection(&self, servers: &[ServerModel]) -> EdgeState {
+        let up = |id: ServerId| servers.get(id).is_some_and(|s| s.up);
+        let connected = |state: LinkState| matches!(state, LinkState::Up | LinkState::Cut);
+        if !up(self.a) || !up(self.b) {
+            EdgeState::Idle
         } else if self.a_to_b == LinkState::Stalled || self.b_to_a == LinkState::Stalled {
-            LinkLook::Stalled
-        } else if self.a_to_b == LinkState::Up && self.b_to_a == LinkState::Up {
-            LinkLook::Up
+            EdgeState::Stalled
+        } else if connected(self.a_to_b) && connected(self.b_to_a) {
+            EdgeState::Up
         } else {
-            LinkLook::Reconnecting
+            EdgeState::Reconnecting
         }
+    }
+
+    /// How the link is drawn: cut when cut both ways, else its connection's state (a cut one
+    /// way is drawn from the faults of each direction).
+    pub fn look(&self, servers: &[ServerModel]) -> EdgeState {
+        if self.a_faults.cut && self.b_faults.cut {
+            EdgeState::Cut
+        } else {
+            self.connection(servers)
+        }
+    }
+
+    /// Does every report get through: connected both ways, and cut neither way?
+    pub fn is_up(&self, servers: &[ServerModel]) -> bool {
+        !self.cut() && self.connection(servers) == EdgeState::Up
+    }
+
+    /// Does anything of the operator's affect it?
+    pub fn has_faults(&self) -> bool {
+        !self.a_faults.is_clear() || !self.b_faults.is_clear()
+    }
+
+    /// The faults in words, for the selected link's title: `cut, loss 20% both ways`, or
+    /// direction by direction (`Bona->Clark cut; Clark->Bona delay 200ms`).
+    pub fn faults_text(&self, names: &[String]) -> String {
+        let name = |id: ServerId| names.get(id).map_or("?", String::as_str);
+        let (there, back) = (fault_words(&self.a_faults), fault_words(&self.b_faults));
+        if there.is_empty() && back.is_empty() {
+            return String::new();
+        }
+        if there == back {
+            return format!("{there} both ways");
+        }
+        let mut parts = Vec::new();
+        if !there.is_empty() {
+            parts.push(format!("{}->{} {there}", name(self.a), name(self.b)));
+        }
+        if !back.is_empty() {
+            parts.push(format!("{}->{} {back}", name(self.b), name(self.a)));
+        }
+        parts.join("; ")
     }
 }
 
-/// The engine's traffic controls, as last read.
+/// What the graph marks of one direction's faults.
+pub fn edge_faults(view: &LinkFaultsView) -> EdgeFaults {
+    EdgeFaults {
+        cut: view.cut,
+        loss: view.loss.is_some(),
+        delay: view.delay.is_some_and(|d| !d.delay.is_zero() || !d.jitter.is_zero()),
+        dup: view.dup.is_some(),
+    }
+}
+
+/// One direction's faults in words: `cut, loss 20%, delay 200ms±50ms, dup 10%`.
+fn fault_words(view: &LinkFaultsView) -> String {
+    let mut words = Vec::new();
+    if view.cut {
+        words.push("cut".to_owned());
+    }
+    if let Some(loss) = view.loss {
+        words.push(format!("loss {}", fmt_rate(loss.rate)));
+    }
+    if let Some(delay) = view.delay.filter(|d| !d.delay.is_zero() || !d.jitter.is_zero()) {
+        let mut text = format!("delay {}", fmt_duration(delay.delay));
+        if !delay.jitter.is_zero() {
+            let _ = write!(text, "±{}", fmt_duration(delay.jitter));
+        }
+        words.push(text);
+    }
+    if let Some(rate) = view.dup {
+        words.push(format!("dup {}", fmt_rate(rate)));
+    }
+    words.join(", ")
+}
+
+/// The engine's traffic controls and flooding rule, as last read.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct EngineStatus {
     pub paused: bool,
     pub held: usize,
+    /// `delay all`.
     pub delay: Duration,
+    pub policy: Policy,
+    /// Anti-entropy's period, if it is on.
+    pub anti_entropy: Option<Duration>,
+    pub seed: u64,
+}
+
+/// The faults in force, as last read from the herd.
+#[derive(Debug, Clone, Default)]
+pub struct FaultList {
+    pub faults: Vec<ActiveFault>,
+    /// When they were read: each `remaining` counts down from then.
+    pub read_at: Option<Instant>,
+    /// An event said they changed since they were read.
+    pub stale: bool,
+}
+
+impl FaultList {
+    pub fn set(&mut self, faults: Vec<ActiveFault>, now: Instant) {
+        self.faults = faults;
+        self.read_at = Some(now);
+        self.stale = false;
+    }
+
+    /// Time left at `now` before `fault` heals itself, if it was given `for`.
+    pub fn remaining(&self, fault: &ActiveFault, now: Instant) -> Option<Duration> {
+        let read_at = self.read_at.unwrap_or(now);
+        fault.remaining.map(|left| left.saturating_sub(now.saturating_duration_since(read_at)))
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,9 +213,22 @@ pub enum Selection {
 pub enum Mode {
     Normal,
     Command(LineEditor),
-    Confirm { prompt: String, effect: Effect },
-    Help { scroll: u16 },
-    Popup { title: String, lines: Vec<String>, scroll: u16 },
+    Confirm {
+        prompt: String,
+        effect: Effect,
+    },
+    Help {
+        scroll: u16,
+    },
+    Popup {
+        title: String,
+        lines: Vec<String>,
+        scroll: u16,
+    },
+    /// The active faults, their counters and time left.
+    Faults {
+        scroll: u16,
+    },
 }
 
 /// How a line sent to a server should be shown when its reply comes back.
@@ -120,7 +244,7 @@ pub enum SendKind {
 pub enum Effect {
     /// Send `line` to `server` over TCP, like `nc`, and report the reply.
     Send {
-        server: String,
+        server: ServerId,
         line: String,
         kind: SendKind,
     },
@@ -132,16 +256,35 @@ pub enum Effect {
 /// The result of an [`Effect`].
 #[derive(Debug, Clone)]
 pub enum Feedback {
-    Reply { server: String, kind: SendKind, request: String, reply: String },
-    Done(String),
+    Reply {
+        server: String,
+        kind: SendKind,
+        request: String,
+        reply: String,
+    },
+    /// What the herd answered a control.
+    Control(Result<Applied, ControlError>),
+    /// A line could not be sent.
     Failed(String),
+}
+
+/// What a status message is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tone {
+    /// Something the console did itself (a filter, a cancelled prompt).
+    Info,
+    /// The herd changed, or a server answered.
+    Done,
+    /// Nothing needed changing (`Bona->Clark is already cut`): not an error, not a change.
+    Unchanged,
+    Error,
 }
 
 /// A one-line message under the panes.
 #[derive(Debug, Clone)]
 pub struct Status {
     pub text: String,
-    pub error: bool,
+    pub tone: Tone,
 }
 
 /// Messages per second over the last full second.
@@ -189,6 +332,7 @@ pub struct App {
     /// Events the view missed because it lagged behind the herd.
     pub lagged: u64,
     pub engine: EngineStatus,
+    pub faults: FaultList,
     pub mode: Mode,
     pub selection: Selection,
     /// The traffic pane shows only this server.
@@ -220,6 +364,7 @@ impl App {
             rate: Rate::default(),
             lagged: 0,
             engine: EngineStatus::default(),
+            faults: FaultList::default(),
             mode: Mode::Normal,
             selection: Selection::Node(0),
             filter: None,
@@ -231,7 +376,7 @@ impl App {
         app
     }
 
-    /// Rebuilds servers, links and clients from a snapshot of the herd.
+    /// Rebuilds servers, links, clients and faults from a snapshot of the herd.
     pub fn load(&mut self, snapshot: &HerdSnapshot) {
         self.servers = snapshot
             .servers
@@ -263,9 +408,47 @@ impl App {
                 }
             }
         }
+        self.engine.seed = snapshot.seed;
+        self.refresh(snapshot);
+        self.playback.clear();
+    }
+
+    /// Takes in the faults from a fresh snapshot: the list with its counters and time left
+    /// (which change without events), each link's faults and each server's hang (which
+    /// events announce, but a snapshot is the truth after a control whose announcement fell
+    /// short), and the herd-wide settings. Clients, connections and the replay are left
+    /// alone.
+    pub fn refresh(&mut self, snapshot: &HerdSnapshot) {
+        self.faults.set(snapshot.faults.clone(), self.now);
+        for link in &snapshot.links {
+            if let Some(&i) = self.link_of.get(&(link.a, link.b)) {
+                let model = &mut self.links[i];
+                let (there, back) = if model.a == link.a {
+                    (&link.a_faults, &link.b_faults)
+                } else {
+                    (&link.b_faults, &link.a_faults)
+                };
+                model.a_faults = there.clone();
+                model.b_faults = back.clone();
+            }
+        }
+        for (model, server) in self.servers.iter_mut().zip(&snapshot.servers) {
+            model.hung = server.hung;
+        }
         self.engine.paused = snapshot.paused;
         self.engine.held = snapshot.held;
-        self.playback.clear();
+        self.engine.policy = snapshot.policy;
+        self.engine.anti_entropy = snapshot.anti_entropy;
+    }
+
+    /// Should the faults be read again now (before this frame is drawn)?
+    pub fn faults_due(&self, now: Instant) -> bool {
+        self.faults.stale
+            || (matches!(self.mode, Mode::Faults { .. })
+                && self
+                    .faults
+                    .read_at
+                    .is_none_or(|read| now.saturating_duration_since(read) >= FAULTS_REFRESH))
     }
 
     /// The view fell behind and missed `missed` events: count it and start over from the truth.
@@ -276,6 +459,11 @@ impl App {
 
     pub fn name(&self, id: ServerId) -> &str {
         self.servers.get(id).map_or("?", |s| s.name.as_str())
+    }
+
+    /// Server names by id.
+    pub fn names(&self) -> Vec<String> {
+        self.servers.iter().map(|s| s.name.clone()).collect()
     }
 
     fn set_direction(&mut self, from: ServerId, to: ServerId, state: LinkState) {
@@ -302,6 +490,7 @@ impl App {
             EventKind::ServerStopped { server } => {
                 if let Some(s) = self.servers.get_mut(*server) {
                     s.up = false;
+                    s.hung = false;
                 }
                 for link in &mut self.links {
                     if link.a == *server {
@@ -318,13 +507,14 @@ impl App {
                 if let Some(s) = self.servers.get_mut(*server) {
                     s.hung = *hung;
                 }
+                self.faults.stale = true;
             }
             EventKind::LineIn { server, peer, line } => {
                 self.rate.add(now);
-                self.log(*server, Direction::In, Some(peer), line);
+                self.log(Some(*server), Direction::In, Some(peer), line);
             }
             EventKind::LineOut { server, peer, line } => {
-                self.log(*server, Direction::Out, Some(peer), line);
+                self.log(Some(*server), Direction::Out, Some(peer), line);
             }
             EventKind::LocationStored { server, update, line, from } => {
                 let client = &update.client;
@@ -336,42 +526,14 @@ impl App {
                     }
                 }
             }
-            EventKind::FloodSuppressed { server, update, from: Some(from) } => {
-                self.playback.arrived(*from, *server, &update.client, Outcome::Suppressed, now);
-            }
-            EventKind::FloodSuppressed { from: None, .. }
-            | EventKind::PlacesAnswered { .. }
-            | EventKind::FaultExpired { .. } => {}
-            EventKind::FloodQueued { from, to, update, .. } => {
-                self.playback.queued(*from, *to, &update.client, now, false);
-            }
-            EventKind::FloodDuplicated { from, to, update, fault } => {
-                self.playback.queued(*from, *to, &update.client, now, false);
-                let text: Arc<str> =
-                    format!("duplicated report of {} by {fault}", update.client).into();
-                self.log(*from, Direction::Flood(*to), None, &text);
-            }
-            EventKind::FloodHeld { from, to, update } => {
-                self.playback.queued(*from, *to, &update.client, now, true);
-            }
-            EventKind::FloodReleased { from, to, update } => {
-                self.playback.released(*from, *to, &update.client, now);
-            }
-            EventKind::FloodSent { from, to, line, .. } => {
-                self.log(*from, Direction::Flood(*to), None, line);
-            }
-            EventKind::FloodDropped { from, to, update, reason, fault } => {
-                self.playback.dropped(*from, *to, &update.client, now);
-                let by = fault.as_ref().map_or(String::new(), |f| format!(" by {f}"));
-                let text: Arc<str> = format!(
-                    "dropped report of {} for {}: {}{by}",
-                    update.client,
-                    self.name(*to),
-                    reason.as_str()
-                )
-                .into();
-                self.log(*from, Direction::Flood(*to), None, &text);
-            }
+            EventKind::FloodSuppressed { .. }
+            | EventKind::FloodQueued { .. }
+            | EventKind::FloodDuplicated { .. }
+            | EventKind::FloodHeld { .. }
+            | EventKind::FloodReleased { .. }
+            | EventKind::FloodSent { .. }
+            | EventKind::FloodDropped { .. } => self.apply_flood(&event.kind),
+            EventKind::PlacesAnswered { .. } => {}
             EventKind::LinkUp { from, to } | EventKind::LinkRecovered { from, to } => {
                 self.set_direction(*from, *to, LinkState::Up);
             }
@@ -381,35 +543,94 @@ impl App {
             EventKind::LinkDropped { from, to, .. } => {
                 self.set_direction(*from, *to, LinkState::Down);
             }
-            EventKind::LinkFaults { link, faults } => self.link_faults(*link, faults),
-            EventKind::Controlled { control, .. } => self.controlled(control),
+            EventKind::LinkFaults { link, faults } => {
+                if let Some(&i) = self.link_of.get(&(link.from, link.to)) {
+                    *self.links[i].faults_mut(link.from) = faults.clone();
+                }
+                self.faults.stale = true;
+            }
+            EventKind::Controlled { control, text } => {
+                self.controlled(control);
+                self.faults.stale = true;
+                self.log(None, Direction::Operator, None, &format!("⚙ {text}").into());
+            }
+            EventKind::FaultExpired { label } => {
+                self.faults.stale = true;
+                self.log(None, Direction::Operator, None, &format!("⚙ {label}: healed").into());
+            }
         }
     }
 
-    fn link_faults(&mut self, link: Directed, faults: &LinkFaultsView) {
-        if let Some(&i) = self.link_of.get(&(link.from, link.to)) {
-            *self.links[i].faults_mut(link.from) = faults.clone();
+    /// Takes in one event of a report's flood between servers.
+    fn apply_flood(&mut self, kind: &EventKind) {
+        let now = self.now;
+        match kind {
+            EventKind::FloodSuppressed { server, update, from: Some(from) } => {
+                self.playback.arrived(*from, *server, &update.client, Outcome::Suppressed, now);
+            }
+            EventKind::FloodQueued { from, to, update, .. } => {
+                self.playback.queued(*from, *to, &update.client, now, false);
+            }
+            EventKind::FloodDuplicated { from, to, update, fault } => {
+                self.playback.queued(*from, *to, &update.client, now, false);
+                // The traffic line names the receiver: the text need not.
+                let text: Arc<str> =
+                    format!("duplicated report of {} by {fault}", update.client).into();
+                self.log(Some(*from), Direction::Flood(*to), None, &text);
+            }
+            EventKind::FloodHeld { from, to, update } => {
+                self.playback.queued(*from, *to, &update.client, now, true);
+            }
+            EventKind::FloodReleased { from, to, update } => {
+                self.playback.released(*from, *to, &update.client, now);
+            }
+            EventKind::FloodSent { from, to, line, .. } => {
+                self.log(Some(*from), Direction::Flood(*to), None, line);
+            }
+            EventKind::FloodDropped { from, to, update, reason, fault } => {
+                self.playback.dropped(*from, *to, &update.client, now);
+                // The fault says why when there is one (a cut, a loss); the traffic line
+                // names the receiver.
+                let text: Arc<str> = match fault {
+                    Some(fault) => format!("dropped report of {} by {fault}", update.client),
+                    None => format!(
+                        "dropped report of {} for {}: {}",
+                        update.client,
+                        self.name(*to),
+                        reason.as_str()
+                    ),
+                }
+                .into();
+                self.log(Some(*from), Direction::Flood(*to), None, &text);
+            }
+            _ => {}
         }
     }
 
+    /// What a control the herd carried out changes in the picture (the faults themselves come
+    /// as `LinkFaults` and `ServerHung` events).
     fn controlled(&mut self, control: &Control) {
         match control {
             Control::Pause => self.engine.paused = true,
-            Control::Resume | Control::Reset => {
+            Control::Resume => {
                 self.engine.paused = false;
                 self.engine.held = 0;
-                if matches!(control, Control::Reset) {
-                    self.engine.delay = Duration::ZERO;
-                }
+            }
+            Control::Reset => {
+                self.engine.paused = false;
+                self.engine.held = 0;
+                self.engine.delay = Duration::ZERO;
             }
             Control::Delay { links: Links::All, delay, .. } => self.engine.delay = delay.delay,
+            Control::Policy { policy } => self.engine.policy = *policy,
+            Control::AntiEntropy { every } => self.engine.anti_entropy = *every,
             _ => {}
         }
     }
 
     fn log(
         &mut self,
-        server: ServerId,
+        server: Option<ServerId>,
         direction: Direction,
         peer: Option<&SocketAddr>,
         text: &Arc<str>,
@@ -436,24 +657,38 @@ impl App {
         self.playback.animating(self.now)
     }
 
+    /// How long an idle view may sleep before its next frame, if it must wake at all: soon
+    /// while messages flow (the rate falls back to 0), and every refresh of the Faults
+    /// overlay while it is open (its counters and time left move without events).
+    pub fn idle_wake(&self) -> Option<Duration> {
+        if self.rate.last > 0 {
+            Some(Duration::from_millis(250))
+        } else if matches!(self.mode, Mode::Faults { .. }) {
+            Some(FAULTS_REFRESH)
+        } else {
+            None
+        }
+    }
+
+    /// What the command line knows: the servers, the links and the clients seen so far.
     pub fn context(&self) -> Context {
         Context {
-            servers: self.servers.iter().map(|s| s.name.clone()).collect(),
-            links: self
-                .links
-                .iter()
-                .map(|l| (self.servers[l.a].name.clone(), self.servers[l.b].name.clone()))
-                .collect(),
+            servers: self.names(),
+            links: self.links.iter().map(|l| (l.a, l.b)).collect(),
             clients: self.clients.ids(),
         }
     }
 
     fn say(&mut self, text: impl Into<String>) {
-        self.status = Some(Status { text: text.into(), error: false });
+        self.status = Some(Status { text: text.into(), tone: Tone::Info });
+    }
+
+    fn done(&mut self, text: impl Into<String>) {
+        self.status = Some(Status { text: text.into(), tone: Tone::Done });
     }
 
     fn complain(&mut self, text: impl Into<String>) {
-        self.status = Some(Status { text: text.into(), error: true });
+        self.status = Some(Status { text: text.into(), tone: Tone::Error });
     }
 
     pub fn selected_server(&self) -> Option<ServerId> {
@@ -463,15 +698,37 @@ impl App {
         }
     }
 
+    pub fn selected_link(&self) -> Option<&LinkModel> {
+        match self.selection {
+            Selection::Link(i) => self.links.get(i),
+            Selection::Node(_) => None,
+        }
+    }
+
     /// Takes in the result of an effect.
     pub fn feedback(&mut self, feedback: Feedback) {
+        if matches!(feedback, Feedback::Control(_)) {
+            // Read the faults again after every answer, changed or not.
+            self.faults.stale = true;
+        }
         match feedback {
-            Feedback::Done(text) => self.say(text),
+            Feedback::Control(Ok(Applied::Changed { text })) => self.done(text),
+            Feedback::Control(Ok(Applied::Unchanged { text })) => {
+                self.status = Some(Status { text, tone: Tone::Unchanged });
+            }
+            Feedback::Control(Ok(applied @ Applied::Faults { .. })) => {
+                self.say(applied.text());
+                if let Applied::Faults { faults } = applied {
+                    self.faults.set(faults, self.now);
+                }
+                self.mode = Mode::Faults { scroll: 0 };
+            }
+            Feedback::Control(Err(err)) => self.complain(err.to_string()),
             Feedback::Failed(text) => self.complain(text),
             Feedback::Reply { server, kind, request, reply } => {
                 let first = reply.lines().next().unwrap_or("").to_owned();
                 if reply.is_empty() {
-                    self.say(format!("{server}: (no reply) to {request}"));
+                    self.done(format!("{server}: (no reply) to {request}"));
                 } else if kind == SendKind::WhatsAt && !first.starts_with("? ") {
                     let mut lines = vec![format!("> {request}")];
                     lines.extend(reply.lines().map(str::to_owned));
@@ -488,7 +745,7 @@ impl App {
                 } else if first.starts_with("? ") {
                     self.complain(format!("{server}: {first}"));
                 } else {
-                    self.say(format!("{server}: {first}"));
+                    self.done(format!("{server}: {first}"));
                 }
             }
         }
@@ -517,9 +774,13 @@ impl App {
                     _ => vec![],
                 }
             }
-            Mode::Help { scroll } | Mode::Popup { scroll, .. } => {
+            Mode::Faults { .. } if key.code == KeyCode::Char('H') => {
+                vec![Effect::Control(Control::HealAll)]
+            }
+            Mode::Faults { .. } if key.code == KeyCode::Char('x') => self.normal_key(key),
+            Mode::Help { scroll } | Mode::Popup { scroll, .. } | Mode::Faults { scroll } => {
                 match key.code {
-                    KeyCode::Esc | KeyCode::Char('q' | '?') | KeyCode::Enter => {
+                    KeyCode::Esc | KeyCode::Char('q' | '?' | 'F') | KeyCode::Enter => {
                         self.mode = Mode::Normal;
                     }
                     KeyCode::Down | KeyCode::Char('j') => *scroll = scroll.saturating_add(1),
@@ -535,61 +796,60 @@ impl App {
     }
 
     fn normal_key(&mut self, key: KeyEvent) -> Vec<Effect> {
-        let selected = self.selected_server().map(|id| self.servers[id].name.clone());
-        let link = match self.selection {
-            Selection::Link(i) => {
-                let (a, b) = (self.links[i].a, self.links[i].b);
-                Some(vec![Directed::new(a, b), Directed::new(b, a)])
-            }
-            Selection::Node(_) => None,
-        };
+        let control = |control: Control| vec![Effect::Control(control)];
         match key.code {
             KeyCode::Char('q') => return vec![Effect::Quit],
             KeyCode::Char('?') => self.mode = Mode::Help { scroll: 0 },
             KeyCode::Char(':') => self.open_command(""),
-            KeyCode::Char('i') => self.open_command(&with_server("iamat", selected.as_deref())),
-            KeyCode::Char('w') => self.open_command(&with_server("whatsat", selected.as_deref())),
+            KeyCode::Char('i') => self.open_command(&self.with_selected("iamat ")),
+            KeyCode::Char('w') => self.open_command(&self.with_selected("whatsat ")),
             KeyCode::Tab => self.cycle_selection(true),
             KeyCode::BackTab => self.cycle_selection(false),
             KeyCode::Left | KeyCode::Right | KeyCode::Up | KeyCode::Down => {
                 self.move_selection(key.code);
             }
-            KeyCode::Char('k') => match selected {
-                Some(name) if self.servers.iter().any(|s| s.name == name && s.up) => {
-                    self.mode = Mode::Confirm {
-                        prompt: format!(
-                            "kill {name}? its port closes and its clients are forgotten (y/n)"
-                        ),
-                        effect: self.control_on(&name, |server| Control::Kill { server }),
-                    };
+            KeyCode::Char('k') => self.confirm_kill(),
+            KeyCode::Char('r') => match self.selected_server() {
+                Some(server) => return control(Control::Restart { server }),
+                None => self.complain("select a server first (Tab or arrows)"),
+            },
+            KeyCode::Char('g') => return self.toggle_hang(),
+            KeyCode::Char('c') => match self.selected_link() {
+                Some(link) => {
+                    return control(Control::Cut {
+                        links: link.directions().into(),
+                        lasting: None,
+                    });
                 }
-                Some(name) => self.complain(format!("{name} is not running (r restarts it)")),
-                None => self.complain("select a server first (Tab or arrows)"),
+                None => self.open_command(&self.with_selected("cut ")),
             },
-            KeyCode::Char('r') => match selected {
-                Some(name) => return vec![self.control_on(&name, |server| Control::Restart { server })],
-                None => self.complain("select a server first (Tab or arrows)"),
+            KeyCode::Char('h') => match self.selected_link() {
+                Some(link) => return control(Control::Heal { links: link.directions().into() }),
+                None => self.open_command(&self.with_selected("heal ")),
             },
-            KeyCode::Char('c') => match (link, selected) {
-                (Some(links), _) => return vec![Effect::Control(Control::Cut { links, lasting: None })],
-                (None, selected) => self.open_command(&with_server("cut", selected.as_deref())),
-            },
-            KeyCode::Char('h') => match (link, selected) {
-                (Some(links), _) => return vec![Effect::Control(Control::Heal { links })],
-                (None, selected) => self.open_command(&with_server("heal", selected.as_deref())),
-            },
-            KeyCode::Char('H') => return vec![Effect::Control(Control::HealAll)],
+            KeyCode::Char('>') => return self.toggle_one_way(0),
+            KeyCode::Char('<') => return self.toggle_one_way(1),
+            KeyCode::Char('l') => self.prefill("loss", PREFILL_LOSS),
+            KeyCode::Char('d') => self.prefill("delay", PREFILL_DELAY),
+            KeyCode::Char('u') => self.prefill("dup", PREFILL_DUP),
+            KeyCode::Char('H') => return control(Control::HealAll),
+            KeyCode::Char('x') => {
+                self.mode = Mode::Confirm {
+                    prompt: "reset? every fault is lifted (not kills), held reports go (y/n)"
+                        .to_owned(),
+                    effect: Effect::Control(Control::Reset),
+                };
+            }
+            KeyCode::Char('F') => {
+                self.faults.stale = true;
+                self.mode = Mode::Faults { scroll: 0 };
+            }
             KeyCode::Char('p') => {
-                let control = if self.engine.paused { Control::Resume } else { Control::Pause };
-                return vec![Effect::Control(control)];
+                return control(if self.engine.paused { Control::Resume } else { Control::Pause });
             }
-            KeyCode::Char('s' | '.') => return vec![Effect::Control(Control::Step)],
-            KeyCode::Char('+' | '=') => {
-                return vec![delay_all((self.engine.delay + DELAY_STEP).min(MAX_DELAY))];
-            }
-            KeyCode::Char('-' | '_') => {
-                return vec![delay_all(self.engine.delay.saturating_sub(DELAY_STEP))];
-            }
+            KeyCode::Char('s' | '.') => return control(Control::Step),
+            KeyCode::Char('+' | '=') => return vec![self.step_delay(true)],
+            KeyCode::Char('-' | '_') => return vec![self.step_delay(false)],
             KeyCode::Char(']') => self.set_hop(self.playback.hop.mul_f64(2.0 / 3.0)),
             KeyCode::Char('[') => self.set_hop(self.playback.hop.mul_f64(1.5)),
             KeyCode::Char('f') => {
@@ -604,6 +864,109 @@ impl App {
             _ => {}
         }
         vec![]
+    }
+
+    /// `verb` followed by the selected server's name and a space (or just `verb`).
+    fn with_selected(&self, verb: &str) -> String {
+        match self.selected_server() {
+            Some(id) => format!("{verb}{} ", self.name(id)),
+            None => verb.to_owned(),
+        }
+    }
+
+    /// `k`: asks before killing the selected server.
+    fn confirm_kill(&mut self) {
+        match self.selected_server() {
+            Some(server) if self.servers[server].up => {
+                let name = self.name(server);
+                self.mode = Mode::Confirm {
+                    prompt: format!(
+                        "kill {name}? its port closes and its clients are forgotten (y/n)"
+                    ),
+                    effect: Effect::Control(Control::Kill { server }),
+                };
+            }
+            Some(server) => {
+                let name = self.name(server).to_owned();
+                self.complain(format!("{name} is not running (r restarts it)"));
+            }
+            None => self.complain("select a server first (Tab or arrows)"),
+        }
+    }
+
+    /// `g`: hangs the selected server, or lets it run again if it is hung.
+    fn toggle_hang(&mut self) -> Vec<Effect> {
+        let Some(server) = self.selected_server() else {
+            self.complain("select a server first (Tab or arrows)");
+            return vec![];
+        };
+        let model = &self.servers[server];
+        if !model.up {
+            let name = model.name.clone();
+            self.complain(format!("{name} is not running (r restarts it)"));
+            return vec![];
+        }
+        let control = if model.hung {
+            Control::Unhang { server }
+        } else {
+            Control::Hang { server, lasting: None }
+        };
+        vec![Effect::Control(control)]
+    }
+
+    /// `>` (`way` 0: a to b) and `<` (1: b to a): cuts that one direction of the selected
+    /// link, or heals it if it is cut. With a server selected, opens `cut NAME->`.
+    fn toggle_one_way(&mut self, way: usize) -> Vec<Effect> {
+        let Some(link) = self.selected_link() else {
+            let line = match self.selected_server() {
+                Some(id) => format!("cut {}->", self.name(id)),
+                None => "cut ".to_owned(),
+            };
+            self.open_command(&line);
+            return vec![];
+        };
+        let direction = link.directions()[way];
+        let cut = if way == 0 { link.a_faults.cut } else { link.b_faults.cut };
+        let control = if cut {
+            Control::Heal { links: vec![direction] }
+        } else {
+            Control::Cut { links: vec![direction], lasting: None }
+        };
+        vec![Effect::Control(control)]
+    }
+
+    /// Opens `verb A<->B value` for the selected link, or `verb NAME->` for the selected
+    /// server (Tab then offers its neighbours).
+    fn prefill(&mut self, verb: &str, value: &str) {
+        let line = match (self.selected_link(), self.selected_server()) {
+            (Some(link), _) => {
+                format!("{verb} {}<->{} {value}", self.name(link.a), self.name(link.b))
+            }
+            (None, Some(id)) => format!("{verb} {}->", self.name(id)),
+            (None, None) => format!("{verb} "),
+        };
+        self.open_command(&line);
+    }
+
+    /// `+`/`-`: the selected link's delay (both ways) up or down a step, keeping its jitter;
+    /// with a server selected, every link's (`delay all`).
+    fn step_delay(&self, up: bool) -> Effect {
+        let step = |delay: Duration| {
+            if up { (delay + DELAY_STEP).min(MAX_DELAY) } else { delay.saturating_sub(DELAY_STEP) }
+        };
+        match self.selected_link() {
+            Some(link) => {
+                let current = [link.a_faults.delay, link.b_faults.delay]
+                    .into_iter()
+                    .flatten()
+                    .max_by_key(|d| d.delay)
+                    .unwrap_or_default();
+                let delay = Delay { delay: step(current.delay), ..current };
+                let links = Links::Some(link.directions().into());
+                Effect::Control(Control::Delay { links, delay, lasting: None })
+            }
+            None => delay_all(step(self.engine.delay)),
+        }
     }
 
     fn set_hop(&mut self, hop: Duration) {
@@ -634,7 +997,7 @@ impl App {
                     Ok(command) => {
                         self.history.push(&line);
                         self.mode = Mode::Normal;
-                        return self.run(command);
+                        return self.run(&command);
                     }
                     Err(err) => {
                         editor.error = Some(match err.usage {
@@ -666,35 +1029,15 @@ impl App {
     }
 
     /// Carries out a parsed command: local ones here, the rest as effects.
-    fn run(&mut self, command: Command) -> Vec<Effect> {
-        let effect = match command {
-            Command::IAmAt { server, client, coords, time } => {
-                let time = time.unwrap_or_else(now_text);
-                Effect::Send {
-                    line: format!("IAMAT {client} {coords} {time}"),
-                    server,
-                    kind: SendKind::IAmAt,
-                }
-            }
-            Command::WhatsAt { server, client, radius, bound } => Effect::Send {
-                line: format!("WHATSAT {client} {radius} {bound}"),
-                server,
-                kind: SendKind::WhatsAt,
-            },
-            Command::Send { server, line } => Effect::Send { server, line, kind: SendKind::Raw },
-            Command::Cut(a, b) => self.control_on_link(&a, &b, |links| Control::Cut { links, lasting: None }),
-            Command::Heal(a, b) => self.control_on_link(&a, &b, |links| Control::Heal { links }),
-            Command::HealAll => Effect::Control(Control::HealAll),
-            Command::Kill(name) => self.control_on(&name, |server| Control::Kill { server }),
-            Command::Restart(name) => self.control_on(&name, |server| Control::Restart { server }),
-            Command::Pause => Effect::Control(Control::Pause),
-            Command::Resume => Effect::Control(Control::Resume),
-            Command::Step => Effect::Control(Control::Step),
-            Command::Delay(delay) => delay_all(delay),
-            Command::Quit => Effect::Quit,
+    fn run(&mut self, command: &Command) -> Vec<Effect> {
+        let kind = match command {
+            Command::Herd(control) => return vec![Effect::Control(control.clone())],
+            Command::IAmAt { .. } => SendKind::IAmAt,
+            Command::WhatsAt { .. } => SendKind::WhatsAt,
+            Command::Send { .. } => SendKind::Raw,
+            Command::Quit => return vec![Effect::Quit],
             Command::Filter(server) => {
-                self.filter =
-                    server.and_then(|name| self.servers.iter().position(|s| s.name == name));
+                self.filter = server.filter(|&id| id < self.servers.len());
                 let shown = self.filter.map_or("all servers", |id| self.name(id)).to_owned();
                 self.say(format!("traffic: {shown}"));
                 return vec![];
@@ -710,20 +1053,12 @@ impl App {
                 return vec![];
             }
         };
-        vec![effect]
-    }
-
-    fn id(&self, name: &str) -> ServerId {
-        self.servers.iter().position(|s| s.name == name).unwrap_or(usize::MAX)
-    }
-
-    fn control_on(&self, name: &str, control: impl FnOnce(ServerId) -> Control) -> Effect {
-        Effect::Control(control(self.id(name)))
-    }
-
-    fn control_on_link(&self, a: &str, b: &str, control: impl FnOnce(Vec<Directed>) -> Control) -> Effect {
-        let (a, b) = (self.id(a), self.id(b));
-        Effect::Control(control(vec![Directed::new(a, b), Directed::new(b, a)]))
+        let Some((server, line)) = command::client_line(command) else { return vec![] };
+        if self.servers.get(server).is_some_and(|s| s.hung) {
+            let name = self.name(server).to_owned();
+            self.say(format!("{name} is hung: it answers once unhung (g), or the wait times out"));
+        }
+        vec![Effect::Send { server, line, kind }]
     }
 
     fn cycle_selection(&mut self, forward: bool) {
@@ -773,23 +1108,11 @@ impl App {
 }
 
 fn delay_all(delay: Duration) -> Effect {
-    let delay = crate::herd::control::Delay { delay, ..Default::default() };
+    let delay = Delay { delay, jitter: Duration::ZERO, spread: Spread::Uniform };
     Effect::Control(Control::Delay { links: Links::All, delay, lasting: None })
 }
 
-fn with_server(verb: &str, server: Option<&str>) -> String {
-    match server {
-        Some(server) => format!("{verb} {server} "),
-        None => format!("{verb} "),
-    }
-}
-
-/// Wall-clock now as POSIX seconds with nine fraction digits (an IAMAT's default time).
-fn now_text() -> String {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
-    format!("{}.{:09}", now.as_secs(), now.subsec_nanos())
-}
-
+/// A duration for the eye: `0`, `350ms`, `1.5s`.
 pub fn fmt_duration(d: Duration) -> String {
     if d.is_zero() {
         "0".into()
@@ -798,4 +1121,15 @@ pub fn fmt_duration(d: Duration) -> String {
     } else {
         format!("{:.1}s", d.as_secs_f64())
     }
+}
+
+/// A time left, whole seconds rounded up (`5s`, `1m05s`), as the Faults overlay counts down.
+pub fn fmt_left(d: Duration) -> String {
+    let secs = d.as_secs() + u64::from(d.subsec_nanos() > 0);
+    if secs < 60 { format!("{secs}s") } else { format!("{}m{:02}s", secs / 60, secs % 60) }
+}
+
+/// A period as the grammar writes it (`5s`, `1m30s`).
+pub fn fmt_period(d: Duration) -> String {
+    canonical_duration(d)
 }

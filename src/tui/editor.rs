@@ -1,8 +1,8 @@
 //! The `:` command line's editing state: text, cursor, Tab-completion cycling and history
 //! browsing. Pure: keys in, text out.
 
-use super::command::{self, Completion, Context};
 use super::history::History;
+use crate::command::{self, Completion, Context};
 
 #[derive(Debug, Clone, Default)]
 pub struct LineEditor {

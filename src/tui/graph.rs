@@ -1,28 +1,34 @@
 //! The topology pane: servers as labelled nodes, links as braille lines, flooding updates as
-//! tokens travelling along them.
+//! tokens travelling along them, and the operator's faults on both.
 //!
 //! [`GraphView`] is plain data the app rebuilds every frame; rendering it is a pure function of
 //! that data and the area. Node positions are in `[0, 1] × [0, 1]` with x to the right and
 //! y **downwards**, as [`super::layout::positions`] gives them.
 //!
 //! Every state is told apart by glyph as well as colour, so the pane reads on a monochrome
-//! terminal too (see [`legend`]):
+//! terminal too. Each look is one entry of [`LOOKS`], which the pane draws with and the
+//! help's legend is generated from:
 //!
 //! | thing | glyph | colour |
 //! |---|---|---|
 //! | server up | `●` (`◉` just stored an update, `⊘` dropped a duplicate) | its tint |
+//! | server hung (`hang`) | `❄`, name in italics | light blue |
 //! | server killed | `✖`, name crossed out | red |
 //! | selected server | `[● Name]` | reversed, bold |
 //! | link up | solid braille line | gray |
 //! | link reconnecting | dotted, `?` midway | yellow |
-//! | link cut | dashed, `╳` midway | red |
+//! | link stalled | long dashes, `≈` midway | magenta |
+//! | link cut both ways | dashed, `╳` midway | red |
+//! | link cut one way | the receiving half dashed, `⇥` `⇤` `⤓` `⤒` midway pointing where reports no longer go | red |
 //! | link idle (an end is killed) | sparse dots | dark gray |
-//! | selected link | as its state, bold, marker reversed (`◇` when up) | white |
+//! | loss, delay (or jitter), dup | `%`, `◷`, `×2` midway | light red, light cyan, light magenta |
+//! | a fault one way only | an arrow after its mark (`%→`), pointing where the faulty reports go | as the fault |
+//! | selected link | as its state, bold, marks reversed (`◇` when it has none) | white |
 //! | update moving | `◆` along the link | the update's colour |
 //! | update held (engine paused) | `‖` just outside the sender | the update's colour |
 //! | update dropped | `✗` | red |
 //!
-//! Drawing order: links, their midway markers, node labels, then tokens (never over a label),
+//! Drawing order: links, their midway marks, node labels, then tokens (never over a label),
 //! so a label is never overdrawn. The widget draws straight into the buffer with its own
 //! braille raster: one pass over the link points, no per-frame layers.
 
@@ -32,10 +38,12 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Widget};
 
-/// Whether a server is running.
+/// Whether a server is running, frozen or stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum NodeState {
     Up,
+    /// Frozen by `hang`: it takes connections, then reads and sends nothing.
+    Hung,
     Killed,
 }
 
@@ -63,16 +71,28 @@ pub struct NodeView {
     pub clients: usize,
 }
 
-/// The state of a link.
+/// The state of a link's connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum EdgeState {
     Up,
     Reconnecting,
     /// A neighbour stopped reading: reports for it are dropped.
     Stalled,
+    /// Cut both ways (whatever the directions' faults say).
     Cut,
     /// One end is killed.
     Idle,
+}
+
+/// The operator's faults on one direction of a link.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+#[allow(clippy::struct_excessive_bools, reason = "one flag per kind of fault a link can have")]
+pub struct EdgeFaults {
+    pub cut: bool,
+    pub loss: bool,
+    /// A delay or a jitter.
+    pub delay: bool,
+    pub dup: bool,
 }
 
 /// One link, between `nodes[a]` and `nodes[b]`.
@@ -82,6 +102,30 @@ pub struct EdgeView {
     pub b: usize,
     pub state: EdgeState,
     pub selected: bool,
+    /// The faults on what `a` sends to `b`.
+    pub a_to_b: EdgeFaults,
+    /// The faults on what `b` sends to `a`.
+    pub b_to_a: EdgeFaults,
+}
+
+impl EdgeView {
+    /// A link in `state` with no faults, not selected.
+    pub fn new(a: usize, b: usize, state: EdgeState) -> Self {
+        Self {
+            a,
+            b,
+            state,
+            selected: false,
+            a_to_b: EdgeFaults::default(),
+            b_to_a: EdgeFaults::default(),
+        }
+    }
+
+    /// Is what `a` sends to `b`, and what `b` sends to `a`, cut?
+    pub fn cut(&self) -> (bool, bool) {
+        let both = self.state == EdgeState::Cut;
+        (both || self.a_to_b.cut, both || self.b_to_a.cut)
+    }
 }
 
 /// What an update in flight is doing.
@@ -114,27 +158,125 @@ pub struct GraphView<'a> {
 }
 
 /// Glyph of a server up and idle.
-pub const GLYPH_UP: char = '●';
-/// Glyph of a killed server.
-pub const GLYPH_KILLED: char = '✖';
+pub const GLYPH_UP: &str = "●";
 /// Glyph of a server that just stored an update.
-pub const GLYPH_STORED: char = '◉';
+pub const GLYPH_STORED: &str = "◉";
 /// Glyph of a server that just dropped a duplicate.
-pub const GLYPH_SUPPRESSED: char = '⊘';
-/// Midway marker of a reconnecting link.
-pub const MARK_RECONNECTING: char = '?';
-/// Midway marker of a stalled link.
-pub const MARK_STALLED: char = '≈';
-/// Midway marker of a cut link.
-pub const MARK_CUT: char = '╳';
-/// Midway marker of a selected link that is up.
-pub const MARK_SELECTED: char = '◇';
+pub const GLYPH_SUPPRESSED: &str = "⊘";
+/// Glyph of a hung (frozen) server.
+pub const GLYPH_HUNG: &str = "❄";
+/// Glyph of a killed server.
+pub const GLYPH_KILLED: &str = "✖";
+/// Midway mark of a reconnecting link.
+pub const MARK_RECONNECTING: &str = "?";
+/// Midway mark of a stalled link.
+pub const MARK_STALLED: &str = "≈";
+/// Midway mark of a link cut both ways.
+pub const MARK_CUT: &str = "╳";
+/// Midway marks of a link cut one way, by where the cut reports were going: right, left,
+/// down, up.
+pub const MARK_CUT_ONE_WAY: [&str; 4] = ["⇥", "⇤", "⤓", "⤒"];
+/// Midway mark of a lossy link.
+pub const MARK_LOSS: &str = "%";
+/// Midway mark of a delayed (or jittered) link.
+pub const MARK_DELAY: &str = "◷";
+/// Midway mark of a duplicating link.
+pub const MARK_DUP: &str = "×2";
+/// After a fault's mark when it is on one direction only, by where its reports go: right,
+/// left, down, up.
+pub const ONE_WAY: [&str; 4] = ["→", "←", "↓", "↑"];
+/// Midway mark of a selected link that has no other.
+pub const MARK_SELECTED: &str = "◇";
 /// A moving update.
-pub const GLYPH_TOKEN: char = '◆';
+pub const GLYPH_TOKEN: &str = "◆";
 /// An update held at its sender.
-pub const GLYPH_HELD: char = '‖';
+pub const GLYPH_HELD: &str = "‖";
 /// A dropped update.
-pub const GLYPH_DROPPED: char = '✗';
+pub const GLYPH_DROPPED: &str = "✗";
+
+/// Everything the pane draws that means something; each has one [`Look`] in [`LOOKS`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Mark {
+    Up,
+    Stored,
+    Suppressed,
+    Hung,
+    Killed,
+    Link,
+    Reconnecting,
+    Stalled,
+    Cut,
+    CutOneWay,
+    Idle,
+    Loss,
+    Delay,
+    Dup,
+    OneWay,
+    Flood,
+    Held,
+    Dropped,
+}
+
+/// How a [`Mark`] is drawn, and its name in the legend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Look {
+    pub mark: Mark,
+    /// Its glyph (a link's line is braille in this style; the legend shows a box-drawing
+    /// stand-in for its pattern).
+    pub glyph: &'static str,
+    pub style: Style,
+    pub name: &'static str,
+}
+
+const fn fg(colour: Color) -> Style {
+    Style::new().fg(colour)
+}
+
+const fn bold(colour: Color) -> Style {
+    Style::new().fg(colour).add_modifier(Modifier::BOLD)
+}
+
+/// Every look of the pane, in [`Mark`] order (which is the legend's order).
+pub const LOOKS: [Look; 18] = [
+    Look { mark: Mark::Up, glyph: GLYPH_UP, style: fg(Color::Green), name: "up" },
+    Look { mark: Mark::Stored, glyph: GLYPH_STORED, style: bold(Color::Green), name: "stored" },
+    Look {
+        mark: Mark::Suppressed,
+        glyph: GLYPH_SUPPRESSED,
+        style: bold(Color::Yellow),
+        name: "duplicate",
+    },
+    Look { mark: Mark::Hung, glyph: GLYPH_HUNG, style: bold(Color::LightBlue), name: "hung" },
+    Look { mark: Mark::Killed, glyph: GLYPH_KILLED, style: bold(Color::Red), name: "killed" },
+    Look { mark: Mark::Link, glyph: "─", style: fg(Color::Gray), name: "link" },
+    Look {
+        mark: Mark::Reconnecting,
+        glyph: MARK_RECONNECTING,
+        style: fg(Color::Yellow),
+        name: "reconnecting",
+    },
+    Look { mark: Mark::Stalled, glyph: MARK_STALLED, style: fg(Color::Magenta), name: "stalled" },
+    Look { mark: Mark::Cut, glyph: MARK_CUT, style: fg(Color::Red), name: "cut" },
+    Look {
+        mark: Mark::CutOneWay,
+        glyph: MARK_CUT_ONE_WAY[0],
+        style: fg(Color::Red),
+        name: "cut one way (→ stopped)",
+    },
+    Look { mark: Mark::Idle, glyph: "┈", style: fg(Color::DarkGray), name: "idle" },
+    Look { mark: Mark::Loss, glyph: MARK_LOSS, style: bold(Color::LightRed), name: "loss" },
+    Look { mark: Mark::Delay, glyph: MARK_DELAY, style: bold(Color::LightCyan), name: "delay" },
+    Look { mark: Mark::Dup, glyph: MARK_DUP, style: bold(Color::LightMagenta), name: "dup" },
+    Look { mark: Mark::OneWay, glyph: ONE_WAY[0], style: bold(Color::White), name: "one way" },
+    Look { mark: Mark::Flood, glyph: GLYPH_TOKEN, style: bold(Color::Cyan), name: "flood" },
+    Look { mark: Mark::Held, glyph: GLYPH_HELD, style: bold(Color::Cyan), name: "held" },
+    Look { mark: Mark::Dropped, glyph: GLYPH_DROPPED, style: bold(Color::Red), name: "dropped" },
+];
+
+/// The look of `mark`.
+pub fn look(mark: Mark) -> Look {
+    LOOKS[mark as usize]
+}
 
 /// How far the mapping may stretch or squash an axis beyond the uniform scale, to use more of a
 /// pane whose shape differs from the layout's.
@@ -171,27 +313,38 @@ impl GraphView<'_> {
                 }
             }
         }
+        let ends = |edge: &EdgeView| {
+            let cells = (frame.cells.get(edge.a)?, frame.cells.get(edge.b)?);
+            let labels = (labels.get(edge.a)?, labels.get(edge.b)?);
+            let path = Path::new(*cells.0, *cells.1);
+            let (first, last) = path.between(labels.0, labels.1);
+            Some((path, first.midpoint(last), heading(*cells.0, *cells.1)))
+        };
 
         let mut raster = Raster::new(inner);
         for edge in self.edges {
-            let (Some(&a), Some(&b)) = (frame.cells.get(edge.a), frame.cells.get(edge.b)) else {
-                continue;
-            };
-            raster.line(a, b, edge.state, edge.selected);
+            let Some((path, middle, _)) = ends(edge) else { continue };
+            let all = 0..=path.steps;
+            match edge.cut() {
+                (true, true) => raster.line(&path, all, EdgeState::Cut, edge.selected),
+                (true, false) => {
+                    raster.line(&path, 0..=middle, edge.state, edge.selected);
+                    raster.line(&path, middle..=path.steps, EdgeState::Cut, edge.selected);
+                }
+                (false, true) => {
+                    raster.line(&path, 0..=middle, EdgeState::Cut, edge.selected);
+                    raster.line(&path, middle..=path.steps, edge.state, edge.selected);
+                }
+                (false, false) => raster.line(&path, all, edge.state, edge.selected),
+            }
         }
         raster.flush(buf, &occupied);
 
         for edge in self.edges {
-            let (Some(&a), Some(&b)) = (frame.cells.get(edge.a), frame.cells.get(edge.b)) else {
-                continue;
-            };
-            let Some((mark, style)) = edge_marker(edge.state, edge.selected) else {
-                continue;
-            };
-            let path = Path::new(a, b);
-            let (first, last) = path.between(&labels[edge.a], &labels[edge.b]);
-            if let Some((x, y)) = path.free_cell_near(first.midpoint(last), inner, &occupied) {
-                put(buf, x, y, mark, style);
+            let Some((path, middle, heading)) = ends(edge) else { continue };
+            let badge = edge_badge(edge, heading);
+            if let Some(anchor) = path.free_cell_near(middle, inner, &occupied) {
+                draw_badge(buf, inner, &occupied, anchor, &badge);
             }
         }
 
@@ -246,35 +399,137 @@ impl Widget for GraphView<'_> {
     }
 }
 
+/// Which way a link runs on screen, from one end to the other, by its longer axis (a cell
+/// being about twice as tall as wide).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Heading {
+    Right,
+    Left,
+    Down,
+    Up,
+}
+
+impl Heading {
+    #[must_use]
+    pub fn reversed(self) -> Self {
+        match self {
+            Self::Right => Self::Left,
+            Self::Left => Self::Right,
+            Self::Down => Self::Up,
+            Self::Up => Self::Down,
+        }
+    }
+
+    /// Its place in [`MARK_CUT_ONE_WAY`] and [`ONE_WAY`].
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// The heading from cell `from` to cell `to`.
+fn heading(from: (u16, u16), to: (u16, u16)) -> Heading {
+    let dx = i32::from(to.0) - i32::from(from.0);
+    let dy = (i32::from(to.1) - i32::from(from.1)) * 2;
+    if dx.abs() >= dy.abs() {
+        if dx >= 0 { Heading::Right } else { Heading::Left }
+    } else if dy > 0 {
+        Heading::Down
+    } else {
+        Heading::Up
+    }
+}
+
+/// The look of a link's connection state.
+fn state_mark(state: EdgeState) -> Mark {
+    match state {
+        EdgeState::Up => Mark::Link,
+        EdgeState::Reconnecting => Mark::Reconnecting,
+        EdgeState::Stalled => Mark::Stalled,
+        EdgeState::Cut => Mark::Cut,
+        EdgeState::Idle => Mark::Idle,
+    }
+}
+
 /// The style links in `state` are drawn in.
 pub fn style_of_edge(state: EdgeState, selected: bool) -> Style {
-    let style = match state {
-        EdgeState::Up => Style::new().fg(Color::Gray),
-        EdgeState::Reconnecting => Style::new().fg(Color::Yellow),
-        EdgeState::Stalled => Style::new().fg(Color::Magenta),
-        EdgeState::Cut => Style::new().fg(Color::Red),
-        EdgeState::Idle => Style::new().fg(Color::DarkGray),
-    };
+    let style = look(state_mark(state)).style;
     if selected { style.fg(Color::White).add_modifier(Modifier::BOLD) } else { style }
 }
 
-/// The marker drawn midway along a link, with its style, if it has one: `?` reconnecting,
-/// `≈` stalled, `╳` cut, `◇` a selected link that is up; a selected link's marker is reversed.
-pub fn edge_marker(state: EdgeState, selected: bool) -> Option<(char, Style)> {
-    let mark = match (state, selected) {
-        (EdgeState::Reconnecting, _) => MARK_RECONNECTING,
-        (EdgeState::Stalled, _) => MARK_STALLED,
-        (EdgeState::Cut, _) => MARK_CUT,
-        (EdgeState::Up | EdgeState::Idle, true) => MARK_SELECTED,
-        (EdgeState::Up | EdgeState::Idle, false) => return None,
+/// The marks drawn midway along a link, in order, each with its style: its connection's
+/// (`?` reconnecting, `≈` stalled), its cut (`╳` both ways, an arrow to a bar one way), then
+/// `%` loss, `◷` delay, `×2` dup, each followed by an arrow when on one direction only; `◇`
+/// for a selected link with none. `heading` is where the link runs from `a` to `b`. A
+/// selected link's marks are reversed; they keep their colours, so a selected cut link still
+/// reads red.
+pub fn edge_badge(edge: &EdgeView, heading: Heading) -> Vec<(&'static str, Style)> {
+    let mut badge = Vec::new();
+    let (cut_ab, cut_ba) = edge.cut();
+    let mark = |mark: Mark| {
+        let look = look(mark);
+        (look.glyph, look.style.add_modifier(Modifier::BOLD))
     };
-    // The marker keeps the state's colour even on a selected link, so a selected cut link
-    // still reads red.
-    let mut style = style_of_edge(state, false).add_modifier(Modifier::BOLD);
-    if selected {
-        style = style.add_modifier(Modifier::REVERSED);
+    match edge.state {
+        EdgeState::Reconnecting if !(cut_ab && cut_ba) => badge.push(mark(Mark::Reconnecting)),
+        EdgeState::Stalled if !(cut_ab && cut_ba) => badge.push(mark(Mark::Stalled)),
+        _ => {}
     }
-    Some((mark, style))
+    match (cut_ab, cut_ba) {
+        (true, true) => badge.push(mark(Mark::Cut)),
+        (true, false) => badge.push((MARK_CUT_ONE_WAY[heading.index()], mark(Mark::Cut).1)),
+        (false, true) => {
+            badge.push((MARK_CUT_ONE_WAY[heading.reversed().index()], mark(Mark::Cut).1));
+        }
+        (false, false) => {}
+    }
+    let (ab, ba) = (edge.a_to_b, edge.b_to_a);
+    for (kind, there, back) in [
+        (Mark::Loss, ab.loss, ba.loss),
+        (Mark::Delay, ab.delay, ba.delay),
+        (Mark::Dup, ab.dup, ba.dup),
+    ] {
+        let (glyph, style) = mark(kind);
+        match (there, back) {
+            (true, true) => badge.push((glyph, style)),
+            (true, false) => badge.extend([(glyph, style), (ONE_WAY[heading.index()], style)]),
+            (false, true) => {
+                badge.extend([(glyph, style), (ONE_WAY[heading.reversed().index()], style)]);
+            }
+            (false, false) => {}
+        }
+    }
+    if edge.selected {
+        if badge.is_empty() {
+            badge.push((MARK_SELECTED, style_of_edge(edge.state, false)));
+        }
+        for (_, style) in &mut badge {
+            *style = style.add_modifier(Modifier::BOLD | Modifier::REVERSED);
+        }
+    }
+    badge
+}
+
+/// Writes `badge` on the row of `anchor`, centred on it, over cells no label takes.
+fn draw_badge(
+    buf: &mut Buffer,
+    area: Rect,
+    occupied: &[bool],
+    anchor: (u16, u16),
+    badge: &[(&str, Style)],
+) {
+    let cells: Vec<(char, Style)> =
+        badge.iter().flat_map(|(glyph, style)| glyph.chars().map(|c| (c, *style))).collect();
+    let Ok(width) = u16::try_from(cells.len()) else { return };
+    if width == 0 {
+        return;
+    }
+    let most = area.right().saturating_sub(width).max(area.x);
+    let start = anchor.0.saturating_sub((width - 1) / 2).clamp(area.x, most);
+    for (x, (c, style)) in (start..).zip(cells) {
+        if index(area, x, anchor.1).is_some_and(|k| !occupied[k]) {
+            put(buf, x, anchor.1, &c.to_string(), style);
+        }
+    }
 }
 
 /// Whether the `i`th point along a link in `state` is drawn: solid, dotted, long-dashed (stalled), dashed or sparse.
@@ -288,33 +543,36 @@ pub fn edge_dot(state: EdgeState, i: usize) -> bool {
     }
 }
 
-/// The glyph of a server: killed beats a flash, which beats plain up.
-pub fn node_glyph(state: NodeState, flash: Option<Flash>) -> char {
+/// The look of a server: killed beats hung, which beats a flash, which beats plain up.
+fn node_mark(state: NodeState, flash: Option<Flash>) -> Mark {
     match (state, flash) {
-        (NodeState::Killed, _) => GLYPH_KILLED,
-        (NodeState::Up, Some(Flash::Stored)) => GLYPH_STORED,
-        (NodeState::Up, Some(Flash::Suppressed)) => GLYPH_SUPPRESSED,
-        (NodeState::Up, None) => GLYPH_UP,
+        (NodeState::Killed, _) => Mark::Killed,
+        (NodeState::Hung, _) => Mark::Hung,
+        (NodeState::Up, Some(Flash::Stored)) => Mark::Stored,
+        (NodeState::Up, Some(Flash::Suppressed)) => Mark::Suppressed,
+        (NodeState::Up, None) => Mark::Up,
     }
+}
+
+/// The glyph of a server: killed beats hung, which beats a flash, which beats plain up.
+pub fn node_glyph(state: NodeState, flash: Option<Flash>) -> &'static str {
+    look(node_mark(state, flash)).glyph
 }
 
 /// The styles of a server's glyph and of its name.
 pub fn node_styles(node: &NodeView) -> (Style, Style) {
     let tint = node.tint.unwrap_or(Color::Green);
+    let glyph = look(node_mark(node.state, node.flash)).style;
     let (glyph, name) = match (node.state, node.flash) {
-        (NodeState::Killed, _) => (
-            Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
-            Style::new().fg(Color::Red).add_modifier(Modifier::DIM | Modifier::CROSSED_OUT),
-        ),
-        (NodeState::Up, Some(Flash::Stored)) => (
-            Style::new().fg(tint).add_modifier(Modifier::BOLD),
-            Style::new().fg(Color::Black).bg(tint).add_modifier(Modifier::BOLD),
-        ),
-        (NodeState::Up, Some(Flash::Suppressed)) => (
-            Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD),
-            Style::new().fg(Color::Yellow),
-        ),
-        (NodeState::Up, None) => (Style::new().fg(tint), Style::new()),
+        (NodeState::Killed, _) => {
+            (glyph, Style::new().fg(Color::Red).add_modifier(Modifier::DIM | Modifier::CROSSED_OUT))
+        }
+        (NodeState::Hung, _) => (glyph, glyph.add_modifier(Modifier::ITALIC)),
+        (NodeState::Up, Some(Flash::Stored)) => {
+            (glyph.fg(tint), Style::new().fg(Color::Black).bg(tint).add_modifier(Modifier::BOLD))
+        }
+        (NodeState::Up, Some(Flash::Suppressed)) => (glyph, Style::new().fg(Color::Yellow)),
+        (NodeState::Up, None) => (glyph.fg(tint), Style::new()),
     };
     if node.selected {
         let selected = Modifier::REVERSED | Modifier::BOLD;
@@ -325,7 +583,7 @@ pub fn node_styles(node: &NodeView) -> (Style, Style) {
 }
 
 /// The glyph of an update in flight.
-pub fn token_glyph(state: TokenState) -> char {
+pub fn token_glyph(state: TokenState) -> &'static str {
     match state {
         TokenState::Moving => GLYPH_TOKEN,
         TokenState::Held => GLYPH_HELD,
@@ -338,35 +596,18 @@ fn token_style(token: &TokenView) -> Style {
         TokenState::Moving | TokenState::Held => {
             Style::new().fg(token.colour).add_modifier(Modifier::BOLD)
         }
-        TokenState::Dropped => Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
+        TokenState::Dropped => look(Mark::Dropped).style,
     }
 }
 
-/// A key to the pane's glyphs, each styled as drawn, for a help screen or footer.
+/// A key to the pane's glyphs, each styled as drawn, for a help screen or footer: glyph and
+/// name pairs of spans, in [`LOOKS`] order.
 pub fn legend() -> Vec<Span<'static>> {
-    let entries: [(char, Style, &str); 12] = [
-        (GLYPH_UP, Style::new().fg(Color::Green), "up"),
-        (GLYPH_KILLED, Style::new().fg(Color::Red).add_modifier(Modifier::BOLD), "killed"),
-        (GLYPH_STORED, Style::new().fg(Color::Green).add_modifier(Modifier::BOLD), "stored"),
-        (
-            GLYPH_SUPPRESSED,
-            Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD),
-            "duplicate",
-        ),
-        ('─', style_of_edge(EdgeState::Up, false), "link"),
-        ('┄', style_of_edge(EdgeState::Reconnecting, false), "reconnecting"),
-        (MARK_STALLED, style_of_edge(EdgeState::Stalled, false), "stalled"),
-        (MARK_CUT, style_of_edge(EdgeState::Cut, false).add_modifier(Modifier::BOLD), "cut"),
-        ('┈', style_of_edge(EdgeState::Idle, false), "idle"),
-        (GLYPH_TOKEN, Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD), "flood"),
-        (GLYPH_HELD, Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD), "held"),
-        (GLYPH_DROPPED, Style::new().fg(Color::Red).add_modifier(Modifier::BOLD), "dropped"),
-    ];
-    let mut spans = Vec::with_capacity(entries.len() * 2);
-    for (i, (glyph, style, text)) in entries.into_iter().enumerate() {
-        spans.push(Span::styled(glyph.to_string(), style));
-        let gap = if i + 1 == entries.len() { "" } else { "  " };
-        spans.push(Span::raw(format!(" {text}{gap}")));
+    let mut spans = Vec::with_capacity(LOOKS.len() * 2);
+    for (i, look) in LOOKS.iter().enumerate() {
+        spans.push(Span::styled(look.glyph, look.style));
+        let gap = if i + 1 == LOOKS.len() { "" } else { "  " };
+        spans.push(Span::raw(format!(" {}{gap}", look.name)));
     }
     spans
 }
@@ -377,9 +618,9 @@ fn index(area: Rect, x: u16, y: u16) -> Option<usize> {
         .then(|| usize::from(y - area.y) * usize::from(area.width) + usize::from(x - area.x))
 }
 
-fn put(buf: &mut Buffer, x: u16, y: u16, c: char, style: Style) {
+fn put(buf: &mut Buffer, x: u16, y: u16, symbol: &str, style: Style) {
     if let Some(cell) = buf.cell_mut((x, y)) {
-        cell.set_char(c).set_style(style);
+        cell.set_symbol(symbol).set_style(style);
     }
 }
 
@@ -519,7 +760,7 @@ impl Label {
                 end,
                 bracket,
                 glyph_x: gx,
-                glyph: Span::styled(node_glyph(node.state, node.flash).to_string(), glyph_style),
+                glyph: Span::styled(node_glyph(node.state, node.flash), glyph_style),
                 tail,
                 tail_width,
             };
@@ -545,7 +786,7 @@ impl Label {
 fn tail(node: &NodeView, name_style: Style, room: usize) -> (Line<'static>, bool) {
     let mut spans =
         vec![Span::styled(" ", name_style), Span::styled(node.name.clone(), name_style)];
-    if node.clients > 0 && node.state == NodeState::Up {
+    if node.clients > 0 && node.state != NodeState::Killed {
         let count = Style::new().fg(Color::Gray);
         let count = if node.selected {
             count.add_modifier(Modifier::REVERSED | Modifier::BOLD)
@@ -650,7 +891,14 @@ impl Raster {
         Self { area, dots: vec![0; cells], rank: vec![0; cells], styles: vec![Style::new(); cells] }
     }
 
-    fn line(&mut self, from: (u16, u16), to: (u16, u16), state: EdgeState, selected: bool) {
+    /// Draws the steps `steps` of `path` in `state`.
+    fn line(
+        &mut self,
+        path: &Path,
+        steps: std::ops::RangeInclusive<usize>,
+        state: EdgeState,
+        selected: bool,
+    ) {
         let style = style_of_edge(state, selected);
         let rank = if selected {
             5
@@ -662,8 +910,7 @@ impl Raster {
                 EdgeState::Idle => 1,
             }
         };
-        let path = Path::new(from, to);
-        for i in 0..=path.steps {
+        for i in steps {
             if !edge_dot(state, i) {
                 continue;
             }
@@ -690,7 +937,9 @@ impl Raster {
             let x = self.area.x + (k % width) as u16;
             let y = self.area.y + (k / width) as u16;
             let glyph = char::from_u32(0x2800 + u32::from(bits)).unwrap_or('⣿');
-            put(buf, x, y, glyph, self.styles[k]);
+            if let Some(cell) = buf.cell_mut((x, y)) {
+                cell.set_char(glyph).set_style(self.styles[k]);
+            }
         }
     }
 }
@@ -721,7 +970,7 @@ mod tests {
     }
 
     fn edge(a: usize, b: usize, state: EdgeState) -> EdgeView {
-        EdgeView { a, b, state, selected: false }
+        EdgeView::new(a, b, state)
     }
 
     fn token(from: usize, to: usize, progress: f64, state: TokenState) -> TokenView {
@@ -842,7 +1091,7 @@ mod tests {
         assert!(name.modifier.contains(Modifier::CROSSED_OUT));
         // No client count on a killed server.
         assert!(!text(&buf).contains("Bailey 4"));
-        assert_eq!(node_glyph(NodeState::Killed, Some(Flash::Stored)), '✖');
+        assert_eq!(node_glyph(NodeState::Killed, Some(Flash::Stored)), "✖");
     }
 
     #[test]
@@ -852,6 +1101,7 @@ mod tests {
             node_glyph(NodeState::Up, Some(Flash::Stored)),
             node_glyph(NodeState::Up, Some(Flash::Suppressed)),
             node_glyph(NodeState::Killed, None),
+            node_glyph(NodeState::Hung, None),
         ];
         for (i, a) in glyphs.iter().enumerate() {
             for b in &glyphs[i + 1..] {
@@ -928,12 +1178,19 @@ mod tests {
                 assert_ne!(colours[i], colours[j]);
             }
         }
-        assert_eq!(edge_marker(EdgeState::Up, false), None);
-        assert_eq!(edge_marker(EdgeState::Idle, false), None);
-        assert_eq!(edge_marker(EdgeState::Reconnecting, false).unwrap().0, '?');
-        assert_eq!(edge_marker(EdgeState::Stalled, false).unwrap().0, '≈');
-        let (mark, style) = edge_marker(EdgeState::Up, true).unwrap();
-        assert_eq!(mark, '◇');
+        let badge = |state: EdgeState, selected: bool| {
+            let edge = EdgeView { selected, ..edge(0, 1, state) };
+            edge_badge(&edge, Heading::Right)
+        };
+        assert_eq!(badge(EdgeState::Up, false), []);
+        assert_eq!(badge(EdgeState::Idle, false), []);
+        assert_eq!(badge(EdgeState::Reconnecting, false)[0].0, "?");
+        assert_eq!(badge(EdgeState::Stalled, false)[0].0, "≈");
+        assert_eq!(badge(EdgeState::Cut, false)[0].0, "╳");
+        let selected = badge(EdgeState::Up, true);
+        assert_eq!(selected.len(), 1);
+        let (mark, style) = selected[0];
+        assert_eq!(mark, "◇");
         assert!(style.add_modifier.contains(Modifier::REVERSED));
         let selected = style_of_edge(EdgeState::Up, true);
         assert_eq!(selected.fg, Some(Color::White));
@@ -1044,10 +1301,148 @@ mod tests {
     #[test]
     fn legend_names_every_glyph() {
         let legend: String = legend().iter().map(|s| s.content.as_ref()).collect();
-        for glyph in ["●", "✖", "◉", "⊘", "╳", "≈", "◆", "‖", "✗", "┄"] {
+        for glyph in ["●", "✖", "❄", "◉", "⊘", "╳", "⇥", "≈", "%", "◷", "×2", "→", "◆", "‖", "✗"]
+        {
             assert!(legend.contains(glyph), "{legend}");
         }
-        assert!(legend.contains("● up  ✖ killed"), "{legend}");
+        assert!(legend.contains("● up  ◉ stored"), "{legend}");
+    }
+
+    /// The glyphs of `badge`, joined.
+    fn glyphs(badge: &[(&str, Style)]) -> String {
+        badge.iter().map(|(glyph, _)| *glyph).collect()
+    }
+
+    #[test]
+    fn the_look_table_is_in_mark_order_and_tells_every_mark_apart() {
+        for (i, look) in LOOKS.iter().enumerate() {
+            assert_eq!(look.mark as usize, i, "{look:?}");
+        }
+        for (i, a) in LOOKS.iter().enumerate() {
+            for b in &LOOKS[i + 1..] {
+                assert_ne!(a.name, b.name);
+                let same_glyph = a.glyph == b.glyph;
+                assert!(!same_glyph || a.style != b.style, "{a:?} and {b:?}");
+            }
+        }
+        assert_eq!(look(Mark::Hung).glyph, GLYPH_HUNG);
+        assert_ne!(look(Mark::Hung).style.fg, look(Mark::Killed).style.fg);
+    }
+
+    #[test]
+    fn badges_show_each_fault_and_its_direction() {
+        let with = |a_to_b: EdgeFaults, b_to_a: EdgeFaults| EdgeView {
+            a_to_b,
+            b_to_a,
+            ..edge(0, 1, EdgeState::Up)
+        };
+        let cut = EdgeFaults { cut: true, ..EdgeFaults::default() };
+        let loss = EdgeFaults { loss: true, ..EdgeFaults::default() };
+        let all = EdgeFaults { cut: false, loss: true, delay: true, dup: true };
+        let none = EdgeFaults::default();
+        assert_eq!(glyphs(&edge_badge(&with(cut, cut), Heading::Right)), "╳");
+        assert_eq!(glyphs(&edge_badge(&with(cut, none), Heading::Right)), "⇥");
+        assert_eq!(glyphs(&edge_badge(&with(cut, none), Heading::Left)), "⇤");
+        assert_eq!(glyphs(&edge_badge(&with(none, cut), Heading::Right)), "⇤");
+        assert_eq!(glyphs(&edge_badge(&with(none, cut), Heading::Down)), "⤒");
+        assert_eq!(glyphs(&edge_badge(&with(cut, none), Heading::Down)), "⤓");
+        assert_eq!(glyphs(&edge_badge(&with(loss, loss), Heading::Right)), "%");
+        assert_eq!(glyphs(&edge_badge(&with(loss, none), Heading::Right)), "%→");
+        assert_eq!(glyphs(&edge_badge(&with(none, loss), Heading::Up)), "%↓");
+        assert_eq!(glyphs(&edge_badge(&with(all, all), Heading::Right)), "%◷×2");
+        let mixed = EdgeFaults { cut: true, ..all };
+        assert_eq!(glyphs(&edge_badge(&with(mixed, all), Heading::Right)), "⇥%◷×2");
+        let badge = edge_badge(&with(all, all), Heading::Right);
+        assert_eq!(badge[0].1.fg, look(Mark::Loss).style.fg);
+        assert_eq!(badge[1].1.fg, look(Mark::Delay).style.fg);
+        assert_eq!(badge[2].1.fg, look(Mark::Dup).style.fg);
+        // Cut both ways by its state alone (as a partition draws it).
+        assert_eq!(edge(0, 1, EdgeState::Cut).cut(), (true, true));
+    }
+
+    #[test]
+    fn a_one_way_cut_dashes_the_receiving_half() {
+        let nodes = vec![node("A", (0.0, 0.5)), node("B", (1.0, 0.5))];
+        let one_way = EdgeView {
+            a_to_b: EdgeFaults { cut: true, ..EdgeFaults::default() },
+            ..edge(0, 1, EdgeState::Up)
+        };
+        let view = GraphView { nodes: &nodes, edges: &[one_way], tokens: &[], block: None };
+        let buf = render(&view, 41, 5);
+        let a = find(&buf, "●")[0];
+        let b = find(&buf, "●")[1];
+        let marks = find(&buf, "⇥");
+        assert_eq!(marks.len(), 1, "{}", text(&buf));
+        let (mx, my) = marks[0];
+        assert_eq!(buf[(mx, my)].fg, Color::Red);
+        // A's half solid and gray, B's half dashed and red.
+        let left = drawn_cells(&buf, a.1, a.0 + 4..mx);
+        let right = drawn_cells(&buf, a.1, mx + 1..b.0);
+        assert!(left.iter().all(|&x| buf[(x, a.1)].fg == Color::Gray), "{}", text(&buf));
+        assert_eq!(left.len(), usize::from(mx - a.0 - 4), "solid: {}", text(&buf));
+        assert!(right.iter().all(|&x| buf[(x, a.1)].fg == Color::Red), "{}", text(&buf));
+        assert!(right.len() < usize::from(b.0 - mx - 1), "dashed: {}", text(&buf));
+
+        // The other way round: the arrow turns, the dashes move to A's half.
+        let other = EdgeView { a_to_b: one_way.b_to_a, b_to_a: one_way.a_to_b, ..one_way };
+        let view = GraphView { edges: &[other], ..view };
+        let buf = render(&view, 41, 5);
+        assert_eq!(find(&buf, "⇤").len(), 1, "{}", text(&buf));
+        let (mx, _) = find(&buf, "⇤")[0];
+        assert!(
+            drawn_cells(&buf, a.1, a.0 + 4..mx).iter().all(|&x| buf[(x, a.1)].fg == Color::Red)
+        );
+    }
+
+    fn drawn_cells(buf: &Buffer, y: u16, range: std::ops::Range<u16>) -> Vec<u16> {
+        range.filter(|&x| is_braille(buf[(x, y)].symbol())).collect()
+    }
+
+    #[test]
+    fn a_hung_node_is_light_blue_with_its_count() {
+        let mut nodes = vec![node("Frozen", (0.0, 0.5)), node("Dead", (1.0, 0.5))];
+        nodes[0].state = NodeState::Hung;
+        nodes[0].clients = 2;
+        nodes[1].state = NodeState::Killed;
+        let view = GraphView { nodes: &nodes, edges: &[], tokens: &[], block: None };
+        let buf = render(&view, 40, 5);
+        let screen = text(&buf);
+        assert!(screen.contains("❄ Frozen 2"), "{screen}");
+        assert!(screen.contains("✖ Dead"), "{screen}");
+        let (x, y) = find(&buf, "❄")[0];
+        assert_eq!(buf[(x, y)].fg, Color::LightBlue);
+        assert!(buf[(x + 2, y)].modifier.contains(Modifier::ITALIC));
+    }
+
+    #[test]
+    fn snapshot_faults_on_cs131() {
+        let (t, nodes, mut edges) = herd("cs131");
+        let at = |name: &str| t.index_of(name).unwrap();
+        let mut nodes = nodes;
+        nodes[at("Jaquez")].state = NodeState::Hung;
+        nodes[at("Campbell")].state = NodeState::Killed;
+        for e in &mut edges {
+            let pair = (e.a, e.b);
+            if pair == (at("Bona"), at("Clark")) {
+                e.a_to_b.cut = true;
+            } else if pair == (at("Bailey"), at("Bona")) {
+                e.a_to_b.loss = true;
+                e.b_to_a.loss = true;
+            } else if pair == (at("Clark"), at("Jaquez")) {
+                e.a_to_b.delay = true;
+                e.b_to_a.dup = true;
+            } else if e.a == at("Campbell") || e.b == at("Campbell") {
+                e.state = EdgeState::Idle;
+            }
+        }
+        let view = GraphView {
+            nodes: &nodes,
+            edges: &edges,
+            tokens: &[],
+            block: Some(Block::bordered().title(" faults ")),
+        };
+        let buf = render(&view, 60, 20);
+        insta::assert_snapshot!("cs131_faults_60x20", text(&buf));
     }
 
     #[test]

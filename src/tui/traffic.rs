@@ -1,4 +1,5 @@
-//! The traffic pane's memory: the latest lines each server received and sent, bounded.
+//! The traffic pane's memory: the latest lines each server received and sent, and the
+//! operator's actions between them, bounded.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -16,14 +17,17 @@ pub enum Direction {
     In,
     /// A reply written back.
     Out,
-    /// A report written to a neighbour.
+    /// A report written to a neighbour (or duplicated or dropped on its way there).
     Flood(ServerId),
+    /// An operator action or a fault healing itself (no server: shown under any filter).
+    Operator,
 }
 
 #[derive(Debug, Clone)]
 pub struct TrafficLine {
     pub at: Instant,
-    pub server: ServerId,
+    /// The server that received or sent the line; `None` for an operator line.
+    pub server: Option<ServerId>,
     pub direction: Direction,
     /// The peer's address, for client lines.
     pub peer: Option<Arc<str>>,
@@ -44,10 +48,13 @@ impl TrafficLog {
         self.lines.push_back(line);
     }
 
-    /// The newest `n` lines involving `filter` (or any server), oldest first.
+    /// The newest `n` lines involving `filter` (or any server), oldest first; operator lines
+    /// are always among them.
     pub fn latest(&self, n: usize, filter: Option<ServerId>) -> Vec<&TrafficLine> {
         let involves = |l: &&TrafficLine| {
-            filter.is_none_or(|s| l.server == s || l.direction == Direction::Flood(s))
+            filter.is_none_or(|s| {
+                l.server.is_none_or(|server| server == s) || l.direction == Direction::Flood(s)
+            })
         };
         let mut out: Vec<&TrafficLine> = self.lines.iter().rev().filter(involves).take(n).collect();
         out.reverse();

@@ -1,14 +1,15 @@
 //! Rendering: pure functions from `&App` to a frame. No I/O, no locks, no clock reads.
 //!
 //! ```text
-//! ┌ header: herd, running/paused, servers, links, clients, msg/s, in flight, delay, dropped ┐
+//! ┌ header: herd, running/paused, servers, links, policy, faults, seed, clients, msg/s, … ┐
 //! ├ topology graph ───────────────────────────┬ world map ─────────────────────────────────┤
 //! ├ clients table ────────────────────────────┴────────────────────────────────────────────┤
 //! ├ traffic ───────────────────────────────────────────────────────────────────────────────┤
 //! ├ command line / status ─────────────────────────────────────────────────────────────────┤
 //! └ keys that work now ────────────────────────────────────────────────────────────────────┘
 //! ```
-//! Below 100×30 only the header, the graph, the command line and the keys remain.
+//! Below 100×30 only the header, the graph, the command line and the keys remain. Overlays
+//! (help `?`, faults `F`, replies, confirmations) draw over the middle at any size.
 
 use std::time::Duration;
 
@@ -20,14 +21,14 @@ use ratatui::text::{Line, Span, Text};
 use ratatui::widgets::canvas::{Canvas, Map, MapResolution, Points};
 use ratatui::widgets::{Block, BorderType, Cell, Clear, Paragraph, Row, Table, Wrap};
 
-use super::app::{App, LinkLook, Mode, Selection, fmt_duration};
+use super::app::{App, Mode, Selection, Tone, edge_faults, fmt_duration, fmt_left, fmt_period};
 use super::clients::ClientRow;
-use super::command;
 use super::graph::{
-    self, EdgeState, EdgeView, Flash, GraphView, NodeState, NodeView, TokenState, TokenView,
+    self, EdgeState, EdgeView, Flash, GraphView, Mark, NodeState, NodeView, TokenState, TokenView,
 };
 use super::playback::Outcome;
 use super::traffic::Direction;
+use crate::command;
 
 /// Smallest size that gets the full layout.
 pub const FULL_WIDTH: u16 = 100;
@@ -74,6 +75,7 @@ pub fn draw(frame: &mut Frame, app: &App) {
         Mode::Help { scroll } => draw_help(frame, area, *scroll),
         Mode::Popup { title, lines, scroll } => draw_popup(frame, area, title, lines, *scroll),
         Mode::Confirm { prompt, .. } => draw_confirm(frame, body, prompt),
+        Mode::Faults { scroll } => draw_faults(frame, app, area, *scroll),
         Mode::Normal | Mode::Command(_) => {}
     }
 }
@@ -85,13 +87,15 @@ fn pane(title: impl Into<Line<'static>>) -> Block<'static> {
         .title(title.into().fg(ACCENT).bold())
 }
 
+/// Warning colour of the header: something is off (a server down, a fault, an off-spec rule).
+const WARN: Style = Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD);
+
 fn header_line(app: &App, width: u16) -> Paragraph<'static> {
     let up = app.servers.iter().filter(|s| s.up).count();
-    let links_up = app.links.iter().filter(|l| l.look(&app.servers) == LinkLook::Up).count();
+    let links_up = app.links.iter().filter(|l| l.is_up(&app.servers)).count();
     let wide = width >= FULL_WIDTH;
     let bold = Style::new().bold();
-    let warn = Style::new().fg(Color::Yellow).bold();
-    let title: String = app.title.chars().take(24).collect();
+    let title: String = app.title.chars().take(if wide { 24 } else { 12 }).collect();
     let mut spans = vec![
         Span::styled(" herdctl ", Style::new().fg(Color::Black).bg(ACCENT).bold()),
         Span::styled(format!(" {title} "), bold),
@@ -104,41 +108,55 @@ fn header_line(app: &App, width: u16) -> Paragraph<'static> {
         };
         spans.push(Span::styled(held, Style::new().fg(Color::Black).bg(Color::Yellow).bold()));
     } else {
-        spans.push(Span::styled(" ▶ running ", Style::new().fg(Color::Green).bold()));
+        let running = if wide { " ▶ running " } else { " ▶ " };
+        spans.push(Span::styled(running, Style::new().fg(Color::Green).bold()));
     }
     let label = |long: &'static str, short: &'static str| if wide { long } else { short };
-    let dropped = app.lagged;
-    // Most important first: whatever does not fit is left off the end.
+    let policy = app.engine.policy;
+    let faults = app.faults.faults.len();
+    let delayed = app.engine.delay;
+    // Most important first: whatever does not fit is left off the end. A field without a
+    // name is its value alone.
     let fields = [
-        (
+        Some((
             label("servers", "srv"),
             format!("{up}/{}", app.servers.len()),
-            (up < app.servers.len()).then_some(warn),
-        ),
-        (
+            (up < app.servers.len()).then_some(WARN),
+        )),
+        Some((
             label("links", "lnk"),
             format!("{links_up}/{}", app.links.len()),
-            (links_up < app.links.len()).then_some(warn),
-        ),
-        (label("clients", "cli"), app.clients.len().to_string(), None),
-        (
-            label("dropped", "drop"),
-            dropped.to_string(),
-            (dropped > 0).then(|| Style::new().fg(Color::Red).bold()),
-        ),
-        (label("in flight", "flight"), app.playback.in_flight().to_string(), None),
-        ("msg/s", app.rate.last.to_string(), None),
-        ("delay", fmt_duration(app.engine.delay), (!app.engine.delay.is_zero()).then_some(warn)),
-        ("replay", format!("{}/hop", fmt_duration(app.playback.hop)), None),
+            (links_up < app.links.len()).then_some(WARN),
+        )),
+        Some(if policy.is_spec() {
+            (label("policy", ""), policy.to_string(), None)
+        } else {
+            (label("policy", ""), format!("OFF-SPEC {policy}"), Some(WARN.fg(Color::LightRed)))
+        }),
+        (faults > 0).then(|| (label("faults", "flt"), faults.to_string(), Some(WARN))),
+        app.engine
+            .anti_entropy
+            .map(|every| (label("anti-entropy", "ae"), fmt_period(every), Some(WARN))),
+        // A delay on every link matters more than the counters below.
+        (!delayed.is_zero()).then(|| ("delay", fmt_duration(delayed), Some(WARN))),
+        Some(("seed", app.engine.seed.to_string(), None)),
+        Some((label("clients", "cli"), app.clients.len().to_string(), None)),
+        (app.lagged > 0)
+            .then(|| ("lagged", app.lagged.to_string(), Some(Style::new().fg(Color::Red).bold()))),
+        Some((label("in flight", "flight"), app.playback.in_flight().to_string(), None)),
+        Some(("msg/s", app.rate.last.to_string(), None)),
+        delayed.is_zero().then(|| ("delay", fmt_duration(delayed), None)),
+        Some(("replay", format!("{}/hop", fmt_duration(app.playback.hop)), None)),
     ];
     let mut used: usize = spans.iter().map(Span::width).sum();
-    for (name, value, style) in fields {
-        let needed = name.chars().count() + value.chars().count() + 2;
+    for (name, value, style) in fields.into_iter().flatten() {
+        let name = if name.is_empty() { " ".to_owned() } else { format!(" {name} ") };
+        let needed = name.chars().count() + value.chars().count();
         if used + needed > usize::from(width) {
             break;
         }
         used += needed;
-        spans.push(Span::styled(format!(" {name} "), DIM));
+        spans.push(Span::styled(name, DIM));
         spans.push(Span::styled(value, style.unwrap_or(bold)));
     }
     Paragraph::new(Line::from(spans))
@@ -160,7 +178,13 @@ fn draw_graph(frame: &mut Frame, app: &App, area: Rect) {
             NodeView {
                 name: server.name.clone(),
                 pos: app.positions.get(id).copied().unwrap_or((0.5, 0.5)),
-                state: if server.up { NodeState::Up } else { NodeState::Killed },
+                state: if !server.up {
+                    NodeState::Killed
+                } else if server.hung {
+                    NodeState::Hung
+                } else {
+                    NodeState::Up
+                },
                 selected: app.selection == Selection::Node(id),
                 tint: mark.filter(|m| m.outcome == Outcome::Stored).map(|m| m.colour),
                 flash,
@@ -175,14 +199,10 @@ fn draw_graph(frame: &mut Frame, app: &App, area: Rect) {
         .map(|(i, link)| EdgeView {
             a: link.a,
             b: link.b,
-            state: match link.look(&app.servers) {
-                LinkLook::Up => EdgeState::Up,
-                LinkLook::Reconnecting => EdgeState::Reconnecting,
-                LinkLook::Stalled => EdgeState::Stalled,
-                LinkLook::Cut => EdgeState::Cut,
-                LinkLook::Idle => EdgeState::Idle,
-            },
+            state: link.look(&app.servers),
             selected: app.selection == Selection::Link(i),
+            a_to_b: edge_faults(&link.a_faults),
+            b_to_a: edge_faults(&link.b_faults),
         })
         .collect();
     let tokens: Vec<TokenView> = app
@@ -208,18 +228,27 @@ fn draw_graph(frame: &mut Frame, app: &App, area: Rect) {
         Selection::Node(id) => {
             let s = &app.servers[id];
             let addr = s.addr.map_or_else(String::new, |a| format!(" {a}"));
-            format!(" Topology · {}{addr} ", s.name)
+            let state = if !s.up {
+                " (killed)"
+            } else if s.hung {
+                " (hung)"
+            } else {
+                ""
+            };
+            format!(" Topology · {}{addr}{state} ", s.name)
         }
         Selection::Link(i) => {
             let l = &app.links[i];
-            let state = match l.look(&app.servers) {
-                LinkLook::Up => "up",
-                LinkLook::Reconnecting => "reconnecting",
-                LinkLook::Stalled => "stalled: a neighbour does not read",
-                LinkLook::Cut => "cut",
-                LinkLook::Idle => "one end down",
+            let faults = l.faults_text(&app.names());
+            let state = match l.connection(&app.servers) {
+                EdgeState::Up | EdgeState::Cut if !faults.is_empty() => "",
+                EdgeState::Up | EdgeState::Cut => " (up)",
+                EdgeState::Reconnecting => " (reconnecting)",
+                EdgeState::Stalled => " (stalled: a neighbour does not read)",
+                EdgeState::Idle => " (one end down)",
             };
-            format!(" Topology · link {}–{} ({state}) ", app.name(l.a), app.name(l.b))
+            let faults = if faults.is_empty() { String::new() } else { format!(": {faults}") };
+            format!(" Topology · link {}–{}{state}{faults} ", app.name(l.a), app.name(l.b))
         }
     };
     let view =
@@ -323,12 +352,16 @@ fn draw_map(frame: &mut Frame, rows: &[&ClientRow], area: Rect) {
     frame.render_widget(canvas, area);
 }
 
+/// The style of the operator's actions in the traffic pane.
+const OPERATOR: Style = Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD);
+
 /// Width of a traffic line before its text: time, server, arrow and peer.
 const TRAFFIC_PREFIX: usize = 10 + 10 + 24;
 
 fn draw_traffic(frame: &mut Frame, app: &App, area: Rect) {
     let inner_height = area.height.saturating_sub(2) as usize;
     let text_width = usize::from(area.width.saturating_sub(2)).saturating_sub(TRAFFIC_PREFIX);
+    let operator_width = usize::from(area.width.saturating_sub(2)).saturating_sub(10);
     let lines: Vec<Line> = app
         .traffic
         .latest(inner_height, app.filter)
@@ -336,7 +369,13 @@ fn draw_traffic(frame: &mut Frame, app: &App, area: Rect) {
         .map(|l| {
             let at = l.at.saturating_duration_since(app.started);
             let time = Span::styled(format!("{:>8.3}s ", at.as_secs_f64()), DIM);
-            let server = Span::styled(format!("{:<10}", app.name(l.server)), Style::new().bold());
+            let Some(server) = l.server else {
+                return Line::from(vec![
+                    time,
+                    Span::styled(ellipsize(&l.text, operator_width), OPERATOR),
+                ]);
+            };
+            let server = Span::styled(format!("{:<10}", app.name(server)), Style::new().bold());
             let (arrow, who, style) = match l.direction {
                 Direction::In => match forwarder(app, &l.text) {
                     Some(name) => ("⇐", name.to_owned(), Style::new().fg(ACCENT)),
@@ -346,9 +385,12 @@ fn draw_traffic(frame: &mut Frame, app: &App, area: Rect) {
                     ("→", l.peer.as_deref().unwrap_or("").to_owned(), Style::new().fg(Color::Green))
                 }
                 Direction::Flood(to) => ("⇒", app.name(to).to_owned(), Style::new().fg(ACCENT)),
+                Direction::Operator => ("", String::new(), OPERATOR),
             };
             let text_style = if l.text.starts_with("? ") || l.text.starts_with("dropped") {
                 Style::new().fg(Color::Red)
+            } else if l.text.starts_with("duplicated") {
+                graph::look(Mark::Dup).style
             } else {
                 style
             };
@@ -375,13 +417,16 @@ fn ellipsize(text: &str, width: usize) -> String {
     cut
 }
 
-/// The neighbour that forwarded an AT line (its last field, when it names a server).
+/// The neighbour that forwarded an AT line: its seventh field, when it names a server (a
+/// storm's `ttl=N` may follow it).
 fn forwarder<'a>(app: &'a App, line: &str) -> Option<&'a str> {
-    if !line.starts_with("AT ") || line.split_ascii_whitespace().count() != 7 {
-        return None;
-    }
-    let last = line.rsplit(' ').next()?;
-    app.servers.iter().map(|s| s.name.as_str()).find(|name| *name == last)
+    let fields: Vec<&str> = line.split_ascii_whitespace().collect();
+    let sender = match fields.as_slice() {
+        ["AT", _, _, _, _, _, sender] => sender,
+        ["AT", _, _, _, _, _, sender, ttl] if ttl.starts_with("ttl=") => sender,
+        _ => return None,
+    };
+    app.servers.iter().map(|s| s.name.as_str()).find(|name| name == sender)
 }
 
 /// The line shown above the command line while typing: the error of the last attempt, the
@@ -416,84 +461,80 @@ fn draw_command_line(frame: &mut Frame, app: &App, area: Rect, note: Option<Line
         let cursor_x = line_area.x + 1 + u16::try_from(editor.cursor).unwrap_or(u16::MAX);
         frame.set_cursor_position((cursor_x.min(line_area.right().saturating_sub(1)), line_area.y));
     } else if let Some(status) = &app.status {
-        let (mark, colour) =
-            if status.error { ("✗ ", Color::Red) } else { ("✓ ", Color::Green) };
+        let (mark, colour) = match status.tone {
+            Tone::Done => ("✓ ", Color::Green),
+            Tone::Unchanged => ("= ", Color::LightYellow),
+            Tone::Info => ("· ", Color::Gray),
+            Tone::Error => ("✗ ", Color::Red),
+        };
         let line = Line::styled(format!("{mark}{}", status.text), Style::new().fg(colour));
         frame.render_widget(Paragraph::new(line), line_area);
     }
 }
 
+/// Keys and what they do, for the footer.
+type KeyList = &'static [(&'static str, &'static str)];
+
 /// The keys that work now, most useful first, as many as fit.
 fn footer_line(app: &App, width: u16) -> Paragraph<'static> {
-    let keys: &[(&str, &str)] = match &app.mode {
+    let paused = app.engine.paused;
+    // While paused, stepping and resuming come first; else pausing comes later.
+    let (first, pause): (KeyList, KeyList) =
+        if paused { (&[("s", "step"), ("p", "resume")], &[]) } else { (&[], &[("p", "pause")]) };
+    let keys: Vec<(&str, &str)> = match &app.mode {
         Mode::Command(_) => {
-            &[("enter", "run"), ("tab", "complete"), ("↑↓", "history"), ("esc", "cancel")]
+            vec![("enter", "run"), ("tab", "complete"), ("↑↓", "history"), ("esc", "cancel")]
         }
-        Mode::Confirm { .. } => &[("y", "yes"), ("n", "no")],
-        Mode::Help { .. } | Mode::Popup { .. } => &[("↑↓", "scroll"), ("esc", "close")],
+        Mode::Confirm { .. } => vec![("y", "yes"), ("n", "no")],
+        Mode::Help { .. } | Mode::Popup { .. } => vec![("↑↓", "scroll"), ("esc", "close")],
+        Mode::Faults { .. } => {
+            vec![("↑↓", "scroll"), ("esc", "close"), ("H", "heal all"), ("x", "reset")]
+        }
         Mode::Normal => {
-            let paused = app.engine.paused;
+            let mut keys = vec![("?", "help"), (":", "cmd")];
+            keys.extend_from_slice(first);
             match app.selection {
-                Selection::Link(_) if paused => &[
-                    ("?", "help"),
-                    (":", "command"),
-                    ("s", "step"),
-                    ("p", "resume"),
-                    ("c", "cut"),
-                    ("h", "heal"),
-                    ("tab", "select"),
-                    ("H", "heal all"),
-                    ("+-", "delay"),
-                    ("q", "quit"),
-                ],
-                Selection::Link(_) => &[
-                    ("?", "help"),
-                    (":", "command"),
-                    ("c", "cut"),
-                    ("h", "heal"),
-                    ("tab", "select"),
-                    ("H", "heal all"),
-                    ("p", "pause"),
-                    ("+-", "delay"),
-                    ("q", "quit"),
-                ],
-                Selection::Node(id) if !app.servers[id].up => &[
-                    ("?", "help"),
-                    (":", "command"),
-                    ("r", "restart"),
-                    ("tab", "select"),
-                    ("p", if paused { "resume" } else { "pause" }),
-                    ("+-", "delay"),
-                    ("q", "quit"),
-                ],
-                Selection::Node(_) if paused => &[
-                    ("?", "help"),
-                    (":", "command"),
-                    ("s", "step"),
-                    ("p", "resume"),
-                    ("i", "iamat"),
-                    ("w", "whatsat"),
-                    ("k", "kill"),
-                    ("r", "restart"),
-                    ("tab", "select"),
-                    ("+-", "delay"),
-                    ("q", "quit"),
-                ],
-                Selection::Node(_) => &[
-                    ("?", "help"),
-                    (":", "command"),
-                    ("i", "iamat"),
-                    ("w", "whatsat"),
-                    ("k", "kill"),
-                    ("r", "restart"),
-                    ("c", "cut"),
-                    ("tab", "select"),
-                    ("p", "pause"),
-                    ("+-", "delay"),
-                    ("f", "filter"),
-                    ("q", "quit"),
-                ],
+                Selection::Link(_) => {
+                    keys.extend([
+                        ("c/h", "cut/heal"),
+                        ("><", "1-way"),
+                        ("l", "loss"),
+                        ("d", "delay"),
+                        ("F", "faults"),
+                        ("u", "dup"),
+                        ("+-", "delay"),
+                        ("x", "reset"),
+                        ("tab", "select"),
+                    ]);
+                    keys.extend_from_slice(pause);
+                    keys.extend([("H", "heal all"), ("q", "quit")]);
+                }
+                Selection::Node(id) if !app.servers[id].up => {
+                    keys.extend([("r", "restart"), ("F", "faults"), ("tab", "select")]);
+                    keys.extend_from_slice(pause);
+                    keys.extend([("x", "reset"), ("+-", "delay all"), ("q", "quit")]);
+                }
+                Selection::Node(id) => {
+                    let hang = if app.servers[id].hung { "unhang" } else { "hang" };
+                    keys.extend([
+                        ("i", "iamat"),
+                        ("w", "whatsat"),
+                        ("g", hang),
+                        ("k", "kill"),
+                        ("F", "faults"),
+                        ("r", "restart"),
+                        ("tab", "select"),
+                    ]);
+                    keys.extend_from_slice(pause);
+                    keys.extend([
+                        ("x", "reset"),
+                        ("+-", "delay all"),
+                        ("f", "filter"),
+                        ("q", "quit"),
+                    ]);
+                }
             }
+            keys
         }
     };
     let mut spans = Vec::new();
@@ -521,44 +562,51 @@ fn centered(area: Rect, width: u16, height: u16) -> Rect {
     }
 }
 
-/// Every key and command, for the `?` overlay.
+/// The dashboard's keys, for the `?` overlay.
+pub const KEYS: &[(&str, &str)] = &[
+    (":", "open the command line (Tab completes, ↑↓ history)"),
+    ("?", "this help"),
+    ("Tab / S-Tab", "select the next / previous server, then link"),
+    ("← ↑ → ↓", "select the nearest server that way"),
+    ("i / w", "iamat / whatsat at the selected server"),
+    ("k / r", "kill (asks first) / restart the selected server"),
+    ("g", "hang / unhang the selected server"),
+    ("c / h", "cut / heal the selected link, both ways"),
+    ("> / <", "cut (or heal) one way of link A–B: A->B / B->A"),
+    ("l / d / u", "loss / delay / dup on the selected link (edit, then Enter)"),
+    ("+ / -", "the selected link's delay (a server: every link's) ± 100ms"),
+    ("H", "heal every cut"),
+    ("x", "reset: lift every fault but kills (asks first)"),
+    ("F", "the faults in force: counters, time left"),
+    ("p / s", "pause / resume traffic between servers; step one held report"),
+    ("[ / ]", "replay slower / faster (display time per hop)"),
+    ("f", "traffic pane: only the selected server / all"),
+    ("q, Ctrl-C", "quit (stops the herd)"),
+];
+
+/// Every key, every command of the grammar and the graph's legend, for the `?` overlay,
+/// wrapped to `width`.
 fn help_lines(width: usize) -> Vec<Line<'static>> {
-    let key = |k: &str, what: &str| {
-        Line::from(vec![
-            Span::styled(format!("  {k:<12}"), Style::new().fg(ACCENT).bold()),
-            Span::raw(what.to_owned()),
-        ])
-    };
-    let mut lines = vec![Line::styled("Keys", Style::new().bold().underlined())];
-    for (k, what) in [
-        (":", "open the command line (Tab completes, ↑↓ history)"),
-        ("?", "this help"),
-        ("Tab / S-Tab", "select the next / previous server or link"),
-        ("← ↑ → ↓", "select the nearest server that way"),
-        ("i / w", "iamat / whatsat at the selected server"),
-        ("k", "kill the selected server (asks first)"),
-        ("r", "restart the selected server"),
-        ("c / h", "cut / heal the selected link"),
-        ("H", "heal every link"),
-        ("p", "pause / resume traffic between servers"),
-        ("s", "step: release the next held report"),
-        ("+ / -", "real link delay up / down by 100ms"),
-        ("[ / ]", "replay slower / faster (display time per hop)"),
-        ("f", "traffic pane: only the selected server / all"),
-        ("q, Ctrl-C", "quit (stops the herd)"),
-    ] {
-        lines.push(key(k, what));
+    let heading = |text: &str| Line::styled(text.to_owned(), Style::new().bold().underlined());
+    let mut lines = vec![heading("Keys")];
+    for (keys, what) in KEYS {
+        for (i, row) in
+            wrap_hanging(&format!("  {keys:<12}{what}"), 14, width).into_iter().enumerate()
+        {
+            let split = if i == 0 { 14.min(row.len()) } else { 0 };
+            let (keys, what) =
+                row.split_at(row.char_indices().nth(split).map_or(row.len(), |(b, _)| b));
+            lines.push(Line::from(vec![
+                Span::styled(keys.to_owned(), Style::new().fg(ACCENT).bold()),
+                Span::raw(what.to_owned()),
+            ]));
+        }
     }
     lines.push(Line::raw(""));
-    lines.push(Line::styled("Commands", Style::new().bold().underlined()));
-    for spec in command::COMMANDS {
-        lines.push(Line::from(vec![
-            Span::styled(format!("  {:<38}", spec.usage), Style::new().fg(ACCENT)),
-            Span::raw(ellipsize(spec.summary, width.saturating_sub(40))),
-        ]));
-    }
+    lines.push(heading("Commands (: then a line)"));
+    lines.extend(command_lines(width));
     lines.push(Line::raw(""));
-    lines.push(Line::styled("Legend", Style::new().bold().underlined()));
+    lines.push(heading("Legend"));
     // Glyph and name pairs, wrapped to the width.
     let mut line = vec![Span::raw("  ")];
     let mut used = 2;
@@ -573,6 +621,116 @@ fn help_lines(width: usize) -> Vec<Line<'static>> {
     }
     lines.push(Line::from(line));
     lines
+}
+
+/// One entry of the grammar's help: a heading, a usage with its summary, or a note.
+enum HelpEntry {
+    Heading(String),
+    Blank,
+    Usage(String, String),
+    Note(String),
+}
+
+/// The grammar's help (`command::help`), read back into entries: `USAGE  SUMMARY` lines,
+/// usages too long for the column with their summary on the next line, headings ending in
+/// `:`, blank lines, and notes.
+fn help_entries() -> Vec<HelpEntry> {
+    let text = command::help(None).unwrap_or_default();
+    let mut entries = Vec::new();
+    let mut rows = text.iter().peekable();
+    while let Some(row) = rows.next() {
+        let entry = if row.trim().is_empty() {
+            HelpEntry::Blank
+        } else if row.ends_with(':') && !row.starts_with(' ') {
+            HelpEntry::Heading(row.clone())
+        } else if let Some((usage, summary)) = row.split_once("  ") {
+            HelpEntry::Usage(usage.trim().to_owned(), summary.trim().to_owned())
+        } else if let Some(summary) = rows.next_if(|next| next.starts_with(' ')) {
+            HelpEntry::Usage(row.trim().to_owned(), summary.trim().to_owned())
+        } else {
+            HelpEntry::Note(row.clone())
+        };
+        entries.push(entry);
+    }
+    entries
+}
+
+/// The grammar's commands for the help overlay, `width` wide: usage and summary side by side
+/// when the summaries get 40 columns or more, else each summary under its usage.
+fn command_lines(width: usize) -> Vec<Line<'static>> {
+    let entries = help_entries();
+    let column = entries
+        .iter()
+        .filter_map(|e| match e {
+            HelpEntry::Usage(usage, _) if usage.chars().count() <= 40 => {
+                Some(usage.chars().count())
+            }
+            _ => None,
+        })
+        .max()
+        .unwrap_or(0);
+    let side_by_side = 2 + column + 2 + 40 <= width;
+    let usage_style = Style::new().fg(ACCENT);
+    let mut lines = Vec::new();
+    for entry in entries {
+        match entry {
+            HelpEntry::Blank => lines.push(Line::raw("")),
+            HelpEntry::Heading(text) => {
+                lines.push(Line::styled(format!("  {text}"), Style::new().bold()));
+            }
+            HelpEntry::Note(text) => {
+                lines.extend(
+                    wrap_hanging(&format!("  {text}"), 4, width).into_iter().map(Line::raw),
+                );
+            }
+            HelpEntry::Usage(usage, summary) if side_by_side && usage.chars().count() <= column => {
+                let row = format!("  {usage:<column$}  {summary}");
+                let indent = column + 4;
+                for (i, row) in wrap_hanging(&row, indent, width).into_iter().enumerate() {
+                    let cut = if i == 0 { indent } else { 0 };
+                    let at = row.char_indices().nth(cut).map_or(row.len(), |(b, _)| b);
+                    let (usage, what) = row.split_at(at);
+                    lines.push(Line::from(vec![
+                        Span::styled(usage.to_owned(), usage_style),
+                        Span::raw(what.to_owned()),
+                    ]));
+                }
+            }
+            HelpEntry::Usage(usage, summary) => {
+                let indent = if side_by_side { column + 4 } else { 6 };
+                for row in wrap_hanging(&format!("  {usage}"), 4, width) {
+                    lines.push(Line::styled(row, usage_style));
+                }
+                let summary = format!("{}{summary}", " ".repeat(indent));
+                lines.extend(wrap_hanging(&summary, indent, width).into_iter().map(Line::raw));
+            }
+        }
+    }
+    lines
+}
+
+/// `text` broken at spaces into rows of at most `width` characters, every row after the
+/// first indented by `indent` spaces (a word longer than a row is cut).
+fn wrap_hanging(text: &str, indent: usize, width: usize) -> Vec<String> {
+    let width = width.max(indent + 8);
+    let mut rows = Vec::new();
+    let mut row = String::new();
+    let mut len = 0;
+    for (i, word) in text.split(' ').enumerate() {
+        let word_len = word.chars().count();
+        if i > 0 && len + 1 + word_len > width && len > indent {
+            rows.push(std::mem::take(&mut row));
+            row = " ".repeat(indent);
+            len = indent;
+        } else if i > 0 {
+            row.push(' ');
+            len += 1;
+        }
+        row.push_str(word);
+        len += word_len;
+    }
+    rows.push(row);
+    rows
 }
 
 fn draw_help(frame: &mut Frame, area: Rect, scroll: u16) {
@@ -616,4 +774,103 @@ fn draw_confirm(frame: &mut Frame, body: Rect, prompt: &str) {
     let block = pane(" Confirm ").border_style(Style::new().fg(Color::Red));
     let text = vec![Line::raw(""), Line::styled(prompt.to_owned(), Style::new().bold())];
     frame.render_widget(Paragraph::new(text).block(block).centered(), popup);
+}
+
+/// The `F` overlay: the faults in force with their counters and time left, the servers that
+/// are down or hung, and the herd-wide settings.
+fn draw_faults(frame: &mut Frame, app: &App, area: Rect, scroll: u16) {
+    /// The width of the counter and time-left columns.
+    const COUNTERS: usize = 8 + 6 + 8 + 7;
+    let faults = &app.faults.faults;
+    let widest = faults.iter().map(|f| f.label.chars().count()).max().unwrap_or(0);
+    let most = area.width.saturating_sub(4).min(100);
+    let wanted = u16::try_from(widest + COUNTERS + 4).unwrap_or(u16::MAX).max(64);
+    let inner = usize::from(wanted.min(most).saturating_sub(2));
+    let label_width = inner.saturating_sub(COUNTERS + 1).max(8);
+    let policy = app.engine.policy;
+    let mut settings = vec![Span::styled(" policy ", DIM)];
+    if policy.is_spec() {
+        settings.push(Span::styled(policy.to_string(), Style::new().bold()));
+    } else {
+        settings.push(Span::styled(format!("OFF-SPEC {policy}"), WARN.fg(Color::LightRed)));
+    }
+    settings.push(Span::styled(" · seed ", DIM));
+    settings.push(Span::styled(app.engine.seed.to_string(), Style::new().bold()));
+    settings.push(Span::styled(" · anti-entropy ", DIM));
+    settings.push(match app.engine.anti_entropy {
+        Some(every) => Span::styled(format!("every {}", fmt_period(every)), WARN),
+        None => Span::raw("off"),
+    });
+    if !app.engine.delay.is_zero() {
+        settings.push(Span::styled(" · delay all ", DIM));
+        settings.push(Span::styled(fmt_duration(app.engine.delay), WARN));
+    }
+    let mut lines = vec![Line::from(settings), Line::raw("")];
+    if faults.is_empty() {
+        lines.push(Line::styled(" no active faults", DIM));
+    } else {
+        lines.push(Line::styled(
+            format!(
+                " {:<label_width$}{:>8}{:>6}{:>8}{:>7}",
+                "fault (as typed)", "dropped", "dup", "delayed", "left"
+            ),
+            DIM.add_modifier(Modifier::BOLD),
+        ));
+        for fault in faults {
+            let left = app.faults.remaining(fault, app.now).map_or_else(String::new, fmt_left);
+            lines.push(Line::from(vec![
+                Span::styled(
+                    format!(" {:<label_width$}", ellipsize(&fault.label, label_width)),
+                    Style::new().bold(),
+                ),
+                Span::raw(format!(
+                    "{:>8}{:>6}{:>8}",
+                    fault.dropped, fault.duplicated, fault.delayed
+                )),
+                Span::styled(format!("{left:>7}"), WARN),
+            ]));
+        }
+    }
+    let down: Vec<Span> = app
+        .servers
+        .iter()
+        .filter(|s| !s.up || s.hung)
+        .flat_map(|s| {
+            let (mark, what) = if s.up { (Mark::Hung, "hung") } else { (Mark::Killed, "killed") };
+            let look = graph::look(mark);
+            [
+                Span::styled(format!(" {}", look.glyph), look.style),
+                Span::styled(
+                    format!(" {} {what} ", s.name),
+                    look.style.remove_modifier(Modifier::BOLD),
+                ),
+            ]
+        })
+        .collect();
+    if !down.is_empty() {
+        lines.push(Line::raw(""));
+        let mut line = vec![Span::styled(" servers:", DIM)];
+        line.extend(down);
+        lines.push(Line::from(line));
+    }
+    if app.engine.paused {
+        lines.push(Line::raw(""));
+        lines.push(Line::styled(
+            format!(" paused: {} reports held (s steps, p resumes)", app.engine.held),
+            WARN,
+        ));
+    }
+    let rows = u16::try_from(lines.len()).unwrap_or(u16::MAX);
+    let height = rows.saturating_add(2).min(area.height.saturating_sub(2));
+    let popup = centered(area, wanted.min(most), height);
+    let more = rows.saturating_sub(popup.height.saturating_sub(2));
+    let count = faults.len();
+    let title = if more > 0 {
+        format!(" Faults {count} · ↑↓ scroll · esc closes ")
+    } else {
+        format!(" Faults {count} · esc closes ")
+    };
+    let block = pane(title).border_style(Style::new().fg(ACCENT));
+    frame.render_widget(Clear, popup);
+    frame.render_widget(Paragraph::new(lines).block(block).scroll((scroll.min(more), 0)), popup);
 }
