@@ -368,3 +368,22 @@ async fn events_are_numbered_without_gaps_timed_and_written_out_and_back() {
         assert!(kinds.contains(&kind), "no {kind} event");
     }
 }
+
+#[tokio::test]
+async fn reset_clears_every_fault_and_says_when_there_was_none() {
+    let t = common::start_with("line:3", |c| c.link_delay = Duration::from_millis(50)).await;
+    let reset = t.control("reset").await;
+    assert!(matches!(reset, Applied::Changed { .. }), "the herd-wide delay is a fault: {reset:?}");
+    assert_eq!(t.herd.link_delay(), Duration::ZERO);
+    t.control("cut S1->S2 for 1h").await;
+    t.control("hang S3").await;
+    t.control("pause").await;
+    let reset = t.control("reset").await.text();
+    assert!(reset.contains("unhung S3") && reset.contains("resumed"), "{reset}");
+    let Applied::Faults { faults } = t.control("faults").await else { panic!() };
+    assert!(faults.is_empty(), "{faults:?}");
+    assert_eq!(
+        t.control("reset").await,
+        Applied::unchanged("nothing to reset: no faults, not paused")
+    );
+}

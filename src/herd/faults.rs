@@ -331,17 +331,18 @@ impl Board {
         (links, was_all)
     }
 
-    /// Lifts every link fault and the herd-wide delay; returns the links that had one.
+    /// Lifts every link fault and the herd-wide delay; returns the links whose faults
+    /// changed (every link when there was a herd-wide delay).
     pub fn clear_links(&self) -> Vec<Directed> {
-        *lock(&self.all_delay) = None;
+        let had_all = lock(&self.all_delay).take().is_some();
         self.any_all.store(false, Ordering::Relaxed);
         let mut links = Vec::new();
         for (&link, cell) in &self.links {
             let mut slots = cell.lock();
-            if !slots.is_clear() {
-                *slots = Slots::default();
+            if had_all || !slots.is_clear() {
                 links.push(link);
             }
+            *slots = Slots::default();
             cell.any.store(false, Ordering::Relaxed);
         }
         links.sort_unstable();
