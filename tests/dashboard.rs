@@ -940,7 +940,7 @@ fn a_delay_on_every_link_stays_in_the_narrow_header() {
     rig.lab(6100, delay, "delay all 300ms", &[]);
     assert_eq!(rig.app.engine.delay, Duration::from_millis(300));
     let buf = draw(&rig.app, 80, 24);
-    let x = find_in_row(&buf, 0, "delay 300ms").expect(&row_text(&buf, 0));
+    let x = find_in_row(&buf, 0, "delay 300ms").unwrap_or_else(|| panic!("{}", row_text(&buf, 0)));
     assert_eq!(buf[(x + 6, 0)].fg, Color::Yellow);
 }
 
