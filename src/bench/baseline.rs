@@ -209,6 +209,15 @@ pub async fn signal(pid: u32, name: &str) -> Result<()> {
 /// A directed link, `(sender, neighbour)`, by server name.
 pub type DirectedLink = (String, String);
 
+/// Reports one directed link dropped for one reason.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct LinkDrops {
+    pub from: String,
+    pub to: String,
+    pub reason: String,
+    pub count: u64,
+}
+
 /// What the log files say about flooding.
 #[derive(Debug, Default, Clone)]
 pub struct LogCounts {
@@ -237,6 +246,21 @@ fn parse_drop(text: &str) -> Option<(&str, &str)> {
 }
 
 impl LogCounts {
+    /// The drops, one entry per directed link and reason.
+    pub fn link_drops(self) -> Vec<LinkDrops> {
+        self.dropped_by_link
+            .into_iter()
+            .flat_map(|((from, to), reasons)| {
+                reasons.into_iter().map(move |(reason, count)| LinkDrops {
+                    from: from.clone(),
+                    to: to.clone(),
+                    reason,
+                    count,
+                })
+            })
+            .collect()
+    }
+
     fn add_file(&mut self, path: &Path) -> io::Result<()> {
         let sender = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
         let mut reader = io::BufReader::with_capacity(1 << 20, std::fs::File::open(path)?);

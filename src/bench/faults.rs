@@ -6,9 +6,8 @@
 use color_eyre::eyre::Result;
 use serde::Serialize;
 
-use super::baseline::{self, System};
+use super::baseline::{self, LinkDrops, System};
 use super::load::Framing;
-use super::stall::LinkDrops;
 use super::throughput::{Measured, iamat_on};
 use super::{Settings, progress};
 
@@ -64,17 +63,5 @@ async fn run(
     let measured = iamat_on(&system, settings, framing, CLIENTS, tag).await?;
     let counts = system.log_counts()?;
     system.stop().await;
-    let drops = counts
-        .dropped_by_link
-        .into_iter()
-        .flat_map(|((from, to), reasons)| {
-            reasons.into_iter().map(move |(reason, count)| LinkDrops {
-                from: from.clone(),
-                to: to.clone(),
-                reason,
-                count,
-            })
-        })
-        .collect();
-    Ok((measured, drops))
+    Ok((measured, counts.link_drops()))
 }

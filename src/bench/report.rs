@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use super::baseline::Kind;
+use super::baseline::{Kind, LinkDrops};
 use super::connections::Connections;
 use super::convergence::Convergence;
 use super::faults::{self, FaultCost};
@@ -361,7 +361,7 @@ fn scale_rows(report: &Parts, rows: &mut Vec<Row>) {
 }
 
 /// `Bailey→Bona neighbour stalled 1,234, …`, or `none`.
-fn drop_list<'a>(drops: impl Iterator<Item = &'a stall::LinkDrops>) -> String {
+fn drop_list<'a>(drops: impl Iterator<Item = &'a LinkDrops>) -> String {
     let parts: Vec<String> = drops
         .map(|d| format!("{}→{} {} {}", d.from, d.to, d.reason, group(d.count as f64)))
         .collect();

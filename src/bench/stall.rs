@@ -11,7 +11,7 @@ use color_eyre::eyre::{Result, bail, eyre};
 use serde::Serialize;
 use tokio::time::{Instant, MissedTickBehavior};
 
-use super::baseline::{self, System};
+use super::baseline::{self, LinkDrops, System};
 use super::drain;
 use super::histogram::Histogram;
 use super::load::{self, Expect, Framing, LoadSpec, Shape, Workload};
@@ -38,15 +38,6 @@ const LOAD_PACE: Duration = Duration::from_nanos(1_000_000_000 * CLIENTS as u64 
 pub const PROBE_EVERY: Duration = Duration::from_millis(10);
 /// Longest the servers that keep running may take to shut down and flush their logs.
 const SHUTDOWN: Duration = Duration::from_secs(10);
-
-/// Reports one directed link dropped for one reason.
-#[derive(Debug, Clone, Serialize)]
-pub struct LinkDrops {
-    pub from: String,
-    pub to: String,
-    pub reason: String,
-    pub count: u64,
-}
 
 /// One run: the probe's latencies, the load's rate and the drops.
 #[derive(Debug, Clone, Serialize)]
@@ -192,18 +183,8 @@ async fn run(settings: &Settings, freeze: bool) -> Result<StallRun> {
     drop(stopped);
     system.stop().await;
     let micros = |d: Option<Duration>| d.map(|d| d.as_secs_f64() * 1e6);
-    let dropped = counts
-        .dropped_by_link
-        .into_iter()
-        .flat_map(|((from, to), reasons)| {
-            reasons.into_iter().map(move |(reason, count)| LinkDrops {
-                from: from.clone(),
-                to: to.clone(),
-                reason,
-                count,
-            })
-        })
-        .collect();
+    let sent = counts.sent;
+    let dropped = counts.link_drops();
     Ok(StallRun {
         frozen: freeze,
         probes: probe.latency_count,
@@ -216,7 +197,7 @@ async fn run(settings: &Settings, freeze: bool) -> Result<StallRun> {
         load_replies: outcome.replies,
         load_errors: outcome.errors,
         load_first_error: outcome.first_error,
-        sent: counts.sent,
+        sent,
         dropped,
     })
 }
