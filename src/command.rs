@@ -37,7 +37,7 @@ use std::time::Duration;
 use crate::config::Topology;
 use crate::herd::ServerId;
 use crate::herd::control::{
-    Control, Delay, Directed, Links, Loss, MAX_DELAY, Policy, Spread, fmt_duration,
+    Control, Delay, Directed, Links, Loss, MAX_DELAY, Policy, Spread, fmt_duration, server_name,
 };
 use crate::protocol::time::split_decimal;
 use crate::protocol::{ClientTime, Coords};
@@ -1425,11 +1425,6 @@ pub fn help(topic: Option<&str>) -> Result<Vec<String>, CommandError> {
     }
     lines.push(format!("  example: {}", spec.example));
     Ok(lines)
-}
-
-/// The name of server `id` in `names`, or `#id` when it is out of range.
-fn server_name(id: ServerId, names: &[String]) -> String {
-    names.get(id).cloned().unwrap_or_else(|| format!("#{id}"))
 }
 
 /// What a client command sends: the server and the protocol line (an IAMAT without a time

@@ -381,6 +381,7 @@ fn launch(shared: &Arc<Shared>, id: ServerId, listener: TcpListener) {
         shared: shared.clone(),
         rejected_future: AtomicU64::new(0),
         freeze: shared.board.freeze(id),
+        repairs: std::sync::atomic::AtomicU32::new(0),
     });
     let addr = listener.local_addr().ok();
     if let Some(addr) = addr {

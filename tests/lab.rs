@@ -387,3 +387,34 @@ async fn reset_clears_every_fault_and_says_when_there_was_none() {
         Applied::unchanged("nothing to reset: no faults, not paused")
     );
 }
+
+#[tokio::test]
+async fn a_healed_timed_fault_announces_nothing_when_its_time_comes() {
+    let mut t = common::start("line:3").await;
+    t.control("cut S1->S2 for 100ms").await;
+    t.control("heal S1->S2").await;
+    t.control("loss S2->S3 20%").await;
+    t.control("cut S1->S2 for 300ms").await;
+    // The one expiry announced is the second cut's, and the loss is still in force.
+    let expired = t.wait_for("an expiry", |e| matches!(e, EventKind::FaultExpired { .. })).await;
+    assert!(
+        matches!(expired, EventKind::FaultExpired { label } if &*label == "cut S1->S2 for 300ms")
+    );
+    let Applied::Faults { faults } = t.control("faults").await else { panic!() };
+    let labels: Vec<&str> = faults.iter().map(|f| f.label.as_str()).collect();
+    assert_eq!(labels, ["loss S2->S3 20%"]);
+}
+
+#[tokio::test]
+async fn anti_entropy_repairs_what_a_lossy_link_lost() {
+    let mut t = common::start_with("line:2", |c| c.seed = 11).await;
+    t.control("loss S1->S2 50%").await;
+    let mut lines = Vec::new();
+    for i in 0..20 {
+        lines.push(t.iamat("S1", &format!("c{i}"), "+1+2", T).await);
+    }
+    t.control("anti-entropy every=20ms").await;
+    for (i, line) in lines.iter().enumerate() {
+        t.wait_line_at(&["S2"], &format!("c{i}"), line).await;
+    }
+}

@@ -11,7 +11,7 @@ use super::control::{
 };
 use super::events::{EventKind, ServerId};
 use super::faults::{Kind, Record, Setting};
-use super::{HerdHandle, LinkState, bind, launch, stop};
+use super::{HerdHandle, bind, launch, stop};
 
 impl HerdHandle {
     /// Applies one control: what changed (or why nothing needed to), or why it cannot be
@@ -97,7 +97,7 @@ impl HerdHandle {
                     Applied::changed(format!("policy {policy}{spec}"))
                 }
             }
-            Control::AntiEntropy { every } => self.set_anti_entropy(*every),
+            Control::AntiEntropy { every } => self.set_anti_entropy(*every)?,
             Control::Faults => return Ok(Applied::Faults { faults: self.shared.board.active() }),
         };
         if let Applied::Changed { text } = &applied {
@@ -123,7 +123,7 @@ impl HerdHandle {
     }
 
     fn server_name(&self, id: ServerId) -> String {
-        self.shared.names.get(id).cloned().unwrap_or_else(|| format!("#{id}"))
+        super::control::server_name(id, &self.shared.names)
     }
 
     fn check_server(&self, id: ServerId) -> Result<(), ControlError> {
@@ -286,13 +286,6 @@ impl HerdHandle {
                 self.shared.logs[link.from].note(format_args!("operator: {text}"));
                 logged.push(link.from);
             }
-            let stats = &self.shared.stats[&(link.from, link.to)];
-            let cut = self.shared.board.has(link, Kind::Cut);
-            match (cut, stats.state()) {
-                (true, LinkState::Up | LinkState::Down) => stats.set_state(LinkState::Cut),
-                (false, LinkState::Cut) => stats.set_state(LinkState::Up),
-                _ => {}
-            }
             let faults = self.shared.board.view(link);
             self.shared.events.emit(|| EventKind::LinkFaults { link, faults });
         }
@@ -301,8 +294,12 @@ impl HerdHandle {
     fn delay_all(&self, delay: Delay, control: &Control, lasting: Option<Duration>) -> Applied {
         let off = delay.delay.is_zero() && delay.jitter.is_zero();
         let current = self.shared.board.all_delay();
-        if off && current.is_none() && !self.directed().any(|l| self.has(l, Kind::Delay)) {
+        let own = self.directed().any(|l| self.has(l, Kind::Delay));
+        if off && current.is_none() && !own {
             return Applied::unchanged("no link is delayed");
+        }
+        if !off && current == Some(delay) && !own && lasting.is_none() {
+            return Applied::unchanged("every link already has that delay");
         }
         let text = self.describe(control);
         let record = (!off).then(|| self.shared.board.record(text.clone(), lasting));
@@ -395,19 +392,25 @@ impl HerdHandle {
         Applied::changed(format!("resumed: {released} held reports released"))
     }
 
-    fn set_anti_entropy(&self, every: Option<Duration>) -> Applied {
+    fn set_anti_entropy(&self, every: Option<Duration>) -> Result<Applied, ControlError> {
+        if every.is_some_and(|every| every < super::control::MIN_ANTI_ENTROPY) {
+            let floor = fmt_duration(super::control::MIN_ANTI_ENTROPY);
+            return Err(ControlError::Invalid(format!(
+                "anti-entropy runs every {floor} or less often"
+            )));
+        }
         let mut current = self.shared.anti_entropy.lock().unwrap_or_else(PoisonError::into_inner);
         if current.every == every {
-            return Applied::unchanged(match every {
+            return Ok(Applied::unchanged(match every {
                 Some(every) => format!("anti-entropy already runs every {}", fmt_duration(every)),
                 None => "anti-entropy is already off".to_owned(),
-            });
+            }));
         }
         current.set(every, &self.shared);
-        Applied::changed(match every {
+        Ok(Applied::changed(match every {
             Some(every) => format!("anti-entropy every {} (off-spec repair)", fmt_duration(every)),
             None => "anti-entropy off".to_owned(),
-        })
+        }))
     }
 
     /// Heals the fault of `record` when its time is up (if it is still in force then).
@@ -423,11 +426,10 @@ impl HerdHandle {
     }
 
     fn expired(&self, id: u64, label: &str) {
-        let hung = self.shared.board.hung_by(id);
+        let hung = self.shared.board.unhang_record(id);
         let (links, was_all) = self.shared.board.remove(id);
         let text = format!("{label}: time is up, healed");
         if let Some(server) = hung {
-            self.shared.board.set_hung(server, None);
             self.shared.logs[server].note(format_args!("operator: {text}"));
             self.shared.events.emit(|| EventKind::ServerHung { server, hung: false });
         }

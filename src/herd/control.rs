@@ -28,6 +28,9 @@ impl Directed {
     }
 }
 
+/// The shortest period of anti-entropy (each round opens a connection per server).
+pub const MIN_ANTI_ENTROPY: Duration = Duration::from_millis(10);
+
 /// The longest delay (and jitter) a link accepts.
 pub const MAX_DELAY: Duration = Duration::from_secs(10);
 
@@ -252,7 +255,7 @@ pub fn link_name(link: Directed, names: &[String]) -> String {
     format!("{}->{}", server_name(link.from, names), server_name(link.to, names))
 }
 
-fn server_name(id: ServerId, names: &[String]) -> String {
+pub fn server_name(id: ServerId, names: &[String]) -> String {
     names.get(id).cloned().unwrap_or_else(|| format!("#{id}"))
 }
 

@@ -65,7 +65,8 @@ impl DropReason {
 /// when.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HerdEvent {
-    /// 0 for the herd's first event, one more for each event after it.
+    /// 0 for the first event sent to observers, one more for each event after it (events
+    /// are built only while someone watches).
     pub seq: u64,
     /// Nanoseconds since the herd started.
     pub t_ns: u64,
@@ -109,8 +110,8 @@ pub enum EventKind {
         line: Arc<str>,
         from: Option<ServerId>,
     },
-    /// A report the server already had (or an older one) arrived and was dropped: the end of a
-    /// flood branch.
+    /// A report the server already had (or an older one) arrived and was not stored: the end
+    /// of a flood branch (under the off-spec `storm`, it may still be forwarded).
     FloodSuppressed {
         server: ServerId,
         update: Update,
@@ -194,8 +195,8 @@ pub enum EventKind {
         status: Arc<str>,
         results: usize,
     },
-    /// An operator control changed the herd (`text` says how); a fault given `for` that heals
-    /// itself is announced the same way.
+    /// An operator control changed the herd (`text` says how). A fault given `for` that heals
+    /// itself is announced by [`EventKind::FaultExpired`].
     Controlled {
         control: Control,
         text: String,
@@ -206,12 +207,14 @@ pub enum EventKind {
     },
 }
 
-/// The faults in force on one directed link, for observers.
+/// The faults in force on one directed link (none by default), for observers and for the
+/// fate of each report.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct LinkFaultsView {
     pub cut: bool,
     pub delay: Option<super::control::Delay>,
     pub loss: Option<super::control::Loss>,
+    /// The fraction of lines delivered twice.
     pub dup: Option<f64>,
 }
 

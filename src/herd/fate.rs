@@ -15,16 +15,7 @@ use rand_distr::{Distribution, Normal};
 use siphasher::sip::SipHasher13;
 
 use super::control::{Delay, Directed, Loss, Spread};
-
-/// The faults in force on one directed link (none by default).
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct LinkFaults {
-    pub cut: bool,
-    pub delay: Option<Delay>,
-    pub loss: Option<Loss>,
-    /// The fraction of lines delivered twice.
-    pub dup: Option<f64>,
-}
+use super::events::LinkFaultsView;
 
 /// What happens to one line on one link.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,7 +51,7 @@ enum Tag {
 /// The fate of the line `key` on a link with `faults`. A cut wins over everything, then loss,
 /// then duplication and delay. `chain`, if given, decides loss instead of the keyed draw (and
 /// steps once); it is not stepped for a line the cut already stopped.
-pub fn fate(key: &FateKey, faults: &LinkFaults, chain: Option<&mut LossChain>) -> Fate {
+pub fn fate(key: &FateKey, faults: &LinkFaultsView, chain: Option<&mut LossChain>) -> Fate {
     if faults.cut {
         return Fate::Cut;
     }
@@ -175,18 +166,18 @@ mod tests {
         FateKey { seed: 7, link: LINK, client: "kiwi", time: "1621464827.959498503", hop }
     }
 
-    fn loss(rate: f64, burst: f64) -> LinkFaults {
-        LinkFaults { loss: Some(Loss { rate, burst }), ..LinkFaults::default() }
+    fn loss(rate: f64, burst: f64) -> LinkFaultsView {
+        LinkFaultsView { loss: Some(Loss { rate, burst }), ..LinkFaultsView::default() }
     }
 
-    fn delayed(ms: u64, jitter_ms: u64, spread: Spread) -> LinkFaults {
+    fn delayed(ms: u64, jitter_ms: u64, spread: Spread) -> LinkFaultsView {
         let delay = Duration::from_millis(ms);
         let jitter = Duration::from_millis(jitter_ms);
-        LinkFaults { delay: Some(Delay { delay, jitter, spread }), ..LinkFaults::default() }
+        LinkFaultsView { delay: Some(Delay { delay, jitter, spread }), ..LinkFaultsView::default() }
     }
 
     /// The fates of `N` different lines (the hop varies).
-    fn fates(faults: &LinkFaults) -> Vec<Fate> {
+    fn fates(faults: &LinkFaultsView) -> Vec<Fate> {
         (0..N).map(|hop| fate(&key(hop), faults, None)).collect()
     }
 
@@ -214,7 +205,7 @@ mod tests {
     #[test]
     fn no_faults_deliver_once_at_once() {
         let once = Fate::Deliver { copies: 1, delay: Duration::ZERO };
-        assert_eq!(fate(&key(0), &LinkFaults::default(), None), once);
+        assert_eq!(fate(&key(0), &LinkFaultsView::default(), None), once);
     }
 
     proptest! {
@@ -232,7 +223,7 @@ mod tests {
             normal in any::<bool>(),
         ) {
             let spread = if normal { Spread::Normal } else { Spread::Uniform };
-            let faults = LinkFaults {
+            let faults = LinkFaultsView {
                 loss: Some(Loss { rate, burst: 1.0 }),
                 dup: Some(dup),
                 ..delayed(300, jitter_ms, spread)
@@ -276,12 +267,12 @@ mod tests {
         assert!(fates(&loss(0.0, 1.0)).iter().all(|f| *f != Fate::Lost));
         assert!(fates(&loss(1.0, 1.0)).iter().all(|f| *f == Fate::Lost));
         assert!(
-            fates(&LinkFaults { dup: Some(0.0), ..LinkFaults::default() })
+            fates(&LinkFaultsView { dup: Some(0.0), ..LinkFaultsView::default() })
                 .iter()
                 .all(|f| matches!(f, Fate::Deliver { copies: 1, .. }))
         );
         assert!(
-            fates(&LinkFaults { dup: Some(1.0), ..LinkFaults::default() })
+            fates(&LinkFaultsView { dup: Some(1.0), ..LinkFaultsView::default() })
                 .iter()
                 .all(|f| matches!(f, Fate::Deliver { copies: 2, .. }))
         );
@@ -289,7 +280,7 @@ mod tests {
 
     #[test]
     fn duplication_is_drawn_independently_of_loss() {
-        let faults = LinkFaults { dup: Some(0.5), ..loss(0.2, 1.0) };
+        let faults = LinkFaultsView { dup: Some(0.5), ..loss(0.2, 1.0) };
         let all = fates(&faults);
         let delivered: Vec<Fate> = all.into_iter().filter(|f| *f != Fate::Lost).collect();
         let twice = share(&delivered, |f| matches!(f, Fate::Deliver { copies: 2, .. }));
@@ -298,8 +289,9 @@ mod tests {
 
     #[test]
     fn a_cut_wins_over_every_other_fault() {
-        let faults = LinkFaults { cut: true, dup: Some(1.0), ..delayed(100, 10, Spread::Normal) };
-        let faults = LinkFaults { loss: Some(Loss { rate: 1.0, burst: 1.0 }), ..faults };
+        let faults =
+            LinkFaultsView { cut: true, dup: Some(1.0), ..delayed(100, 10, Spread::Normal) };
+        let faults = LinkFaultsView { loss: Some(Loss { rate: 1.0, burst: 1.0 }), ..faults };
         assert!(fates(&faults).iter().all(|f| *f == Fate::Cut));
     }
 
@@ -308,7 +300,7 @@ mod tests {
         let bursty = Loss { rate: 0.5, burst: 4.0 };
         let mut chain = LossChain::new(7, LINK, bursty);
         let twin = chain.clone();
-        let cut = LinkFaults { cut: true, loss: Some(bursty), ..LinkFaults::default() };
+        let cut = LinkFaultsView { cut: true, loss: Some(bursty), ..LinkFaultsView::default() };
         assert_eq!(fate(&key(0), &cut, Some(&mut chain)), Fate::Cut);
         let (mut a, mut b) = (chain, twin);
         assert!((0..100).all(|_| a.step() == b.step()));

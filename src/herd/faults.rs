@@ -14,7 +14,7 @@ use tokio::time::Instant;
 
 use super::control::{ActiveFault, Delay, Directed, Loss};
 use super::events::{DropReason, LinkFaultsView, ServerId, Update};
-use super::fate::{self, Fate, FateKey, LinkFaults, LossChain};
+use super::fate::{self, Fate, FateKey, LossChain};
 
 /// One fault as the operator set it.
 #[derive(Debug)]
@@ -33,13 +33,13 @@ impl Record {
         self.until.map(|until| until.saturating_duration_since(Instant::now()))
     }
 
-    fn active(&self, now: Instant) -> ActiveFault {
+    fn active(&self) -> ActiveFault {
         ActiveFault {
             label: self.label.to_string(),
             dropped: self.dropped.load(Ordering::Relaxed),
             duplicated: self.duplicated.load(Ordering::Relaxed),
             delayed: self.delayed.load(Ordering::Relaxed),
-            remaining: self.until.map(|until| until.saturating_duration_since(now)),
+            remaining: self.remaining(),
         }
     }
 }
@@ -65,9 +65,9 @@ impl Slots {
         self.cut.iter().chain(delay).chain(loss).chain(dup)
     }
 
-    /// Removes every fault of record `id`; returns whether any was.
+    /// Removes every fault of record `id`; returns whether there was one.
     fn remove(&mut self, id: u64) -> bool {
-        let before = !self.is_clear();
+        let had = self.records().any(|r| r.id == id);
         if self.cut.as_ref().is_some_and(|r| r.id == id) {
             self.cut = None;
         }
@@ -80,7 +80,7 @@ impl Slots {
         if self.dup.as_ref().is_some_and(|(_, r)| r.id == id) {
             self.dup = None;
         }
-        before && self.records().all(|r| r.id != id)
+        had
     }
 }
 
@@ -198,8 +198,10 @@ impl Board {
         })
     }
 
-    /// The fate of `update` sent over `link` (its `hop`th crossing), counted on the fault
-    /// that decided it.
+    /// The fate of `update` sent over `link`, counted on the fault that decided it. `hop`
+    /// tells copies of one update on one link apart: the TTL a storm copy travels with, a
+    /// repair's number for anti-entropy, 0 for the course's flooding (which sends an update
+    /// over a link once).
     pub fn verdict(&self, link: Directed, update: &Update, hop: u32) -> Verdict {
         let Some(cell) = self.links.get(&link) else { return Verdict::CLEAR };
         let all = self.any_all.load(Ordering::Relaxed);
@@ -209,7 +211,7 @@ impl Board {
         let all_delay = if all { lock(&self.all_delay).clone() } else { None };
         let mut slots = cell.lock();
         let delay = slots.delay.clone().or(all_delay);
-        let faults = LinkFaults {
+        let faults = LinkFaultsView {
             cut: slots.cut.is_some(),
             delay: delay.as_ref().map(|(d, _)| *d),
             loss: slots.loss.as_ref().map(|(l, _, _)| *l),
@@ -382,9 +384,20 @@ impl Board {
         self.hung.get(server).is_some_and(|slot| lock(slot).is_some())
     }
 
-    /// The server whose hang is record `id`, if any.
-    pub fn hung_by(&self, id: u64) -> Option<ServerId> {
-        self.hung.iter().position(|slot| lock(slot).as_ref().is_some_and(|r| r.id == id))
+    /// Thaws the server whose hang is record `id` (checked and cleared under one lock, so a
+    /// hang applied again since is left alone); returns which server that was.
+    pub fn unhang_record(&self, id: u64) -> Option<ServerId> {
+        for (server, slot) in self.hung.iter().enumerate() {
+            let mut slot = lock(slot);
+            if slot.as_ref().is_some_and(|r| r.id == id) {
+                *slot = None;
+                let (flag, thaw) = &self.freezes[server];
+                flag.store(false, Ordering::Relaxed);
+                thaw.send_replace(false);
+                return Some(server);
+            }
+        }
+        None
     }
 
     /// Whether `server` is hung, for its tasks to stop and go on.
@@ -395,7 +408,6 @@ impl Board {
 
     /// Every fault in force, each once, oldest first.
     pub fn active(&self) -> Vec<ActiveFault> {
-        let now = Instant::now();
         let mut records: Vec<Arc<Record>> = Vec::new();
         let mut add = |record: &Arc<Record>| {
             if !records.iter().any(|r| r.id == record.id) {
@@ -416,7 +428,7 @@ impl Board {
             }
         }
         records.sort_by_key(|r| r.id);
-        records.iter().map(|r| r.active(now)).collect()
+        records.iter().map(|r| r.active()).collect()
     }
 }
 

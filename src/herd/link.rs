@@ -123,8 +123,6 @@ pub enum LinkState {
     /// Not connected; retrying with backoff.
     Down,
     Up,
-    /// Cut by the operator: reports are dropped (the connection, if any, stays up).
-    Cut,
     /// Connected, but the neighbour has not read for the stall bound.
     Stalled,
 }
@@ -142,8 +140,7 @@ impl LinkStats {
         match self.state.load(Ordering::Relaxed) {
             1 => LinkState::Down,
             2 => LinkState::Up,
-            3 => LinkState::Cut,
-            4 => LinkState::Stalled,
+            3 => LinkState::Stalled,
             _ => LinkState::Idle,
         }
     }
@@ -153,8 +150,7 @@ impl LinkStats {
             LinkState::Idle => 0,
             LinkState::Down => 1,
             LinkState::Up => 2,
-            LinkState::Cut => 3,
-            LinkState::Stalled => 4,
+            LinkState::Stalled => 3,
         };
         self.state.store(code, Ordering::Relaxed);
     }
@@ -359,9 +355,14 @@ impl Link {
         }
     }
 
-    /// Keeps `flood` among the delayed if it is not due yet; gives it back if it is.
+    /// Keeps `flood` among the delayed if it is not due yet (or drops it, `queue full`, when
+    /// [`RELAY_CAP`] are waiting); gives it back if it is due.
     fn hold_back(&mut self, flood: Flood) -> Option<Flood> {
         match flood.due {
+            Some(_) if self.delayed.len() >= RELAY_CAP => {
+                self.drop_reports(&[flood], DropReason::QueueFull);
+                None
+            }
             Some(due) if due > Instant::now() => {
                 self.arrivals += 1;
                 self.delayed.push(Reverse(Delayed { due, order: self.arrivals, flood }));
@@ -520,9 +521,7 @@ impl Link {
 
     /// Logs and announces that the connection closed.
     fn dropped_connection(&self, reason: &str) {
-        if self.stats.state() != LinkState::Cut {
-            self.stats.set_state(LinkState::Down);
-        }
+        self.stats.set_state(LinkState::Down);
         self.log.note(format_args!("link to {} down: {reason}", self.to_name));
         self.events.emit(|| EventKind::LinkDropped {
             from: self.from,

@@ -49,7 +49,7 @@ impl Forward {
 /// * `spec`: a new report to every neighbour but its sender; nothing else.
 /// * `storm { ttl }`: a report without a TTL is an origin: if new, to every neighbour but its
 ///   sender with `ttl`. A report with TTL `t` goes, new or not, to every neighbour but its
-///   sender with `t − 1`, unless `t` is 0.
+///   sender with `min(t, ttl) − 1`, unless `t` is 0.
 /// * `echo`: a new report to every neighbour, its sender too.
 /// * `gossip { fanout }`: a new report to `fanout` neighbours other than its sender, drawn
 ///   from `(seed, server, client, time)`; to all of them if there are no more.
@@ -59,7 +59,8 @@ pub fn forward(policy: Policy, seed: u64, neighbours: &[ServerId], received: &Re
         Policy::Storm { ttl } => match received.ttl {
             None if received.new => Forward { targets: but_sender(), ttl: Some(ttl) },
             None | Some(0) => Forward::nowhere(),
-            Some(t) => Forward { targets: but_sender(), ttl: Some(t - 1) },
+            // A TTL from the wire is trusted no further than the policy's own.
+            Some(t) => Forward { targets: but_sender(), ttl: Some(t.min(ttl) - 1) },
         },
         _ if !received.new => Forward::nowhere(),
         Policy::Spec => Forward { targets: but_sender(), ttl: None },
@@ -194,8 +195,9 @@ mod tests {
                 (Some(2), false, Some(1), &[1, 3, 4], Some(0)),
                 (Some(2), true, Some(0), &[], None),
                 (Some(2), false, Some(0), &[], None),
-                // A TTL above the policy's is taken as it came.
-                (Some(1), false, Some(9), &[2, 3, 4], Some(8)),
+                // A TTL from the wire above the policy's is cut down to it.
+                (Some(1), false, Some(9), &[2, 3, 4], Some(3)),
+                (Some(1), false, Some(u32::MAX), &[2, 3, 4], Some(3)),
             ],
         );
     }

@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -25,6 +25,9 @@ use crate::protocol::{self, Command, IAmAt, Invalid, WhatsAt, at_line, format_di
 /// How long a WHATSAT for an unknown client waits for a report that may be arriving from a
 /// neighbour at this very moment before it answers `? `.
 const IN_FLIGHT_WAIT: Duration = Duration::from_millis(20);
+
+/// Most clients a digest may list (a table larger than this is not repaired).
+const MAX_DIGEST: usize = 1 << 20;
 
 /// The other end of a connection, with its address formatted once for the log.
 pub(super) struct Peer {
@@ -61,6 +64,9 @@ pub(super) struct Node {
     pub rejected_future: AtomicU64,
     /// Whether the operator has hung this server.
     pub freeze: Freeze,
+    /// Reports sent to repair a neighbour (anti-entropy); each repair is a fresh crossing of
+    /// its link, so a lossy link does not lose the same update again every time.
+    pub repairs: AtomicU32,
 }
 
 impl Node {
@@ -264,6 +270,11 @@ impl Node {
     /// Takes in one line of a neighbour's digest; at its last line, sends the neighbour the
     /// reports it lacks, and (if asked) a digest back when this server lacks some of its own.
     async fn digest(&self, line: &protocol::Digest<'_>, pending: &mut Vec<(Box<str>, Box<str>)>) {
+        if pending.len() + line.entries.len() > MAX_DIGEST {
+            self.log.note(format_args!("anti-entropy: digest from {} too long", line.sender));
+            pending.clear();
+            return;
+        }
         pending.extend(line.entries.iter().map(|e| (e.client.into(), e.time_text.into())));
         if !line.is_end() {
             return;
@@ -288,7 +299,8 @@ impl Node {
             let update = Update { client: (*client).into(), time: time_text.into() };
             let wire: Bytes = flood::wire_line(stored, &self.name, None).into();
             self.log.note(format_args!("anti-entropy: {} lacks {client}", line.sender));
-            self.hand_off(outbox, &wire, &update, 0, true, None).await;
+            let repair = u32::MAX - self.repairs.fetch_add(1, Ordering::Relaxed);
+            self.hand_off(outbox, &wire, &update, repair, true, None).await;
         }
         if line.ask && lacking.receiver_lacks {
             super::repair::offer(self, outbox, false);
@@ -328,20 +340,28 @@ impl Node {
             };
             let traffic = &self.shared.traffic;
             let relays = relayed.then_some(&outbox.relays);
-            match traffic.send((from, to), &outbox.queue, &outbox.stats, flood, relays).await {
-                Handoff::Queued if copy == 0 => events.emit(|| EventKind::FloodQueued {
-                    from,
-                    to,
-                    update: update.clone(),
-                    delay_ns: u64::try_from(delay.as_nanos()).unwrap_or(u64::MAX),
-                    delayed_by: delayed_by.clone(),
-                }),
-                Handoff::Queued => events.emit(|| EventKind::FloodDuplicated {
-                    from,
-                    to,
-                    update: update.clone(),
-                    fault: dup_by.clone().unwrap_or_else(|| "dup".into()),
-                }),
+            let queued = || {
+                if copy == 0 {
+                    events.emit(|| EventKind::FloodQueued {
+                        from,
+                        to,
+                        update: update.clone(),
+                        delay_ns: u64::try_from(delay.as_nanos()).unwrap_or(u64::MAX),
+                        delayed_by: delayed_by.clone(),
+                    });
+                } else {
+                    events.emit(|| EventKind::FloodDuplicated {
+                        from,
+                        to,
+                        update: update.clone(),
+                        fault: dup_by.clone().unwrap_or_else(|| "dup".into()),
+                    });
+                }
+            };
+            let flood_to = (from, to);
+            match traffic.send(flood_to, &outbox.queue, &outbox.stats, flood, relays, queued).await
+            {
+                Handoff::Queued => {}
                 Handoff::Held => {
                     events.emit(|| EventKind::FloodHeld { from, to, update: update.clone() });
                 }
@@ -360,20 +380,13 @@ impl Node {
     ) {
         outbox.stats.count_dropped(1);
         let to = outbox.to;
-        match &fault {
-            Some(fault) => self.log.note(format_args!(
-                "dropped report of {} for {}: {} by {fault}",
-                update.client,
-                self.shared.name(to),
-                reason.as_str()
-            )),
-            None => self.log.note(format_args!(
-                "dropped report of {} for {}: {}",
-                update.client,
-                self.shared.name(to),
-                reason.as_str()
-            )),
-        }
+        let by = fault.as_ref().map_or(String::new(), |fault| format!(" by {fault}"));
+        self.log.note(format_args!(
+            "dropped report of {} for {}: {}{by}",
+            update.client,
+            self.shared.name(to),
+            reason.as_str()
+        ));
         self.shared.events.emit(|| EventKind::FloodDropped {
             from: self.id,
             to,

@@ -1,7 +1,8 @@
 //! Herd-wide control of server-to-server traffic: pause / step / resume, which hold every
 //! report between servers in one ordered queue (clients are still answered), and the hand-off
-//! of each report to its link's queue at the time its link delay says. Holding happens where a server hands a report to a link, so held reports keep
-//! the order in which they were really sent.
+//! of each report to its link's queue, due when its link delay says. Holding happens where a
+//! server hands a report to a link, so held reports keep the order in which they were really
+//! sent.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -22,8 +23,29 @@ struct Held {
     from: ServerId,
     to: ServerId,
     queue: mpsc::Sender<Flood>,
+    /// The link's relay queue, for a report relayed from a neighbour.
+    relays: Option<RelayQueue>,
     stats: Arc<LinkStats>,
     flood: Flood,
+}
+
+impl Held {
+    /// Hands the report to its link: a relayed one at once, a client's waiting for room in
+    /// the bounded queue if `wait`, else only if there is room.
+    async fn hand(self, wait: bool) -> Result<(), DropReason> {
+        let mut flood = self.flood;
+        flood.due = due_after(flood.delay);
+        if let Some(relays) = &self.relays {
+            return relays.push(flood);
+        }
+        if wait {
+            return self.queue.send(flood).await.map_err(|_| DropReason::NeighbourDown);
+        }
+        self.queue.try_send(flood).map_err(|err| match err {
+            mpsc::error::TrySendError::Full(_) => DropReason::QueueFull,
+            mpsc::error::TrySendError::Closed(_) => DropReason::NeighbourDown,
+        })
+    }
 }
 
 /// Hold state shared by every server of a herd.
@@ -60,7 +82,8 @@ impl Traffic {
     /// relay queue at once (see [`RelayQueue`]). A stalled link (its neighbour stopped
     /// reading) takes no wait: the report is dropped at once, and a link that stalls while
     /// clients wait drains its queue, so no one waits on a frozen neighbour for longer than
-    /// the stall bound.
+    /// the stall bound. `queued` is called just before the report enters the link's queue
+    /// (so that its announcement comes before the link's).
     pub async fn send(
         &self,
         link: (ServerId, ServerId),
@@ -68,11 +91,12 @@ impl Traffic {
         stats: &Arc<LinkStats>,
         flood: Flood,
         relays: Option<&RelayQueue>,
+        queued: impl FnOnce(),
     ) -> Handoff {
         if stats.state() == LinkState::Stalled {
             return Handoff::Dropped(DropReason::NeighbourStalled);
         }
-        let mut flood = match self.hold(link, queue, stats, flood) {
+        let mut flood = match self.hold(link, queue, stats, flood, relays) {
             Ok(flood) => flood,
             Err(handoff) => return handoff,
         };
@@ -80,6 +104,7 @@ impl Traffic {
         if flood.due.is_some() {
             flood.handoff = None;
         }
+        queued();
         if let Some(relays) = relays {
             return relays.push(flood).map_or_else(Handoff::Dropped, |()| Handoff::Queued);
         }
@@ -97,6 +122,7 @@ impl Traffic {
         queue: &mpsc::Sender<Flood>,
         stats: &Arc<LinkStats>,
         mut flood: Flood,
+        relays: Option<&RelayQueue>,
     ) -> Result<Flood, Handoff> {
         if !self.paused() {
             return Ok(flood);
@@ -109,7 +135,8 @@ impl Traffic {
             return Err(Handoff::Dropped(DropReason::QueueFull));
         }
         flood.handoff = None;
-        held.push_back(Held { from, to, queue: queue.clone(), stats: stats.clone(), flood });
+        let (queue, relays, stats) = (queue.clone(), relays.cloned(), stats.clone());
+        held.push_back(Held { from, to, queue, relays, stats, flood });
         Err(Handoff::Held)
     }
 
@@ -122,13 +149,15 @@ impl Traffic {
     pub fn step(&self, events: &EventBus) -> Option<(ServerId, ServerId, Update)> {
         let held = self.lock().pop_front()?;
         let released = (held.from, held.to, held.flood.update.clone());
-        Self::release(held, events);
+        let events = events.clone();
+        // A relayed report or a client's with room goes at once: nothing here waits.
+        tokio::spawn(async move { release(held, &events, false).await });
         Some(released)
     }
 
     /// Stops holding and releases every held report in order; returns how many. They are
-    /// handed to their links on a task of their own, each waiting for room in its link's
-    /// queue, so a long pause loses nothing when it ends.
+    /// handed to their links on a task of their own (a client's report waiting for room in
+    /// its link's queue, a relayed one never), so a long pause loses nothing when it ends.
     pub fn resume(&self, events: &EventBus) -> usize {
         let held = {
             let mut held = self.lock();
@@ -138,43 +167,22 @@ impl Traffic {
         let count = held.len();
         let events = events.clone();
         tokio::spawn(async move {
-            for mut held in held {
-                held.flood.due = due_after(held.flood.delay);
-                let (from, to, update) = (held.from, held.to, held.flood.update.clone());
-                let handed = held.queue.send(held.flood).await;
-                let handed = handed.map_err(|_| DropReason::NeighbourDown);
-                announce(&events, (from, to), update, &held.stats, handed);
+            for held in held {
+                release(held, &events, true).await;
             }
         });
         count
     }
-
-    /// Hands one held report to its link now.
-    fn release(mut held: Held, events: &EventBus) {
-        held.flood.due = due_after(held.flood.delay);
-        let (from, to, update) = (held.from, held.to, held.flood.update.clone());
-        let handed = held.queue.try_send(held.flood).map_err(|err| match err {
-            mpsc::error::TrySendError::Full(_) => DropReason::QueueFull,
-            mpsc::error::TrySendError::Closed(_) => DropReason::NeighbourDown,
-        });
-        announce(events, (from, to), update, &held.stats, handed);
-    }
 }
 
-/// Tells what became of a held report handed back to its link.
-fn announce(
-    events: &EventBus,
-    (from, to): (ServerId, ServerId),
-    update: Update,
-    stats: &LinkStats,
-    handed: Result<(), DropReason>,
-) {
-    match handed {
-        Ok(()) => events.emit(|| EventKind::FloodReleased { from, to, update }),
-        Err(reason) => {
-            stats.count_dropped(1);
-            events.emit(|| EventKind::FloodDropped { from, to, update, reason, fault: None });
-        }
+/// Hands one held report back to its link, announced first; a drop is announced after.
+async fn release(held: Held, events: &EventBus, wait: bool) {
+    let (from, to, update) = (held.from, held.to, held.flood.update.clone());
+    let stats = held.stats.clone();
+    events.emit(|| EventKind::FloodReleased { from, to, update: update.clone() });
+    if let Err(reason) = held.hand(wait).await {
+        stats.count_dropped(1);
+        events.emit(|| EventKind::FloodDropped { from, to, update, reason, fault: None });
     }
 }
 

@@ -79,7 +79,7 @@ impl LinkModel {
     /// The state of the connection, cuts aside (a cut link stays connected).
     pub fn connection(&self, servers: &[ServerModel]) -> EdgeState {
         let up = |id: ServerId| servers.get(id).is_some_and(|s| s.up);
-        let connected = |state: LinkState| matches!(state, LinkState::Up | LinkState::Cut);
+        let connected = |state: LinkState| state == LinkState::Up;
         if !up(self.a) || !up(self.b) {
             EdgeState::Idle
         } else if self.a_to_b == LinkState::Stalled || self.b_to_a == LinkState::Stalled {
