@@ -44,6 +44,8 @@ use crate::herd::ServerId;
 
 mod parse;
 mod run;
+#[cfg(test)]
+mod tests;
 
 pub use parse::{header, parse};
 pub use run::run;

@@ -73,9 +73,9 @@ impl<'a> Cursor<'a> {
         }
     }
 
-    /// Where the next word starts (just past the end of the line when there is none).
+    /// Where the next word starts (the end of the line when there is none).
     fn here(&self) -> usize {
-        self.words.get(self.next).map_or(self.raw.trim_end().len() + 1, |&(at, _)| at)
+        self.words.get(self.next).map_or(self.raw.trim_end().len(), |&(at, _)| at)
     }
 
     /// An error at the next word: `expected WHAT, got "WORD"` (or just `expected WHAT` at
@@ -134,8 +134,8 @@ impl<'a> Cursor<'a> {
                 return Ok(());
             }
             Some("seed") => {
-                self.next += 1;
                 const WHAT: &str = "a seed such as 7 (a whole number)";
+                self.next += 1;
                 let word = self.peek().ok_or_else(|| self.expected(WHAT))?;
                 let seed = word.parse::<u64>().map_err(|_| self.expected(WHAT))?;
                 self.next += 1;
@@ -287,8 +287,8 @@ impl<'a> Cursor<'a> {
                 self.compare(Metric::Coverage(client))?
             }
             "convergence" => {
-                self.next += 1;
                 const QUANTILE: &str = "p50, p95 or max";
+                self.next += 1;
                 let quantile = match self.peek().map(str::to_ascii_lowercase).as_deref() {
                     Some("p50") => Quantile::P50,
                     Some("p95") => Quantile::P95,

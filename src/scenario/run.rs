@@ -245,15 +245,12 @@ impl Runner<'_> {
                 let Some(update) = self.metrics.newest(client) else {
                     return (false, format!("no update of {client}"));
                 };
-                match update.convergence_ns {
-                    Some(ns) => {
-                        let took = Duration::from_nanos(ns);
-                        (took <= *within, format!("in {:.3}s", took.as_secs_f64()))
-                    }
-                    None => {
-                        let (held, of) = update.coverage;
-                        (false, format!("not converged: {held}/{of} servers"))
-                    }
+                if let Some(ns) = update.convergence_ns {
+                    let took = Duration::from_nanos(ns);
+                    (took <= *within, format!("in {:.3}s", took.as_secs_f64()))
+                } else {
+                    let (held, of) = update.coverage;
+                    (false, format!("not converged: {held}/{of} servers"))
                 }
             }
             Condition::Compare { metric, op, value } => {
