@@ -226,3 +226,26 @@ fn the_error_type_displays_file_line_column() {
     let err = ScenarioError { file: "f".into(), line: 2, column: 3, message: "m".into() };
     assert_eq!(err.to_string(), "f:2:3: m");
 }
+
+#[test]
+fn the_documented_example_parses() {
+    let text = "# cut-vertex.herd\ntopology cs131-2019\nseed 7\n\
+                at 0s     iamat Goloman kiwi +34.068930-118.445127\n\
+                after 50ms expect converged kiwi within 100ms\n\
+                at 200ms  kill Holiday\n\
+                after 0s  iamat Goloman kiwi +35.0-118.0\n\
+                after 300ms expect not Welsh knows kiwi newest\n\
+                expect Wilkes knows kiwi newest\n\
+                every 100ms for 1s iamat Hands k{n} +34.0-118.0\n\
+                expect msgs_per_update <= 8\n\
+                expect convergence p95 < 5ms\n";
+    let (topology, seed) = header(text);
+    let topology = Topology::load(topology.as_deref().unwrap(), 0).unwrap();
+    let scenario = parse(text, "cut-vertex.herd", &Context::new(&topology)).unwrap();
+    assert_eq!(seed, Some(7));
+    let lines: Vec<usize> = scenario.steps.iter().map(|s| s.line).collect();
+    assert_eq!(lines, [4, 5, 6, 7, 8, 9, 10, 11, 12]);
+    // Against the wrong herd, the server names are refused where they stand.
+    let err = parse(text, "cut-vertex.herd", &context()).unwrap_err();
+    assert_eq!((err.line, err.column), (4, 11), "{err}");
+}
