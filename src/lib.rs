@@ -7,6 +7,8 @@ pub mod command;
 pub mod config;
 pub mod headless;
 pub mod herd;
+pub mod lab;
 pub mod places;
 pub mod protocol;
+pub mod scenario;
 pub mod tui;

@@ -1,0 +1,3 @@
+//! The flood laboratory's measurements over the herd's event stream.
+
+pub mod metrics;
