@@ -49,6 +49,18 @@ pub enum Command {
         /// A preset or file; defaults to --topology.
         preset: Option<String>,
     },
+    /// Run a scenario file (a lesson or a test in the console's grammar, with timing and
+    /// expectations) headless on real sockets: each step is printed with ✓/✗. Exit 0 if every
+    /// expectation held, 1 if one failed, 2 if the file or the command line is invalid, 3 if
+    /// the herd could not start. Its `topology` and `seed` lines give way to --topology and
+    /// --seed.
+    Scenario {
+        /// The scenario file.
+        file: PathBuf,
+        /// Also write the report as JSON to this file.
+        #[arg(long, value_name = "PATH")]
+        json: Option<PathBuf>,
+    },
     /// Measure the herd against an asyncio herd and a bare echo server started in the same
     /// run: throughput, latency, flood convergence, memory, dashboard frame time.
     Bench(BenchArgs),
@@ -58,9 +70,9 @@ pub enum Command {
 #[derive(Debug, Clone, Args)]
 pub struct HerdArgs {
     /// A topology file, or a preset: cs131, cs131-2019, ring:N, line:N, star:N, full:N,
-    /// grid:RxC, tree:N.
-    #[arg(long, short = 't', global = true, default_value = "cs131")]
-    pub topology: String,
+    /// grid:RxC, tree:N [default: cs131, or a scenario's own].
+    #[arg(long, short = 't', global = true)]
+    pub topology: Option<String>,
     /// First port of a preset's servers.
     #[arg(long, global = true, default_value_t = config::DEFAULT_BASE_PORT)]
     pub base_port: u16,
@@ -115,6 +127,9 @@ pub struct HerdArgs {
     pub places_timeout: Duration,
 }
 
+/// The herd when no topology is named.
+pub const DEFAULT_TOPOLOGY: &str = "cs131";
+
 /// Where `--control` reads commands from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ControlFrom {
@@ -148,13 +163,20 @@ pub enum UsageError {
     EmptyKeyFile { path: PathBuf },
     #[error("--link-delay {} is too long: at most 10s", humantime::format_duration(*.0))]
     DelayTooLong(Duration),
+    #[error("cannot read the scenario {}: {source}", path.display())]
+    ScenarioFile { path: PathBuf, source: std::io::Error },
     #[error("no server {name} in the topology (it has {known})")]
     UnknownServer { name: String, known: String },
 }
 
 impl HerdArgs {
+    /// The topology asked for: `--topology`, else cs131.
+    pub fn topology_spec(&self) -> &str {
+        self.topology.as_deref().unwrap_or(DEFAULT_TOPOLOGY)
+    }
+
     pub fn load_topology(&self) -> Result<Topology, UsageError> {
-        Ok(Topology::load(&self.topology, self.base_port)?)
+        Ok(Topology::load(self.topology_spec(), self.base_port)?)
     }
 
     pub fn places(&self) -> Result<Places, UsageError> {
@@ -265,7 +287,7 @@ mod tests {
     fn shared_flags_work_before_and_after_the_subcommand() {
         let cli =
             Cli::try_parse_from(["herdctl", "serve", "Bona", "--topology", "ring:5"]).unwrap();
-        assert_eq!(cli.herd.topology, "ring:5");
+        assert_eq!(cli.herd.topology_spec(), "ring:5");
         assert!(matches!(cli.command, Some(Command::Serve { ref name }) if name == "Bona"));
         let cli = Cli::try_parse_from(["herdctl", "--places", "google", "--headless"]).unwrap();
         assert_eq!(cli.herd.places, PlacesKind::Google);

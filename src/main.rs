@@ -2,6 +2,7 @@
 
 use std::fmt::Write as _;
 use std::io::Write as _;
+use std::path::Path;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -9,6 +10,7 @@ use color_eyre::eyre::{Result, WrapErr};
 use herdctl::cli::{Cli, Command, ControlFrom, UsageError};
 use herdctl::config::{ConfigError, Topology};
 use herdctl::herd::{Herd, HerdError, HerdHandle};
+use herdctl::scenario::{self, Ending};
 use herdctl::tui::{self, history};
 use tokio::signal::unix::{Signal, SignalKind, signal};
 
@@ -40,7 +42,7 @@ fn main() -> ExitCode {
     // Nothing left running (a name lookup on a blocking thread, say) may delay the exit.
     runtime.shutdown_timeout(std::time::Duration::from_millis(50));
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(report) => {
             eprintln!("herdctl: error: {}", one_line(&report));
             if is_usage(&report) { ExitCode::from(2) } else { ExitCode::FAILURE }
@@ -86,15 +88,23 @@ fn one_line(report: &color_eyre::Report) -> String {
 /// dashboard's (which is allocated in full up front).
 const UNWATCHED_EVENT_BUFFER: usize = 16;
 
-async fn run(cli: Cli) -> Result<()> {
+async fn run(cli: Cli) -> Result<ExitCode> {
+    if let Some(Command::Scenario { file, json }) = &cli.command {
+        return scenario(&cli, file, json.as_deref()).await;
+    }
+    run_face(&cli).await.map(|()| ExitCode::SUCCESS)
+}
+
+async fn run_face(cli: &Cli) -> Result<()> {
     match &cli.command {
         Some(Command::Topology { print: _, preset }) => {
-            let spec = preset.as_deref().unwrap_or(&cli.herd.topology);
+            let spec = preset.as_deref().unwrap_or(cli.herd.topology_spec());
             let topology = Topology::load(spec, cli.herd.base_port).map_err(UsageError::from)?;
             print!("{}", topology.to_toml());
             Ok(())
         }
         Some(Command::Bench(args)) => herdctl::bench::run(args.clone()).await,
+        Some(Command::Scenario { .. }) => Ok(()),
         Some(Command::Serve { name }) => {
             let mut config = cli.herd.herd_config()?;
             config.event_buffer = UNWATCHED_EVENT_BUFFER;
@@ -120,7 +130,7 @@ async fn run(cli: Cli) -> Result<()> {
             let config = cli.herd.herd_config()?;
             let herd = Herd::start(config).await?;
             let options = tui::Options {
-                title: cli.herd.topology.clone(),
+                title: cli.herd.topology_spec().to_owned(),
                 hop: cli.hop_time,
                 history: history::default_path(),
             };
@@ -129,6 +139,46 @@ async fn run(cli: Cli) -> Result<()> {
             result
         }
     }
+}
+
+/// `herdctl scenario FILE`: runs it headless and exits with its code (0 every expectation
+/// held, 1 one failed, 2 the file or command line is invalid, 3 the herd did not start).
+async fn scenario(cli: &Cli, file: &Path, json: Option<&Path>) -> Result<ExitCode> {
+    let name = file.display().to_string();
+    let text = std::fs::read_to_string(file)
+        .map_err(|source| UsageError::ScenarioFile { path: file.to_path_buf(), source })?;
+    let (topology, seed) = scenario::header(&text);
+    let mut args = cli.herd.clone();
+    args.topology = args.topology.or(topology);
+    args.seed = args.seed.or(seed);
+    let config = args.herd_config()?;
+    let context = herdctl::command::Context::new(&config.topology);
+    let parsed = match scenario::parse(&text, &name, &context) {
+        Ok(parsed) => parsed,
+        Err(err) => {
+            eprintln!("herdctl: error: {err}");
+            return Ok(exit(scenario::exit_code(Ending::Invalid(&err))));
+        }
+    };
+    let herd = match Herd::start(config).await {
+        Ok(herd) => herd,
+        Err(err) => {
+            eprintln!("herdctl: error: {err}");
+            return Ok(exit(scenario::exit_code(Ending::NoHerd)));
+        }
+    };
+    let report = scenario::run(&parsed, &herd, &mut std::io::stdout()).await;
+    herd.shutdown().await;
+    if let Some(path) = json {
+        let text = serde_json::to_string_pretty(&report)?;
+        std::fs::write(path, text + "\n")
+            .wrap_err_with(|| format!("writing the report to {}", path.display()))?;
+    }
+    Ok(exit(scenario::exit_code(Ending::Ran(&report))))
+}
+
+fn exit(code: i32) -> ExitCode {
+    ExitCode::from(u8::try_from(code).unwrap_or(1))
 }
 
 /// Prints `NAME HOST:PORT` for each server this process runs and `seed N`, then serves until

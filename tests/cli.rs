@@ -473,3 +473,42 @@ fn control_stdin_answers_each_command_with_one_line_and_outlives_its_input() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+#[test]
+fn scenario_exit_codes_say_passed_failed_invalid_or_no_herd() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path.to_str().unwrap().to_owned()
+    };
+    let run = |file: &str, base_port: &str| {
+        herdctl()
+            .args(["scenario", file, "--base-port", base_port, "--log-dir", "none"])
+            .current_dir(dir.path())
+            .output()
+            .unwrap()
+    };
+    let passes = write(
+        "pass.herd",
+        "topology line:2\niamat S1 kiwi +1+2\nwait until S2 knows kiwi within 5s\n",
+    );
+    let out = run(&passes, "0");
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    let fails = write(
+        "fail.herd",
+        "topology line:2\niamat S1 kiwi +1+2\nwait until S2 knows kiwi within 5s\nexpect not S2 knows kiwi\n",
+    );
+    let out = run(&fails, "0");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("✗"), "the failing step is shown");
+    let bad = write("bad.herd", "topology line:2\nafter 5xs iamat S1 kiwi +1+2\n");
+    let out = run(&bad, "0");
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("bad.herd:2:7: expected a duration"), "{stderr}");
+    let busy = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = busy.local_addr().unwrap().port().to_string();
+    let out = run(&passes, &port);
+    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
+}
