@@ -7,6 +7,7 @@ pub mod command;
 pub mod config;
 pub mod headless;
 pub mod herd;
+pub mod lab;
 pub mod places;
 pub mod protocol;
 pub mod tui;

@@ -1,0 +1,672 @@
+//! Live metrics per update, folded from the event stream: what each update cost (AT lines
+//! between servers, duplicates, drops by fault), how far it reached (coverage, stranded
+//! servers, the hop count of its last store, relative message redundancy) and whether and how
+//! fast it converged, plus each hop's outcome, kept for [`why`](super::why).
+//!
+//! An update starts at its origin's `stored` event with no sender. Events about an update
+//! whose start was not seen (the fold began mid-flood, or the update was forgotten) are
+//! ignored.
+//!
+//! **Reachability.** The fold tracks which servers are up (`server_up` / `server_down`), which
+//! are hung (`server_hung`) and which directed links are cut (`link_faults` with `cut`). A
+//! server is reachable from `X` when a path joins them over links cut in *neither* direction,
+//! through servers that are up and not hung (`X` included: nothing is reachable from a server
+//! that is down or hung). A one-way cut thus counts as a broken link: a report can't make the
+//! round trip a flood needs to be judged. A dropped or stalled connection (`link_down`,
+//! `link_stalled`) does not count: links reconnect by themselves on the next report.
+//!
+//! **Convergence.** An update has converged once every server reachable from its origin holds
+//! it; its convergence time is then its last store (at any server) minus its start. It is
+//! decided as stores arrive and decided again whenever reachability changes: a healed
+//! partition makes the servers it stranded count again, and a restarted server (born empty)
+//! does too. While its origin is down or hung an update keeps the verdict it had. A stopped
+//! server's knowledge is forgotten: `server_down` clears it from every update.
+//!
+//! **Memory.** At most [`KEEP`] updates are kept (the oldest are dropped and counted as
+//! `forgotten`), each with its hops up to a bound proportional to the herd's links.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use crate::config::Topology;
+use crate::herd::{DropReason, EventKind, HerdEvent, ServerId, Update};
+use crate::protocol::ClientTime;
+
+/// How many updates a [`Metrics`] keeps by default.
+pub const KEEP: usize = 10_000;
+
+/// What one update cost and how far it got, as of the events folded so far.
+#[derive(Debug, Clone, Serialize)]
+pub struct UpdateMetrics {
+    pub update: Update,
+    pub origin: ServerId,
+    pub start_ns: u64,
+    /// AT lines written between servers for it (`sent` events).
+    pub messages: u64,
+    /// Copies received from a neighbour and not stored (`duplicate` events with a sender).
+    pub duplicates: u64,
+    /// Copies dropped, by the label of the fault that dropped them, else by reason text.
+    pub drops: BTreeMap<String, u64>,
+    /// When each server stored it (`None`: it does not hold it).
+    pub stored: Vec<Option<u64>>,
+    /// (servers holding it, servers in the herd).
+    pub coverage: (usize, usize),
+    /// Servers reachable from the origin now that lack it.
+    pub stranded: Vec<ServerId>,
+    /// The hop count (origin 0) of the latest store among the servers holding it.
+    pub last_hop: Option<u32>,
+    /// Relative message redundancy `m/(n-1) - 1` (`m` messages, `n` holders); `None` when
+    /// `n < 2`.
+    pub rmr: Option<f64>,
+    /// Last store minus start, once converged; `None` while not.
+    pub convergence_ns: Option<u64>,
+}
+
+impl UpdateMetrics {
+    pub fn converged(&self) -> bool {
+        self.convergence_ns.is_some()
+    }
+}
+
+/// The metrics of every kept update, summed up.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Summary {
+    pub updates: usize,
+    pub converged: usize,
+    pub unconverged: usize,
+    /// Nearest-rank quantiles over the converged updates.
+    pub convergence_p50_ns: Option<u64>,
+    pub convergence_p95_ns: Option<u64>,
+    pub convergence_max_ns: Option<u64>,
+    pub msgs_per_update: Option<f64>,
+    pub messages: u64,
+    pub duplicates: u64,
+    pub drops: u64,
+    /// Updates dropped to keep memory bounded (not in any figure above).
+    pub forgotten: usize,
+}
+
+/// Where one copy of a report stands on one directed link.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum HopState {
+    /// Handed to the link, not yet written.
+    Queued,
+    /// Held while traffic is paused.
+    Held,
+    /// Written to the neighbour, not yet read.
+    Sent,
+    /// Not handed over or not written; `fault` names the operator's fault if one did it.
+    Dropped { reason: DropReason, fault: Option<Arc<str>> },
+    /// Arrived and was stored.
+    Stored,
+    /// Arrived and was not stored (the receiver had it or newer).
+    Suppressed,
+}
+
+impl HopState {
+    /// Not decided yet: queued, held or sent.
+    pub fn pending(&self) -> bool {
+        matches!(self, Self::Queued | Self::Held | Self::Sent)
+    }
+}
+
+/// One copy of a report on one directed link.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Hop {
+    pub from: ServerId,
+    pub to: ServerId,
+    pub state: HopState,
+    /// When it was first seen, and when its state last changed.
+    pub since_ns: u64,
+    pub at_ns: u64,
+    /// A second copy made by a `dup` fault.
+    pub copy: bool,
+    /// Its `sent` event was seen (the receiver may store it before the sender announces the
+    /// write).
+    pub sent: bool,
+}
+
+/// How a server came to hold an update: the neighbour it came from (`None` at the origin or
+/// from outside the herd), its hop count (origin 0; `None` when the sender's is unknown) and
+/// when. Kept after the server forgets it, so that paths through it can still be told.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Arrival {
+    pub from: Option<ServerId>,
+    pub hop: Option<u32>,
+    pub at_ns: u64,
+}
+
+/// The hop-by-hop record of one update.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Trace {
+    /// Every copy on every link, in the order first seen (up to a bound).
+    pub hops: Vec<Hop>,
+    /// Copies not recorded because the bound was reached.
+    pub hops_forgotten: u64,
+    /// The latest arrival at each server.
+    pub arrivals: Vec<Option<Arrival>>,
+}
+
+impl Trace {
+    /// Copies not decided yet.
+    pub fn pending(&self) -> impl Iterator<Item = &Hop> {
+        self.hops.iter().filter(|hop| hop.state.pending())
+    }
+
+    /// The latest copy on `from -> to`, if any.
+    pub fn latest(&self, from: ServerId, to: ServerId) -> Option<&Hop> {
+        self.hops.iter().rev().find(|hop| hop.from == from && hop.to == to)
+    }
+
+    /// The servers `server`'s copy came by, origin first, `server` last (as far back as
+    /// arrivals are known).
+    pub fn path(&self, server: ServerId) -> Vec<ServerId> {
+        let mut path = vec![server];
+        let mut at = server;
+        while let Some(Some(Arrival { from: Some(from), .. })) = self.arrivals.get(at) {
+            if path.contains(from) || path.len() > self.arrivals.len() {
+                break;
+            }
+            path.push(*from);
+            at = *from;
+        }
+        path.reverse();
+        path
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Tracked {
+    metrics: UpdateMetrics,
+    trace: Trace,
+}
+
+/// The live fold: feed it every event with [`Metrics::apply`].
+#[derive(Debug, Clone)]
+pub struct Metrics {
+    neighbours: Vec<Vec<ServerId>>,
+    up: Vec<bool>,
+    hung: Vec<bool>,
+    /// Directed links cut now, as (from, to).
+    cut: BTreeSet<(ServerId, ServerId)>,
+    updates: VecDeque<Tracked>,
+    /// The serial number of `updates[0]`; each update started gets the next.
+    first: u64,
+    index: HashMap<Update, u64>,
+    forgotten: usize,
+    keep: usize,
+    hop_cap: usize,
+    /// Reachability from each origin, computed when first needed after a change.
+    reach: Vec<Option<Vec<bool>>>,
+}
+
+impl Metrics {
+    /// Every server up, every link up and uncut; keeps the last [`KEEP`] updates.
+    pub fn new(topology: &Topology) -> Self {
+        Self::keeping(topology, KEEP)
+    }
+
+    /// Like [`Metrics::new`], keeping at most `keep` updates (at least one).
+    pub fn keeping(topology: &Topology, keep: usize) -> Self {
+        let n = topology.servers.len();
+        let neighbours: Vec<Vec<ServerId>> =
+            topology.servers.iter().map(|s| s.neighbours.clone()).collect();
+        let directed: usize = neighbours.iter().map(Vec::len).sum();
+        Self {
+            neighbours,
+            up: vec![true; n],
+            hung: vec![false; n],
+            cut: BTreeSet::new(),
+            updates: VecDeque::new(),
+            first: 0,
+            index: HashMap::new(),
+            forgotten: 0,
+            keep: keep.max(1),
+            hop_cap: 4 * directed + 64,
+            reach: vec![None; n],
+        }
+    }
+
+    /// Folds one event in.
+    pub fn apply(&mut self, event: &HerdEvent) {
+        let t = event.t_ns;
+        match &event.kind {
+            EventKind::ServerStarted { server, .. } => {
+                self.set(*server, |m, s| {
+                    m.up[s] = true;
+                    m.hung[s] = false;
+                });
+            }
+            EventKind::ServerStopped { server } => self.stopped(*server, t),
+            EventKind::ServerHung { server, hung } => self.set(*server, |m, s| m.hung[s] = *hung),
+            EventKind::LinkFaults { link, faults } => {
+                let key = (link.from, link.to);
+                let changed = if faults.cut { self.cut.insert(key) } else { self.cut.remove(&key) };
+                if changed {
+                    self.reachability_changed();
+                }
+            }
+            EventKind::LocationStored { server, update, from, .. } => {
+                self.stored(*server, update, *from, t);
+            }
+            EventKind::FloodSuppressed { server, update, from: Some(from) } => {
+                let cap = self.hop_cap;
+                if let Some(tracked) = self.tracked(update) {
+                    tracked.metrics.duplicates += 1;
+                    arrive(&mut tracked.trace, cap, (*from, *server), HopState::Suppressed, t);
+                }
+            }
+            EventKind::FloodQueued { from, to, update, .. } => {
+                self.hop(update, |trace, cap| push(trace, cap, *from, *to, HopState::Queued, t));
+            }
+            EventKind::FloodDuplicated { from, to, update, .. } => {
+                self.hop(update, |trace, cap| {
+                    push(trace, cap, *from, *to, HopState::Queued, t);
+                    if let Some(hop) = trace.hops.last_mut() {
+                        hop.copy = true;
+                    }
+                });
+            }
+            EventKind::FloodHeld { from, to, update } => {
+                self.hop(update, |trace, cap| push(trace, cap, *from, *to, HopState::Held, t));
+            }
+            EventKind::FloodReleased { from, to, update } => {
+                self.hop(update, |trace, cap| {
+                    advance(trace, cap, (*from, *to), &[HopState::Held], HopState::Queued, t);
+                });
+            }
+            EventKind::FloodSent { from, to, update, .. } => {
+                if let Some(tracked) = self.tracked(update) {
+                    tracked.metrics.messages += 1;
+                    tracked.metrics.rmr = rmr(tracked.metrics.messages, tracked.metrics.coverage.0);
+                }
+                self.hop(update, |trace, cap| sent(trace, cap, (*from, *to), t));
+            }
+            EventKind::FloodDropped { from, to, update, reason, fault } => {
+                if let Some(tracked) = self.tracked(update) {
+                    let key = fault.as_deref().unwrap_or(reason.as_str()).to_owned();
+                    *tracked.metrics.drops.entry(key).or_default() += 1;
+                }
+                let state = HopState::Dropped { reason: *reason, fault: fault.clone() };
+                let link = (*from, *to);
+                self.hop(update, |trace, cap| {
+                    if fault.is_some() {
+                        // A fault decides before the link takes the copy.
+                        push(trace, cap, link.0, link.1, state, t);
+                    } else {
+                        advance(trace, cap, link, &[HopState::Queued, HopState::Held], state, t);
+                    }
+                });
+            }
+            _ => {}
+        }
+    }
+
+    /// Every kept update, in order of start.
+    pub fn updates(&self) -> impl Iterator<Item = &UpdateMetrics> {
+        self.updates.iter().map(|tracked| &tracked.metrics)
+    }
+
+    /// The kept update of `client` with the greatest client time (the later started on a tie).
+    pub fn newest(&self, client: &str) -> Option<&UpdateMetrics> {
+        self.newest_tracked(client).map(|(metrics, _)| metrics)
+    }
+
+    /// The metrics of one update, if kept.
+    pub fn get(&self, update: &Update) -> Option<&UpdateMetrics> {
+        self.get_tracked(update).map(|tracked| &tracked.metrics)
+    }
+
+    /// The hop-by-hop record of one update, if kept.
+    pub fn trace(&self, update: &Update) -> Option<&Trace> {
+        self.get_tracked(update).map(|tracked| &tracked.trace)
+    }
+
+    pub fn summary(&self) -> Summary {
+        let mut summary = Summary { forgotten: self.forgotten, ..Summary::default() };
+        let mut times = Vec::new();
+        for metrics in self.updates() {
+            summary.updates += 1;
+            summary.messages += metrics.messages;
+            summary.duplicates += metrics.duplicates;
+            summary.drops += metrics.drops.values().sum::<u64>();
+            if let Some(ns) = metrics.convergence_ns {
+                times.push(ns);
+            }
+        }
+        times.sort_unstable();
+        summary.converged = times.len();
+        summary.unconverged = summary.updates - summary.converged;
+        summary.convergence_p50_ns = nearest_rank(&times, 50);
+        summary.convergence_p95_ns = nearest_rank(&times, 95);
+        summary.convergence_max_ns = times.last().copied();
+        if summary.updates > 0 {
+            summary.msgs_per_update = Some(summary.messages as f64 / summary.updates as f64);
+        }
+        summary
+    }
+
+    /// The servers reachable from `from` now (see the module's doc): links cut in neither
+    /// direction, servers up and not hung, `from` included. All false when `from` is down,
+    /// hung or not in the herd.
+    pub fn reachable(&self, from: ServerId) -> Vec<bool> {
+        let mut seen = vec![false; self.up.len()];
+        if !self.alive(from) {
+            return seen;
+        }
+        seen[from] = true;
+        let mut queue = VecDeque::from([from]);
+        while let Some(at) = queue.pop_front() {
+            for &next in &self.neighbours[at] {
+                if !seen[next]
+                    && self.alive(next)
+                    && !self.cut.contains(&(at, next))
+                    && !self.cut.contains(&(next, at))
+                {
+                    seen[next] = true;
+                    queue.push_back(next);
+                }
+            }
+        }
+        seen
+    }
+
+    /// Is `server` up and not hung?
+    pub fn alive(&self, server: ServerId) -> bool {
+        self.up.get(server).copied().unwrap_or(false) && !self.is_hung(server)
+    }
+
+    pub fn is_up(&self, server: ServerId) -> bool {
+        self.up.get(server).copied().unwrap_or(false)
+    }
+
+    pub fn is_hung(&self, server: ServerId) -> bool {
+        self.hung.get(server).copied().unwrap_or(false)
+    }
+
+    /// Is the directed link `from -> to` cut now?
+    pub fn is_cut(&self, from: ServerId, to: ServerId) -> bool {
+        self.cut.contains(&(from, to))
+    }
+
+    /// `server`'s neighbours in the topology.
+    pub fn neighbours(&self, server: ServerId) -> &[ServerId] {
+        self.neighbours.get(server).map_or(&[], Vec::as_slice)
+    }
+
+    /// How many servers the herd has.
+    pub fn servers(&self) -> usize {
+        self.up.len()
+    }
+
+    pub(super) fn newest_tracked(&self, client: &str) -> Option<(&UpdateMetrics, &Trace)> {
+        self.updates
+            .iter()
+            .enumerate()
+            .filter(|(_, tracked)| &*tracked.metrics.update.client == client)
+            .max_by_key(|(i, tracked)| (ClientTime::parse(&tracked.metrics.update.time), *i))
+            .map(|(_, tracked)| (&tracked.metrics, &tracked.trace))
+    }
+
+    fn get_tracked(&self, update: &Update) -> Option<&Tracked> {
+        let serial = self.index.get(update)?;
+        self.updates.get(usize::try_from(serial - self.first).ok()?)
+    }
+
+    fn tracked(&mut self, update: &Update) -> Option<&mut Tracked> {
+        let serial = self.index.get(update)?;
+        self.updates.get_mut(usize::try_from(serial - self.first).ok()?)
+    }
+
+    fn hop(&mut self, update: &Update, change: impl FnOnce(&mut Trace, usize)) {
+        let cap = self.hop_cap;
+        if let Some(tracked) = self.tracked(update) {
+            change(&mut tracked.trace, cap);
+        }
+    }
+
+    /// Changes one server's state, then decides convergence again.
+    fn set(&mut self, server: ServerId, change: impl FnOnce(&mut Self, ServerId)) {
+        if server < self.up.len() {
+            change(self, server);
+            self.reachability_changed();
+        }
+    }
+
+    fn stopped(&mut self, server: ServerId, t: u64) {
+        if server >= self.up.len() {
+            return;
+        }
+        self.up[server] = false;
+        for tracked in &mut self.updates {
+            tracked.metrics.stored[server] = None;
+            // A copy written to it and never read is lost with it.
+            for hop in &mut tracked.trace.hops {
+                if hop.to == server && hop.state == HopState::Sent {
+                    hop.state =
+                        HopState::Dropped { reason: DropReason::NeighbourDown, fault: None };
+                    hop.at_ns = t;
+                }
+            }
+        }
+        self.reachability_changed();
+    }
+
+    fn stored(&mut self, server: ServerId, update: &Update, from: Option<ServerId>, t: u64) {
+        let n = self.up.len();
+        if server >= n || from.is_some_and(|from| from >= n) {
+            return;
+        }
+        if !self.index.contains_key(update) {
+            if from.is_some() {
+                return;
+            }
+            self.start(server, update, t);
+        }
+        let cap = self.hop_cap;
+        let Some(tracked) = self.tracked(update) else { return };
+        let trace = &mut tracked.trace;
+        let hop = match from {
+            None => Some(0),
+            Some(from) => trace.arrivals[from].and_then(|a| a.hop).map(|hop| hop + 1),
+        };
+        trace.arrivals[server] = Some(Arrival { from, hop, at_ns: t });
+        if let Some(from) = from {
+            arrive(trace, cap, (from, server), HopState::Stored, t);
+        }
+        tracked.metrics.stored[server] = Some(t);
+        let origin = tracked.metrics.origin;
+        self.refresh_one(update, origin);
+    }
+
+    fn start(&mut self, origin: ServerId, update: &Update, t: u64) {
+        let n = self.up.len();
+        if self.updates.len() >= self.keep
+            && let Some(old) = self.updates.pop_front()
+        {
+            self.index.remove(&old.metrics.update);
+            self.first += 1;
+            self.forgotten += 1;
+        }
+        let serial = self.first + self.updates.len() as u64;
+        self.index.insert(update.clone(), serial);
+        self.updates.push_back(Tracked {
+            metrics: UpdateMetrics {
+                update: update.clone(),
+                origin,
+                start_ns: t,
+                messages: 0,
+                duplicates: 0,
+                drops: BTreeMap::new(),
+                stored: vec![None; n],
+                coverage: (0, n),
+                stranded: Vec::new(),
+                last_hop: None,
+                rmr: None,
+                convergence_ns: None,
+            },
+            trace: Trace { arrivals: vec![None; n], ..Trace::default() },
+        });
+    }
+
+    /// The reachability from `origin`, computed once per change.
+    fn reach_of(&mut self, origin: ServerId) -> Vec<bool> {
+        if let Some(Some(reach)) = self.reach.get(origin) {
+            return reach.clone();
+        }
+        let reach = self.reachable(origin);
+        if let Some(slot) = self.reach.get_mut(origin) {
+            *slot = Some(reach.clone());
+        }
+        reach
+    }
+
+    fn refresh_one(&mut self, update: &Update, origin: ServerId) {
+        let reach = self.reach_of(origin);
+        let live = self.alive(origin);
+        if let Some(tracked) = self.tracked(update) {
+            refresh(tracked, &reach, live);
+        }
+    }
+
+    fn reachability_changed(&mut self) {
+        self.reach.iter_mut().for_each(|reach| *reach = None);
+        for i in 0..self.updates.len() {
+            let origin = self.updates[i].metrics.origin;
+            let reach = self.reach_of(origin);
+            let live = self.alive(origin);
+            refresh(&mut self.updates[i], &reach, live);
+        }
+    }
+}
+
+/// Recomputes coverage, stranded, last hop, RMR and convergence of one update.
+fn refresh(tracked: &mut Tracked, reach: &[bool], origin_live: bool) {
+    let metrics = &mut tracked.metrics;
+    let holders = metrics.stored.iter().flatten().count();
+    metrics.coverage = (holders, metrics.stored.len());
+    metrics.rmr = rmr(metrics.messages, holders);
+    let last = metrics
+        .stored
+        .iter()
+        .enumerate()
+        .filter_map(|(server, at)| at.map(|at| (at, server)))
+        .max();
+    metrics.last_hop = last.and_then(|(_, server)| {
+        tracked.trace.arrivals.get(server).copied().flatten().and_then(|a| a.hop)
+    });
+    metrics.stranded = metrics
+        .stored
+        .iter()
+        .zip(reach)
+        .enumerate()
+        .filter(|(_, (stored, reach))| **reach && stored.is_none())
+        .map(|(server, _)| server)
+        .collect();
+    if origin_live {
+        metrics.convergence_ns = match last {
+            Some((at, _)) if metrics.stranded.is_empty() => {
+                Some(at.saturating_sub(metrics.start_ns))
+            }
+            _ => None,
+        };
+    }
+}
+
+fn rmr(messages: u64, holders: usize) -> Option<f64> {
+    (holders >= 2).then(|| messages as f64 / (holders - 1) as f64 - 1.0)
+}
+
+/// The `p`-th percentile of sorted `values` by nearest rank.
+fn nearest_rank(values: &[u64], p: usize) -> Option<u64> {
+    if values.is_empty() {
+        return None;
+    }
+    let rank = (p * values.len()).div_ceil(100).max(1);
+    values.get(rank - 1).copied()
+}
+
+/// Records a new copy on `from -> to`, unless the bound is reached.
+fn push(trace: &mut Trace, cap: usize, from: ServerId, to: ServerId, state: HopState, t: u64) {
+    if trace.hops.len() >= cap {
+        trace.hops_forgotten += 1;
+        return;
+    }
+    let sent = state == HopState::Sent;
+    trace.hops.push(Hop { from, to, state, since_ns: t, at_ns: t, copy: false, sent });
+}
+
+/// Moves the oldest copy on `link` in one of the states `was` to `state`, or records a new
+/// copy in `state` when there is none.
+fn advance(
+    trace: &mut Trace,
+    cap: usize,
+    link: (ServerId, ServerId),
+    was: &[HopState],
+    state: HopState,
+    t: u64,
+) {
+    let oldest =
+        trace.hops.iter_mut().find(|hop| (hop.from, hop.to) == link && was.contains(&hop.state));
+    match oldest {
+        Some(hop) => {
+            hop.state = state;
+            hop.at_ns = t;
+        }
+        None => push(trace, cap, link.0, link.1, state, t),
+    }
+}
+
+/// A copy on `link` was written: the oldest queued one, or the oldest that already arrived
+/// without its write seen, or else a new record.
+fn sent(trace: &mut Trace, cap: usize, link: (ServerId, ServerId), t: u64) {
+    let on_link = |hop: &&mut Hop| (hop.from, hop.to) == link && !hop.sent;
+    let mut unsent = trace.hops.iter_mut().filter(on_link);
+    let queued = unsent.find(|hop| hop.state == HopState::Queued);
+    if let Some(hop) = queued {
+        hop.state = HopState::Sent;
+        hop.at_ns = t;
+        hop.sent = true;
+        return;
+    }
+    let arrived = trace.hops.iter_mut().find(|hop| {
+        (hop.from, hop.to) == link
+            && !hop.sent
+            && matches!(hop.state, HopState::Stored | HopState::Suppressed)
+    });
+    match arrived {
+        Some(hop) => hop.sent = true,
+        None => push(trace, cap, link.0, link.1, HopState::Sent, t),
+    }
+}
+
+/// A copy on `link` arrived: the oldest one written (or queued, its write not announced
+/// yet), or else (a repair) a new record.
+fn arrive(trace: &mut Trace, cap: usize, link: (ServerId, ServerId), state: HopState, t: u64) {
+    let full = trace.hops.len() >= cap;
+    let oldest = trace.hops.iter_mut().find(|hop| {
+        (hop.from, hop.to) == link && matches!(hop.state, HopState::Sent | HopState::Queued)
+    });
+    match oldest {
+        Some(hop) => {
+            hop.state = state;
+            hop.at_ns = t;
+        }
+        None if !full => {
+            let (from, to) = link;
+            trace.hops.push(Hop {
+                from,
+                to,
+                state,
+                since_ns: t,
+                at_ns: t,
+                copy: false,
+                sent: true,
+            });
+        }
+        None => trace.hops_forgotten += 1,
+    }
+}
