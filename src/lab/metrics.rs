@@ -670,3 +670,264 @@ fn arrive(trace: &mut Trace, cap: usize, link: (ServerId, ServerId), state: HopS
         None => trace.hops_forgotten += 1,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::feed::{Feed, queued, sent, stored, update};
+    use super::*;
+
+    const MS: u64 = 1_000_000;
+
+    /// One spec flood of `u` from Bailey over cs131, every link delivering: Bona and
+    /// Campbell cross, and so do Clark and Jaquez.
+    fn cs131_flood(f: &mut Feed, u: &Update) {
+        f.start(0, "Bailey", u)
+            .hop(MS, ("Bailey", "Bona"), u)
+            .hop(2 * MS, ("Bailey", "Campbell"), u)
+            .hop(3 * MS, ("Bona", "Clark"), u)
+            .dup(4 * MS, ("Bona", "Campbell"), u)
+            .dup(5 * MS, ("Campbell", "Bona"), u)
+            .hop(6 * MS, ("Campbell", "Jaquez"), u)
+            .dup(7 * MS, ("Clark", "Jaquez"), u)
+            .dup(8 * MS, ("Jaquez", "Clark"), u);
+    }
+
+    #[test]
+    fn a_flood_along_a_line_is_counted_hop_by_hop() {
+        let mut f = Feed::new("line:3");
+        let u = update("kiwi", "1621464827.5");
+        f.start(10, "S1", &u).hop(20, ("S1", "S2"), &u).hop(30, ("S2", "S3"), &u);
+        let m = f.metrics.get(&u).unwrap();
+        assert_eq!((m.origin, m.start_ns, m.messages, m.duplicates), (0, 10, 2, 0));
+        assert_eq!(m.stored, [Some(10), Some(21), Some(31)]);
+        assert_eq!(m.coverage, (3, 3));
+        assert!(m.stranded.is_empty());
+        assert_eq!(m.last_hop, Some(2));
+        assert_eq!(m.rmr, Some(0.0), "2 messages for 2 new holders");
+        assert_eq!(m.convergence_ns, Some(21));
+        assert!(m.drops.is_empty());
+        let trace = f.metrics.trace(&u).unwrap();
+        assert_eq!(trace.path(2), [0, 1, 2]);
+        assert_eq!(trace.pending().count(), 0);
+    }
+
+    #[test]
+    fn partway_a_flood_is_not_converged_and_strands_the_rest() {
+        let mut f = Feed::new("line:3");
+        let u = update("kiwi", "5");
+        f.start(0, "S1", &u);
+        let m = f.metrics.get(&u).unwrap();
+        assert_eq!(
+            (m.coverage, m.rmr, m.last_hop, m.convergence_ns),
+            ((1, 3), None, Some(0), None)
+        );
+        assert_eq!(m.stranded, [1, 2]);
+        f.hop(5, ("S1", "S2"), &u);
+        let m = f.metrics.get(&u).unwrap();
+        assert_eq!((m.coverage, m.stranded.as_slice(), m.convergence_ns), ((2, 3), &[2][..], None));
+        assert_eq!(m.rmr, Some(0.0));
+    }
+
+    #[test]
+    fn one_update_on_cs131_costs_eight_messages_and_four_duplicates() {
+        let mut f = Feed::new("cs131");
+        let u = update("kiwi", "1621464827.5");
+        cs131_flood(&mut f, &u);
+        let m = f.metrics.get(&u).unwrap();
+        assert_eq!((m.messages, m.duplicates, m.coverage), (8, 4, (5, 5)));
+        assert_eq!(m.rmr, Some(1.0), "8/4 - 1");
+        // Jaquez stored last (6 ms + 1), two hops out, by Campbell.
+        assert_eq!(m.last_hop, Some(2));
+        assert_eq!(m.convergence_ns, Some(6 * MS + 1));
+        let trace = f.metrics.trace(&u).unwrap();
+        assert_eq!(trace.path(f.id("Jaquez")), [0, 2, 4]);
+        assert_eq!(trace.path(f.id("Clark")), [0, 1, 3]);
+        let suppressed = trace.hops.iter().filter(|h| h.state == HopState::Suppressed).count();
+        assert_eq!((trace.hops.len(), suppressed), (8, 4));
+        let summary = f.metrics.summary();
+        assert_eq!(
+            (summary.updates, summary.converged, summary.messages, summary.duplicates),
+            (1, 1, 8, 4)
+        );
+        assert_eq!(summary.msgs_per_update, Some(8.0));
+    }
+
+    #[test]
+    fn drops_are_counted_by_fault_label_or_else_by_reason() {
+        let mut f = Feed::new("line:3");
+        let u = update("kiwi", "5");
+        f.start(0, "S1", &u)
+            .drop(1, ("S1", "S2"), &u, DropReason::Lost, Some("loss S1->S2 100%"))
+            .drop(2, ("S1", "S2"), &u, DropReason::QueueFull, None)
+            .drop(3, ("S1", "S2"), &u, DropReason::Lost, Some("loss S1->S2 100%"));
+        let m = f.metrics.get(&u).unwrap();
+        let drops: Vec<(&str, u64)> = m.drops.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+        assert_eq!(drops, [("loss S1->S2 100%", 2), ("queue full", 1)]);
+        assert_eq!((m.coverage, m.convergence_ns), ((1, 3), None));
+        assert_eq!(m.stranded, [1, 2]);
+        assert_eq!(f.metrics.summary().drops, 3);
+        let trace = f.metrics.trace(&u).unwrap();
+        assert!(matches!(
+            &trace.latest(0, 1).unwrap().state,
+            HopState::Dropped { reason: DropReason::Lost, fault: Some(f) } if &**f == "loss S1->S2 100%"
+        ));
+    }
+
+    #[test]
+    fn a_partition_converges_on_its_side_until_it_heals() {
+        let mut f = Feed::new("line:3");
+        f.cut(0, ("S1", "S2"), true).cut(0, ("S2", "S1"), true);
+        assert_eq!(f.metrics.reachable(0), [true, false, false]);
+        assert_eq!(f.metrics.reachable(1), [false, true, true]);
+        let u = update("kiwi", "5");
+        let partition = Some("partition S1 / S2,S3");
+        f.start(100, "S1", &u).drop(101, ("S1", "S2"), &u, DropReason::Cut, partition);
+        let m = f.metrics.get(&u).unwrap();
+        assert_eq!((m.coverage, m.convergence_ns), ((1, 3), Some(0)));
+        assert!(m.stranded.is_empty());
+        // Healed, the far side counts again.
+        f.cut(200, ("S1", "S2"), false).cut(200, ("S2", "S1"), false);
+        let m = f.metrics.get(&u).unwrap();
+        assert_eq!((m.stranded.as_slice(), m.convergence_ns), (&[1, 2][..], None));
+        f.hop(300, ("S1", "S2"), &u).hop(400, ("S2", "S3"), &u);
+        assert_eq!(f.metrics.get(&u).unwrap().convergence_ns, Some(301));
+    }
+
+    #[test]
+    fn a_one_way_cut_breaks_reachability_both_ways() {
+        let mut f = Feed::new("line:3");
+        f.cut(0, ("S2", "S3"), true);
+        assert_eq!(f.metrics.reachable(0), [true, true, false]);
+        assert_eq!(f.metrics.reachable(2), [false, false, true]);
+        assert!(f.metrics.is_cut(1, 2) && !f.metrics.is_cut(2, 1));
+    }
+
+    #[test]
+    fn a_killed_server_forgets_and_a_restarted_one_counts_again() {
+        let mut f = Feed::new("line:3");
+        let u = update("kiwi", "5");
+        f.start(0, "S1", &u).hop(10, ("S1", "S2"), &u).hop(20, ("S2", "S3"), &u);
+        f.kill(30, "S3");
+        let m = f.metrics.get(&u).unwrap();
+        assert_eq!((m.stored[2], m.coverage), (None, (2, 3)));
+        assert_eq!(m.convergence_ns, Some(11), "S3 is out of reach: S1 and S2 are all there is");
+        assert_eq!(f.metrics.reachable(0), [true, true, false]);
+        f.restart(40, "S3");
+        let m = f.metrics.get(&u).unwrap();
+        assert_eq!((m.stranded.as_slice(), m.convergence_ns), (&[2][..], None));
+        // The path it once came by is still told.
+        assert_eq!(f.metrics.trace(&u).unwrap().path(2), [0, 1, 2]);
+    }
+
+    #[test]
+    fn a_hung_server_is_out_of_reach_until_thawed() {
+        let mut f = Feed::new("line:3");
+        let u = update("kiwi", "5");
+        f.hang(0, "S2", true).start(10, "S1", &u);
+        assert_eq!(f.metrics.reachable(0), [true, false, false]);
+        assert_eq!(f.metrics.get(&u).unwrap().convergence_ns, Some(0));
+        f.hang(20, "S2", false);
+        assert_eq!(f.metrics.get(&u).unwrap().stranded, [1, 2]);
+        assert_eq!(f.metrics.reachable(0), [true, true, true]);
+    }
+
+    #[test]
+    fn a_write_announced_after_its_arrival_leaves_nothing_pending() {
+        let mut f = Feed::new("line:2");
+        let u = update("kiwi", "5");
+        f.start(0, "S1", &u)
+            .at(1, queued(0, 1, &u))
+            .at(2, stored(1, &u, Some(0)))
+            .at(3, sent(0, 1, &u));
+        let trace = f.metrics.trace(&u).unwrap();
+        assert_eq!(trace.hops.len(), 1);
+        assert_eq!(trace.pending().count(), 0);
+        assert!(trace.hops[0].sent && trace.hops[0].state == HopState::Stored);
+        assert_eq!(f.metrics.get(&u).unwrap().messages, 1);
+    }
+
+    #[test]
+    fn held_and_released_copies_are_followed() {
+        let mut f = Feed::new("line:2");
+        let u = update("kiwi", "5");
+        f.start(0, "S1", &u).at(1, EventKind::FloodHeld { from: 0, to: 1, update: u.clone() });
+        assert_eq!(f.metrics.trace(&u).unwrap().hops[0].state, HopState::Held);
+        f.at(2, EventKind::FloodReleased { from: 0, to: 1, update: u.clone() });
+        assert_eq!(f.metrics.trace(&u).unwrap().hops[0].state, HopState::Queued);
+        f.at(3, sent(0, 1, &u)).at(4, stored(1, &u, Some(0)));
+        let trace = f.metrics.trace(&u).unwrap();
+        assert_eq!((trace.hops.len(), &trace.hops[0].state), (1, &HopState::Stored));
+    }
+
+    #[test]
+    fn events_of_an_update_whose_start_was_not_seen_are_ignored() {
+        let mut f = Feed::new("line:2");
+        let u = update("kiwi", "5");
+        f.at(1, sent(0, 1, &u)).at(2, stored(1, &u, Some(0)));
+        assert_eq!(f.metrics.updates().count(), 0);
+        assert_eq!(f.metrics.summary().messages, 0);
+    }
+
+    #[test]
+    fn the_summary_takes_nearest_rank_quantiles_over_converged_updates() {
+        let mut f = Feed::new("line:2");
+        for i in 1..=10u64 {
+            let u = update(&format!("c{i}"), "5");
+            f.start(i * 1000, "S1", &u).hop(i * 1000 + i * 10 - 1, ("S1", "S2"), &u);
+        }
+        let stuck = update("stuck", "5");
+        f.start(50_000, "S1", &stuck);
+        let s = f.metrics.summary();
+        assert_eq!((s.updates, s.converged, s.unconverged), (11, 10, 1));
+        assert_eq!(s.convergence_p50_ns, Some(50), "5th of 10");
+        assert_eq!(s.convergence_p95_ns, Some(100), "10th of 10");
+        assert_eq!(s.convergence_max_ns, Some(100));
+        assert_eq!((s.messages, s.duplicates, s.drops, s.forgotten), (10, 0, 0, 0));
+        assert_eq!(s.msgs_per_update, Some(10.0 / 11.0));
+        assert_eq!(nearest_rank(&[7], 50), Some(7));
+        assert_eq!(nearest_rank(&[1, 2, 3, 4], 50), Some(2));
+        assert_eq!(nearest_rank(&[], 95), None);
+        assert!(
+            Metrics::new(&Topology::load("line:2", 0).unwrap()).summary().msgs_per_update.is_none()
+        );
+    }
+
+    #[test]
+    fn only_the_newest_updates_are_kept() {
+        let topology = Topology::load("line:2", 0).unwrap();
+        let mut metrics = Metrics::keeping(&topology, 2);
+        for (i, client) in ["a", "b", "c"].into_iter().enumerate() {
+            let u = update(client, "5");
+            let event = HerdEvent { seq: i as u64, t_ns: i as u64, kind: stored(0, &u, None) };
+            metrics.apply(&event);
+        }
+        let kept: Vec<&str> = metrics.updates().map(|m| &*m.update.client).collect();
+        assert_eq!(kept, ["b", "c"]);
+        assert_eq!((metrics.summary().updates, metrics.summary().forgotten), (2, 1));
+        assert!(metrics.get(&update("a", "5")).is_none());
+        let event = HerdEvent { seq: 3, t_ns: 3, kind: stored(1, &update("c", "5"), Some(0)) };
+        metrics.apply(&event);
+        assert_eq!(metrics.get(&update("c", "5")).unwrap().coverage, (2, 2));
+    }
+
+    #[test]
+    fn the_newest_update_compares_client_times_as_decimals() {
+        let mut f = Feed::new("line:2");
+        f.start(0, "S1", &update("kiwi", "10.25")).start(1, "S1", &update("kiwi", "9.5"));
+        f.start(2, "S1", &update("pear", "1"));
+        assert_eq!(&*f.metrics.newest("kiwi").unwrap().update.time, "10.25");
+        assert!(f.metrics.newest("plum").is_none());
+    }
+
+    #[test]
+    fn metrics_serialize() {
+        let mut f = Feed::new("line:2");
+        let u = update("kiwi", "5");
+        f.start(0, "S1", &u).hop(5, ("S1", "S2"), &u);
+        let json = serde_json::to_value(f.metrics.get(&u).unwrap()).unwrap();
+        assert_eq!(json["coverage"], serde_json::json!([2, 2]));
+        assert_eq!(json["update"]["client"], "kiwi");
+        let summary = serde_json::to_value(f.metrics.summary()).unwrap();
+        assert_eq!(summary["converged"], 1);
+    }
+}

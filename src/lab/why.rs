@@ -217,3 +217,173 @@ impl Why {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::feed::{Feed, queued, update};
+    use super::*;
+    use crate::herd::DropReason;
+
+    const MS: u64 = 1_000_000;
+
+    fn block(f: &Feed, from: &str, to: &str, reason: &str) -> Block {
+        Block::new(f.id(from), f.id(to), reason)
+    }
+
+    #[test]
+    fn an_unseen_client_is_unknown() {
+        let f = Feed::new("line:2");
+        let answer = why(&f.metrics, "kiwi", 1, &f.names);
+        assert_eq!(answer, Why::UnknownClient);
+        assert_eq!(answer.text(&f.names), "no update of this client seen");
+    }
+
+    #[test]
+    fn a_server_that_knows_tells_the_path_it_came_by() {
+        let mut f = Feed::new("line:3");
+        let u = update("kiwi", "1621464827.5");
+        f.start(MS, "S1", &u).hop(5 * MS, ("S1", "S2"), &u).hop(
+            13 * MS + 299_999,
+            ("S2", "S3"),
+            &u,
+        );
+        let answer = why(&f.metrics, "kiwi", 2, &f.names);
+        let expected = Why::Knows {
+            update: u.clone(),
+            from: Some(1),
+            path: vec![0, 1, 2],
+            at_ns: 13 * MS + 300_000,
+            after_ns: 12 * MS + 300_000,
+        };
+        assert_eq!(answer, expected);
+        assert_eq!(
+            answer.text(&f.names),
+            "S3 has kiwi@1621464827.5 via S2 <- S1, 12.3 ms after it started"
+        );
+        let origin = why(&f.metrics, "kiwi", 0, &f.names);
+        assert_eq!(origin.text(&f.names), "S1 has kiwi@1621464827.5: it started there");
+    }
+
+    #[test]
+    fn a_copy_on_its_way_is_in_flight() {
+        let mut f = Feed::new("line:3");
+        let u = update("kiwi", "5");
+        f.start(0, "S1", &u).hop(10, ("S1", "S2"), &u).at(20, queued(1, 2, &u));
+        let answer = why(&f.metrics, "kiwi", 2, &f.names);
+        assert_eq!(answer, Why::InFlight { update: u, server: 2, queued: vec![(1, 2)] });
+        assert_eq!(answer.text(&f.names), "S3 has not got kiwi@5 yet: in flight on S2->S3");
+    }
+
+    #[test]
+    fn a_drop_further_back_is_named_behind_the_neighbour_that_never_got_it() {
+        let mut f = Feed::new("line:3");
+        let u = update("kiwi", "5");
+        let loss = "loss S1->S2 100%";
+        f.start(0, "S1", &u).drop(1, ("S1", "S2"), &u, DropReason::Lost, Some(loss));
+        let answer = why(&f.metrics, "kiwi", 2, &f.names);
+        let blocks = vec![block(&f, "S1", "S2", loss), block(&f, "S2", "S3", NEVER_GOT)];
+        assert_eq!(answer, Why::Blocked { update: u, server: 2, blocks });
+        assert_eq!(
+            answer.text(&f.names),
+            "S3 never got kiwi@5: S1->S2 dropped it (loss S1->S2 100%); S2 never got it"
+        );
+    }
+
+    #[test]
+    fn a_lossy_link_and_a_killed_neighbour_block_clark() {
+        let mut f = Feed::new("cs131");
+        let u = update("kiwi", "1621464827.5");
+        let loss = "loss Bona->Clark 100%";
+        f.kill(0, "Jaquez")
+            .start(MS, "Bailey", &u)
+            .hop(2 * MS, ("Bailey", "Bona"), &u)
+            .hop(2 * MS, ("Bailey", "Campbell"), &u)
+            .drop(3 * MS, ("Bona", "Clark"), &u, DropReason::Lost, Some(loss))
+            .dup(3 * MS, ("Bona", "Campbell"), &u)
+            .dup(3 * MS, ("Campbell", "Bona"), &u)
+            .drop(4 * MS, ("Campbell", "Jaquez"), &u, DropReason::NeighbourDown, None);
+        let clark = f.id("Clark");
+        let answer = why(&f.metrics, "kiwi", clark, &f.names);
+        let blocks = vec![block(&f, "Bona", "Clark", loss), block(&f, "Jaquez", "Clark", KILLED)];
+        assert_eq!(answer, Why::Blocked { update: u.clone(), server: clark, blocks });
+        assert_eq!(
+            answer.text(&f.names),
+            "Clark never got kiwi@1621464827.5: Bona->Clark dropped it (loss Bona->Clark 100%); \
+             Jaquez is killed"
+        );
+        // Jaquez itself is down.
+        let jaquez = why(&f.metrics, "kiwi", f.id("Jaquez"), &f.names);
+        assert_eq!(jaquez.text(&f.names), "Jaquez lacks kiwi@1621464827.5: Jaquez is killed");
+    }
+
+    #[test]
+    fn a_partition_blocks_every_way_across() {
+        let mut f = Feed::new("cs131");
+        let u = update("left", "5");
+        let label = "partition Bailey,Bona / Campbell,Clark,Jaquez";
+        let p = Some(label);
+        f.start(0, "Bailey", &u)
+            .hop(1, ("Bailey", "Bona"), &u)
+            .drop(1, ("Bailey", "Campbell"), &u, DropReason::Cut, p)
+            .drop(3, ("Bona", "Campbell"), &u, DropReason::Cut, p)
+            .drop(3, ("Bona", "Clark"), &u, DropReason::Cut, p);
+        let campbell = f.id("Campbell");
+        let Why::Blocked { blocks, .. } = why(&f.metrics, "left", campbell, &f.names) else {
+            panic!()
+        };
+        let named: Vec<String> = blocks.iter().map(|b| b.text(&f.names)).collect();
+        assert_eq!(
+            named,
+            [
+                format!("Bailey->Campbell dropped it ({label})"),
+                format!("Bona->Campbell dropped it ({label})"),
+                format!("Bona->Clark dropped it ({label})"),
+                "Jaquez never got it".to_owned(),
+                "Clark never got it".to_owned(),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_holder_that_sent_nothing_did_not_forward_and_a_hung_one_is_named() {
+        let mut f = Feed::new("line:3");
+        let u = update("kiwi", "5");
+        f.start(0, "S1", &u).hop(1, ("S1", "S2"), &u);
+        let answer = why(&f.metrics, "kiwi", 2, &f.names);
+        assert_eq!(
+            answer.text(&f.names),
+            "S3 never got kiwi@5: S2 did not forward it to S3 (policy)"
+        );
+        f.hang(5, "S2", true);
+        assert_eq!(
+            why(&f.metrics, "kiwi", 2, &f.names).text(&f.names),
+            "S3 never got kiwi@5: S2 is hung"
+        );
+        f.hang(6, "S3", true);
+        assert_eq!(
+            why(&f.metrics, "kiwi", 2, &f.names).text(&f.names),
+            "S3 lacks kiwi@5: S3 is hung"
+        );
+    }
+
+    #[test]
+    fn a_restarted_server_forgot_what_it_stored() {
+        let mut f = Feed::new("line:2");
+        let u = update("kiwi", "5");
+        f.start(0, "S1", &u).hop(1, ("S1", "S2"), &u).kill(5, "S2").restart(6, "S2");
+        let answer = why(&f.metrics, "kiwi", 1, &f.names);
+        assert_eq!(answer.text(&f.names), "S2 never got kiwi@5: S2 forgot it (restarted)");
+    }
+
+    #[test]
+    fn the_newest_update_is_asked_about() {
+        let mut f = Feed::new("line:2");
+        let old = update("kiwi", "5");
+        let new = update("kiwi", "6");
+        f.start(0, "S1", &old).hop(1, ("S1", "S2"), &old).start(2, "S1", &new);
+        let answer = why(&f.metrics, "kiwi", 1, &f.names);
+        assert!(matches!(&answer, Why::Blocked { update, .. } if *update == new));
+        let json = serde_json::to_value(&answer).unwrap();
+        assert_eq!(json["why"], "blocked");
+    }
+}
