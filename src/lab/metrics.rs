@@ -20,7 +20,10 @@
 //! decided as stores arrive and decided again whenever reachability changes: a healed
 //! partition makes the servers it stranded count again, and a restarted server (born empty)
 //! does too. While its origin is down or hung an update keeps the verdict it had. A stopped
-//! server's knowledge is forgotten: `server_down` clears it from every update.
+//! server's knowledge is forgotten: `server_down` clears it from every update. An update
+//! overtaken at some server by a newer one of the same client (stored there first) is never
+//! stored there, so it does not converge: judge a client by its newest update
+//! ([`Metrics::newest`]).
 //!
 //! **Memory.** At most [`KEEP`] updates are kept (the oldest are dropped and counted as
 //! `forgotten`), each with its hops up to a bound proportional to the herd's links.
@@ -512,33 +515,37 @@ impl Metrics {
         });
     }
 
-    /// The reachability from `origin`, computed once per change.
-    fn reach_of(&mut self, origin: ServerId) -> Vec<bool> {
-        if let Some(Some(reach)) = self.reach.get(origin) {
-            return reach.clone();
+    /// Computes the reachability from `origin` unless already known since the last change.
+    fn know_reach(&mut self, origin: ServerId) {
+        if matches!(self.reach.get(origin), Some(None)) {
+            self.reach[origin] = Some(self.reachable(origin));
         }
-        let reach = self.reachable(origin);
-        if let Some(slot) = self.reach.get_mut(origin) {
-            *slot = Some(reach.clone());
-        }
-        reach
     }
 
     fn refresh_one(&mut self, update: &Update, origin: ServerId) {
-        let reach = self.reach_of(origin);
+        self.know_reach(origin);
         let live = self.alive(origin);
-        if let Some(tracked) = self.tracked(update) {
-            refresh(tracked, &reach, live);
+        let Some(serial) = self.index.get(update) else { return };
+        let Ok(position) = usize::try_from(serial - self.first) else { return };
+        if let (Some(tracked), Some(Some(reach))) =
+            (self.updates.get_mut(position), self.reach.get(origin))
+        {
+            refresh(tracked, reach, live);
         }
     }
 
+    /// Forgets every reachability computed, and decides every update again.
     fn reachability_changed(&mut self) {
         self.reach.iter_mut().for_each(|reach| *reach = None);
         for i in 0..self.updates.len() {
-            let origin = self.updates[i].metrics.origin;
-            let reach = self.reach_of(origin);
-            let live = self.alive(origin);
-            refresh(&mut self.updates[i], &reach, live);
+            self.know_reach(self.updates[i].metrics.origin);
+        }
+        let live: Vec<bool> = (0..self.up.len()).map(|server| self.alive(server)).collect();
+        for tracked in &mut self.updates {
+            let origin = tracked.metrics.origin;
+            if let Some(Some(reach)) = self.reach.get(origin) {
+                refresh(tracked, reach, live[origin]);
+            }
         }
     }
 }
