@@ -4,7 +4,7 @@
 //!
 //! * [`metrics`]: per-update cost and reach (messages, duplicates, drops, coverage,
 //!   convergence) and the hop-by-hop trace of each update.
-//! * [`why`]: "why didn't this server learn that client?", answered from the trace.
+//! * [`why`](mod@why): "why didn't this server learn that client?", answered from the trace.
 //!
 //! [`HerdEvent`]: crate::herd::HerdEvent
 

@@ -1,7 +1,7 @@
 //! Live metrics per update, folded from the event stream: what each update cost (AT lines
 //! between servers, duplicates, drops by fault), how far it reached (coverage, stranded
 //! servers, the hop count of its last store, relative message redundancy) and whether and how
-//! fast it converged, plus each hop's outcome, kept for [`why`](super::why).
+//! fast it converged, plus each hop's outcome, kept for [`why`](mod@super::why).
 //!
 //! An update starts at its origin's `stored` event with no sender. Events about an update
 //! whose start was not seen (the fold began mid-flood, or the update was forgotten) are

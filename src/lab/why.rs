@@ -1,5 +1,5 @@
 //! "Why didn't this server learn that client?": the newest update of a client, followed hop
-//! by hop through its [`Trace`](super::Trace) to one server. The server knows it (and by
+//! by hop through its [`Trace`] to one server. The server knows it (and by
 //! which path), or a copy is still on its way, or every way in failed, and then each failure
 //! is named: the fault or drop reason of a link, a neighbour killed or hung, a neighbour that
 //! had it and did not forward it, or one that never got it (and then, further back, why not).
