@@ -67,12 +67,31 @@ pub enum Command {
     Herd(Control),
     /// `iamat SERVER CLIENT COORDS [TIME]`; `coords` in wire form (`+34.07-118.44`), `time`
     /// `None` = now.
-    IAmAt { server: ServerId, client: String, coords: String, time: Option<String> },
+    IAmAt {
+        server: ServerId,
+        client: String,
+        coords: String,
+        time: Option<String>,
+    },
     /// `whatsat SERVER CLIENT RADIUS BOUND`
-    WhatsAt { server: ServerId, client: String, radius: String, bound: String },
+    WhatsAt {
+        server: ServerId,
+        client: String,
+        radius: String,
+        bound: String,
+    },
     /// `send SERVER RAW-LINE`: any line, byte for byte (spaces kept).
-    Send { server: ServerId, line: String },
+    Send {
+        server: ServerId,
+        line: String,
+    },
     /// `filter [SERVER]`: the traffic pane shows one server, or all (console only).
+    /// `why CLIENT SERVER`: does SERVER hold CLIENT's newest update, and if not, what kept
+    /// it away (answered from the herd's events).
+    Why {
+        client: String,
+        server: ServerId,
+    },
     Filter(Option<ServerId>),
     /// `help [COMMAND]`; the topic is the command's canonical name (`q` → `quit`) (console
     /// only).
@@ -547,6 +566,17 @@ pub const COMMANDS: &[CommandSpec] = &[
         args: &[Arg::Every],
         notes: &[],
         parse: parse_anti_entropy,
+    },
+    CommandSpec {
+        name: "why",
+        aliases: &[],
+        kind: Kind::Herd,
+        usage: "why CLIENT SERVER",
+        summary: "say how SERVER got CLIENT's newest update, or what kept it away",
+        example: "why kiwi.cs.ucla.edu Clark",
+        args: &[Arg::Client, Arg::Server],
+        notes: &[],
+        parse: parse_why,
     },
     CommandSpec {
         name: "filter",
@@ -1130,6 +1160,12 @@ fn parse_anti_entropy(args: &mut Args<'_>) -> Result<Command, CommandError> {
     };
     let every = duration(text, "every", false, MAX_EVERY).map_err(|message| args.error(message))?;
     Ok(Command::Herd(Control::AntiEntropy { every: Some(every) }))
+}
+
+fn parse_why(args: &mut Args<'_>) -> Result<Command, CommandError> {
+    let client = check_client(args.take("CLIENT")?).map_err(|message| args.error(message))?;
+    let server = args.server("SERVER")?;
+    Ok(Command::Why { client, server })
 }
 
 fn parse_filter(args: &mut Args<'_>) -> Result<Command, CommandError> {

@@ -2,13 +2,17 @@
 //! per input line, each answered with exactly one output line, in order: `ok <what changed>`
 //! or `error <why>`. An answer with structure (`faults`, `whatsat`) is `ok ` followed by one
 //! line of JSON. Blank lines and `#` comments are skipped. The end of the input leaves the
-//! herd running.
+//! herd running. `why` answers from the herd's events since the loop started.
 
 use serde_json::json;
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWrite, AsyncWriteExt};
 
+use tokio::sync::broadcast::error::TryRecvError;
+
 use crate::command::{self, Command, Context};
-use crate::herd::{Applied, HerdHandle};
+use crate::herd::{Applied, HerdHandle, Subscription};
+use crate::lab::metrics::Metrics;
+use crate::lab::why;
 
 /// Answers every line of `input` on `output` until the input ends.
 pub async fn control_loop(
@@ -17,13 +21,14 @@ pub async fn control_loop(
     mut output: impl AsyncWrite + Unpin,
 ) -> std::io::Result<()> {
     let context = Context::new(herd.topology());
+    let mut history = History { events: herd.events(), metrics: Metrics::new(herd.topology()) };
     let mut lines = input.lines();
     while let Some(line) = lines.next_line().await? {
         let line = line.trim();
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        let answer = match answer(herd, &context, line).await {
+        let answer = match answer(herd, &context, line, &mut history).await {
             Ok(text) if text.is_empty() => "ok".to_owned(),
             Ok(text) => format!("ok {text}"),
             Err(why) => format!("error {why}"),
@@ -35,14 +40,48 @@ pub async fn control_loop(
     Ok(())
 }
 
+/// The herd's events so far, folded for `why`.
+struct History {
+    events: Subscription,
+    metrics: Metrics,
+}
+
+impl History {
+    /// Takes in every event sent so far; says how many were missed (the loop fell behind).
+    fn catch_up(&mut self) -> u64 {
+        let mut missed = 0;
+        loop {
+            match self.events.try_recv() {
+                Ok(event) => self.metrics.apply(&event),
+                Err(TryRecvError::Lagged(n)) => missed += n,
+                Err(_) => return missed,
+            }
+        }
+    }
+}
+
 /// What one command line did, or why it was refused.
-async fn answer(herd: &HerdHandle, context: &Context, line: &str) -> Result<String, String> {
+async fn answer(
+    herd: &HerdHandle,
+    context: &Context,
+    line: &str,
+    history: &mut History,
+) -> Result<String, String> {
     let command = command::parse(line, context).map_err(|err| match err.usage {
         Some(usage) => format!("{} (expected: {usage})", err.message),
         None => err.message,
     })?;
     if command.console_only() {
         return Err(format!("{line:?} is a dashboard command"));
+    }
+    if let Command::Why { client, server } = &command {
+        let missed = history.catch_up();
+        let why = why::why(&history.metrics, client, *server, herd.names());
+        let mut answer = json!({ "why": why, "text": why.text(herd.names()) });
+        if missed > 0 {
+            answer["missed_events"] = json!(missed);
+        }
+        return Ok(answer.to_string());
     }
     if let Command::Herd(control) = command {
         return match herd.apply(control).await.map_err(|err| err.to_string())? {

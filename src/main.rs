@@ -123,7 +123,9 @@ async fn run_face(cli: &Cli) -> Result<()> {
         }
         None if cli.headless => {
             let mut config = cli.herd.herd_config()?;
-            config.event_buffer = UNWATCHED_EVENT_BUFFER;
+            if cli.control.is_none() {
+                config.event_buffer = UNWATCHED_EVENT_BUFFER;
+            }
             serve_headless(Herd::start(config).await?, cli.control).await
         }
         None => {

@@ -72,6 +72,7 @@ async fn event_loop(
     let positions = layout::positions(herd.topology());
     let history = History::load(options.history);
     let mut app = App::new(&options.title, &herd.snapshot(), positions, history, Instant::now());
+    app.metrics = Some(crate::lab::metrics::Metrics::new(herd.topology()));
     app.playback.hop = options.hop;
     let mut terminate = signal(SignalKind::terminate())?;
     let mut hangup = signal(SignalKind::hangup())?;

@@ -460,6 +460,9 @@ fn control_stdin_answers_each_command_with_one_line_and_outlives_its_input() {
         serde_json::from_str(places.strip_prefix("ok ").unwrap()).unwrap();
     assert!(json["at"].as_str().unwrap().starts_with("AT Bona "), "{places}");
     assert!(json["places"]["results"].as_array().unwrap().len() <= 2, "{places}");
+    let why = ask("why kiwi Clark");
+    let json: serde_json::Value = serde_json::from_str(why.strip_prefix("ok ").unwrap()).unwrap();
+    assert!(json["text"].as_str().unwrap().contains("Clark"), "{why}");
     let filter = ask("filter Bona");
     assert!(filter.starts_with("error ") && filter.contains("dashboard"), "{filter}");
     assert_eq!(ask("policy storm"), "ok policy storm ttl=4 (off-spec)");

@@ -339,6 +339,8 @@ pub struct App {
     pub filter: Option<ServerId>,
     pub status: Option<Status>,
     pub history: History,
+    /// Every update's flood so far, for `why` (kept by the dashboard over a live herd).
+    pub metrics: Option<crate::lab::metrics::Metrics>,
     pub quit: bool,
 }
 
@@ -370,6 +372,7 @@ impl App {
             filter: None,
             status: None,
             history,
+            metrics: None,
             quit: false,
         };
         app.load(snapshot);
@@ -479,6 +482,9 @@ impl App {
 
     /// Takes in one engine event.
     pub fn apply(&mut self, event: &HerdEvent) {
+        if let Some(metrics) = &mut self.metrics {
+            metrics.apply(event);
+        }
         let now = self.now;
         match &event.kind {
             EventKind::ServerStarted { server, addr } => {
@@ -1036,6 +1042,19 @@ impl App {
             Command::WhatsAt { .. } => SendKind::WhatsAt,
             Command::Send { .. } => SendKind::Raw,
             Command::Quit => return vec![Effect::Quit],
+            Command::Why { client, server } => {
+                let names: Vec<String> = self.servers.iter().map(|s| s.name.clone()).collect();
+                match &self.metrics {
+                    Some(metrics) => {
+                        let why = crate::lab::why::why(metrics, client, *server, &names);
+                        let lines = why.text(&names).lines().map(str::to_owned).collect();
+                        let title = format!(" why {client} {} ", self.name(*server));
+                        self.mode = Mode::Popup { title, lines, scroll: 0 };
+                    }
+                    None => self.complain("why needs the herd's events, which this view lacks"),
+                }
+                return vec![];
+            }
             Command::Filter(server) => {
                 self.filter = server.filter(|&id| id < self.servers.len());
                 let shown = self.filter.map_or("all servers", |id| self.name(id)).to_owned();
