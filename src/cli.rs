@@ -26,6 +26,11 @@ pub struct Cli {
     /// with one line, `ok ...` or `error ...`. The end of the input leaves the herd running.
     #[arg(long, value_enum, requires = "headless", value_name = "FROM")]
     pub control: Option<ControlFrom>,
+    /// With --headless: keep live flood metrics (per update: messages, duplicates, drops,
+    /// coverage, convergence; per run: quantiles and totals) and write them as JSON to this
+    /// file at exit and on SIGHUP or SIGUSR1.
+    #[arg(long, requires = "headless", value_name = "FILE")]
+    pub metrics_json: Option<PathBuf>,
     /// Dashboard: how long each hop of a flood is shown in the slowed replay.
     #[arg(long, default_value = "600ms", value_parser = humantime::parse_duration)]
     pub hop_time: Duration,

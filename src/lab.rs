@@ -8,6 +8,7 @@
 //!
 //! [`HerdEvent`]: crate::herd::HerdEvent
 
+pub mod file;
 pub mod metrics;
 pub mod why;
 

@@ -10,6 +10,7 @@ use color_eyre::eyre::{Result, WrapErr};
 use herdctl::cli::{Cli, Command, ControlFrom, UsageError};
 use herdctl::config::{ConfigError, Topology};
 use herdctl::herd::{Herd, HerdError, HerdHandle};
+use herdctl::lab::file::MetricsFile;
 use herdctl::scenario::{self, Ending};
 use herdctl::tui::{self, history};
 use tokio::signal::unix::{Signal, SignalKind, signal};
@@ -119,14 +120,16 @@ async fn run_face(cli: &Cli) -> Result<()> {
                     .join(", "),
             })?;
             config.only = Some(id);
-            serve_headless(Herd::start(config).await?, None).await
+            serve_headless(Herd::start(config).await?, None, None).await
         }
         None if cli.headless => {
             let mut config = cli.herd.herd_config()?;
-            if cli.control.is_none() {
+            if cli.control.is_none() && cli.metrics_json.is_none() {
                 config.event_buffer = UNWATCHED_EVENT_BUFFER;
             }
-            serve_headless(Herd::start(config).await?, cli.control).await
+            let herd = Herd::start(config).await?;
+            let metrics = cli.metrics_json.as_deref().map(|path| MetricsFile::start(&herd, path));
+            serve_headless(herd, cli.control, metrics).await
         }
         None => {
             let config = cli.herd.herd_config()?;
@@ -186,8 +189,12 @@ fn exit(code: i32) -> ExitCode {
 /// Prints `NAME HOST:PORT` for each server this process runs and `seed N`, then serves until
 /// Ctrl-C or SIGTERM and shuts down cleanly (answering command lines from `control` while
 /// it lasts). SIGHUP reopens the log files and keeps serving.
-async fn serve_headless(herd: HerdHandle, control: Option<ControlFrom>) -> Result<()> {
-    let mut signals = Signals::new().wrap_err("installing signal handlers")?;
+async fn serve_headless(
+    herd: HerdHandle,
+    control: Option<ControlFrom>,
+    metrics: Option<MetricsFile>,
+) -> Result<()> {
+    let mut signals = Signals::new(metrics).wrap_err("installing signal handlers")?;
     let snapshot = herd.snapshot();
     let mut startup = String::new();
     for server in snapshot.servers.iter().filter(|s| s.local) {
@@ -206,6 +213,7 @@ async fn serve_headless(herd: HerdHandle, control: Option<ControlFrom>) -> Resul
         tokio::select! {
             () = signals.serve(&herd) => {
                 herd.shutdown().await;
+                signals.write_metrics();
                 return Ok(());
             }
             result = commands => {
@@ -217,6 +225,7 @@ async fn serve_headless(herd: HerdHandle, control: Option<ControlFrom>) -> Resul
     }
     signals.serve(&herd).await;
     herd.shutdown().await;
+    signals.write_metrics();
     Ok(())
 }
 
@@ -225,19 +234,24 @@ struct Signals {
     interrupt: Signal,
     terminate: Signal,
     hangup: Signal,
+    user1: Signal,
+    metrics: Option<MetricsFile>,
 }
 
 impl Signals {
-    fn new() -> std::io::Result<Self> {
+    fn new(metrics: Option<MetricsFile>) -> std::io::Result<Self> {
         Ok(Self {
             interrupt: signal(SignalKind::interrupt())?,
             terminate: signal(SignalKind::terminate())?,
             hangup: signal(SignalKind::hangup())?,
+            user1: signal(SignalKind::user_defined1())?,
+            metrics,
         })
     }
 
     /// Returns on Ctrl-C or SIGTERM; on SIGHUP flushes and reopens every log file (the
-    /// daemon convention after logrotate moves them) and keeps serving.
+    /// daemon convention after logrotate moves them) and writes the metrics file; on SIGUSR1
+    /// writes the metrics file; and keeps serving.
     async fn serve(&mut self, herd: &HerdHandle) {
         loop {
             tokio::select! {
@@ -247,7 +261,18 @@ impl Signals {
                     if let Err(err) = herd.reopen_logs() {
                         eprintln!("herdctl: {err}");
                     }
+                    self.write_metrics();
                 }
+                _ = self.user1.recv() => self.write_metrics(),
+            }
+        }
+    }
+
+    /// Writes `--metrics-json`, if asked for.
+    fn write_metrics(&self) {
+        if let Some(metrics) = &self.metrics {
+            if let Err(err) = metrics.write() {
+                eprintln!("herdctl: --metrics-json: {err}");
             }
         }
     }

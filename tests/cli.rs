@@ -515,3 +515,44 @@ fn scenario_exit_codes_say_passed_failed_invalid_or_no_herd() {
     let out = run(&passes, &port);
     assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+#[test]
+fn metrics_json_is_written_on_sigusr1_and_at_exit() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("metrics.json");
+    let args = ["--headless", "-t", "cs131", "--base-port", "0", "--log-dir", "none"];
+    let mut herd = Running::spawn(
+        &[&args[..], &["--metrics-json", path.to_str().unwrap()]].concat(),
+        dir.path(),
+    );
+    let servers = herd.listening(5);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let bailey = servers[0].1;
+    let jaquez = servers[4].1;
+    runtime.block_on(grading_at(bailey, b"IAMAT kiwi +1+1 1621464827.5"));
+    // The flood has reached the far end once Jaquez answers for kiwi.
+    let deadline = Instant::now() + PATIENCE;
+    while runtime.block_on(grading_at(jaquez, b"WHATSAT kiwi 1 1")).starts_with("? ") {
+        assert!(Instant::now() < deadline, "kiwi never reached Jaquez");
+    }
+    let read = || {
+        let text = std::fs::read_to_string(&path).ok()?;
+        serde_json::from_str::<serde_json::Value>(&text).ok()
+    };
+    herd.signal("-USR1");
+    let deadline = Instant::now() + PATIENCE;
+    let written = loop {
+        if let Some(json) = read().filter(|j| j["updates"][0]["coverage"][0] == 5) {
+            break json;
+        }
+        assert!(Instant::now() < deadline, "no metrics file after SIGUSR1");
+        std::thread::sleep(Duration::from_millis(20));
+        herd.signal("-USR1");
+    };
+    assert_eq!(written["updates"][0]["update"]["client"], "kiwi");
+    assert_eq!(written["summary"]["updates"], 1);
+    std::fs::remove_file(&path).unwrap();
+    herd.signal("-TERM");
+    assert!(herd.wait().success());
+    assert_eq!(read().unwrap()["summary"]["updates"], 1, "written again at exit");
+}
