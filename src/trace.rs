@@ -5,10 +5,11 @@
 //! as pairs of server indices, `a < b`). Every line after it is one [`HerdEvent`] exactly as it
 //! serializes, or one of two records:
 //!
-//! * `{"gap":{"missed":N,"after_seq":S}}`: the recorder fell behind the herd and `N` events
-//!   after the one numbered `S` were lost. (A gap before any event was received leaves out
-//!   `after_seq` when the missed events began the herd's numbering; [`read`] gives it as
-//!   `u64::MAX`, the number before 0 when counting wraps.)
+//! * `{"gap":{"missed":N,"after_seq":S}}`: the recorder fell behind the herd and the `N`
+//!   events after the one numbered `S` were lost; written where the hole is, before the next
+//!   event (lags in a row make one record). A gap before any event was written, when the
+//!   missed events began the herd's numbering, leaves out `after_seq`; [`read`] gives it as
+//!   `u64::MAX`, the number before 0 when counting wraps.
 //! * `{"cut":{"at_seq":S}}`: the file reached its size bound; event `S` and all after it are
 //!   not in it. It is the last line.
 //!
@@ -18,9 +19,9 @@
 //! that no gap record explains.
 //!
 //! [`Recorder`] writes on a thread of its own, reading the herd's broadcast channel directly
-//! (the herd's `event_buffer` is its only queue). A typical flood takes about 230 bytes per
-//! event (see the `trace` integration test, which prints the figure), and the recorder keeps up
-//! with several hundred thousand events a second in a release build.
+//! (the herd's `event_buffer` is its only queue), through a 64 KiB buffer. Measured on a
+//! debug build (`tests/trace.rs` prints the figures): a cs131 flood with a cut and a kill
+//! takes about 140 bytes per event, and the recorder writes about 120 000 events a second.
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, BufWriter, Write};
@@ -206,13 +207,22 @@ struct Writer {
     stats: RecordStats,
     max_size: u64,
     last_seq: Option<u64>,
-    /// Events missed before any was written: written with the next event, whose number says
-    /// where the gap was.
+    /// Events missed since the last written: the gap record is written with the next event
+    /// (whose number says where the gap was when no event was written yet) or at the end.
     pending_gap: Option<u64>,
 }
 
-/// Why the loop ended early.
+/// Why a write did not happen.
 enum Stop {
+    Cut,
+}
+
+/// How the recording loop ended.
+#[derive(PartialEq)]
+enum Ended {
+    /// Stopped, or the herd ended: every event was written or counted.
+    Whole,
+    /// The size bound was reached.
     Cut,
 }
 
@@ -222,7 +232,7 @@ impl Writer {
         mut subscription: Subscription,
         mut stop: oneshot::Receiver<()>,
     ) -> io::Result<RecordStats> {
-        let outcome = futures::executor::block_on(async {
+        let ended = futures::executor::block_on(async {
             loop {
                 // Fast path: drain what is queued without a waker.
                 let next = match subscription.try_recv() {
@@ -240,43 +250,42 @@ impl Writer {
                 match next {
                     Ok(event) => {
                         if let Err(Stop::Cut) = self.event(&event)? {
-                            return Ok(());
+                            return Ok(Ended::Cut);
                         }
                     }
-                    Err(RecvError::Lagged(missed)) => {
-                        if let Err(Stop::Cut) = self.gap(missed)? {
-                            return Ok(());
-                        }
-                    }
-                    Err(RecvError::Closed) => return Ok(()),
+                    Err(RecvError::Lagged(missed)) => self.gap(missed),
+                    Err(RecvError::Closed) => return Ok(Ended::Whole),
                 }
             }
         });
         drop(subscription);
-        outcome?;
+        if ended? == Ended::Whole {
+            self.last_gap()?;
+        }
         self.out.flush()?;
         Ok(self.stats)
     }
 
     /// Writes what was queued when the recording was told to stop, and no more.
-    fn drain(&mut self, subscription: &mut Subscription) -> io::Result<()> {
+    fn drain(&mut self, subscription: &mut Subscription) -> io::Result<Ended> {
         let queued = subscription.len();
         for _ in 0..queued {
-            let step = match subscription.try_recv() {
-                Ok(event) => self.event(&event)?,
-                Err(TryRecvError::Lagged(missed)) => self.gap(missed)?,
+            match subscription.try_recv() {
+                Ok(event) => {
+                    if let Err(Stop::Cut) = self.event(&event)? {
+                        return Ok(Ended::Cut);
+                    }
+                }
+                Err(TryRecvError::Lagged(missed)) => self.gap(missed),
                 Err(TryRecvError::Empty | TryRecvError::Closed) => break,
-            };
-            if step.is_err() {
-                break;
             }
         }
-        Ok(())
+        Ok(Ended::Whole)
     }
 
     fn event(&mut self, event: &HerdEvent) -> io::Result<Result<(), Stop>> {
         if let Some(missed) = self.pending_gap.take() {
-            let after_seq = event.seq.checked_sub(missed + 1);
+            let after_seq = self.last_seq.or_else(|| event.seq.checked_sub(missed + 1));
             if let Err(cut) = self.gap_line(missed, after_seq, event.seq)? {
                 return Ok(Err(cut));
             }
@@ -292,14 +301,19 @@ impl Writer {
         Ok(Ok(()))
     }
 
-    fn gap(&mut self, missed: u64) -> io::Result<Result<(), Stop>> {
-        match self.last_seq {
-            Some(last) => self.gap_line(missed, Some(last), last + 1),
-            None => {
-                *self.pending_gap.get_or_insert(0) += missed;
-                Ok(Ok(()))
-            }
+    /// Notes `missed` events lost; the gap record is written before the next event (or at
+    /// the end), so that lags in a row make one record, exactly the hole in the numbering.
+    fn gap(&mut self, missed: u64) {
+        *self.pending_gap.get_or_insert(0) += missed;
+    }
+
+    /// Writes the gap still pending at the end of the recording.
+    fn last_gap(&mut self) -> io::Result<()> {
+        if let Some(missed) = self.pending_gap.take() {
+            let first_missed = self.last_seq.map_or(0, |last| last + 1);
+            self.gap_line(missed, self.last_seq, first_missed)?.ok();
         }
+        Ok(())
     }
 
     fn gap_line(

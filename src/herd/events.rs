@@ -79,51 +79,26 @@ pub struct HerdEvent {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum EventKind {
     #[serde(rename = "server_up")]
-    ServerStarted {
-        server: ServerId,
-        addr: SocketAddr,
-    },
+    ServerStarted { server: ServerId, addr: SocketAddr },
     #[serde(rename = "server_down")]
-    ServerStopped {
-        server: ServerId,
-    },
+    ServerStopped { server: ServerId },
     /// A server froze (`hang`) or thawed.
     #[serde(rename = "server_hung")]
-    ServerHung {
-        server: ServerId,
-        hung: bool,
-    },
+    ServerHung { server: ServerId, hung: bool },
     /// A line arrived on a connection (client or neighbour), line ending removed.
     #[serde(rename = "line_in")]
-    LineIn {
-        server: ServerId,
-        peer: SocketAddr,
-        line: Arc<str>,
-    },
+    LineIn { server: ServerId, peer: SocketAddr, line: Arc<str> },
     /// A reply was written to a connection (its first line, and how many lines follow).
     #[serde(rename = "line_out")]
-    LineOut {
-        server: ServerId,
-        peer: SocketAddr,
-        line: Arc<str>,
-    },
+    LineOut { server: ServerId, peer: SocketAddr, line: Arc<str> },
     /// A report newer than what the server had was stored. `from` is the neighbour it came
     /// from, `None` for a client's IAMAT (or an AT from outside the herd).
     #[serde(rename = "stored")]
-    LocationStored {
-        server: ServerId,
-        update: Update,
-        line: Arc<str>,
-        from: Option<ServerId>,
-    },
+    LocationStored { server: ServerId, update: Update, line: Arc<str>, from: Option<ServerId> },
     /// A report the server already had (or an older one) arrived and was not stored: the end
     /// of a flood branch (under the off-spec `storm`, it may still be forwarded).
     #[serde(rename = "duplicate")]
-    FloodSuppressed {
-        server: ServerId,
-        update: Update,
-        from: Option<ServerId>,
-    },
+    FloodSuppressed { server: ServerId, update: Update, from: Option<ServerId> },
     /// A report was handed to the link to a neighbour, to be written after `delay_ns` (0: at
     /// once); `delayed_by` names the delay fault.
     #[serde(rename = "queued")]
@@ -136,34 +111,16 @@ pub enum EventKind {
     },
     /// A second copy of a report was handed to the link (`dup`), named by `fault`.
     #[serde(rename = "duplicated")]
-    FloodDuplicated {
-        from: ServerId,
-        to: ServerId,
-        update: Update,
-        fault: Arc<str>,
-    },
+    FloodDuplicated { from: ServerId, to: ServerId, update: Update, fault: Arc<str> },
     /// A report was held because traffic is paused.
     #[serde(rename = "held")]
-    FloodHeld {
-        from: ServerId,
-        to: ServerId,
-        update: Update,
-    },
+    FloodHeld { from: ServerId, to: ServerId, update: Update },
     /// A held report was released to its link (by a step or a resume).
     #[serde(rename = "released")]
-    FloodReleased {
-        from: ServerId,
-        to: ServerId,
-        update: Update,
-    },
+    FloodReleased { from: ServerId, to: ServerId, update: Update },
     /// A report was written to a neighbour's connection (`line` as written, without `\n`).
     #[serde(rename = "sent")]
-    FloodSent {
-        from: ServerId,
-        to: ServerId,
-        update: Update,
-        line: Arc<str>,
-    },
+    FloodSent { from: ServerId, to: ServerId, update: Update, line: Arc<str> },
     /// A report could not be handed to a neighbour; `fault` names the operator's fault that
     /// dropped it (`loss Bona->Clark 20%`), if one did.
     #[serde(rename = "dropped")]
@@ -176,56 +133,30 @@ pub enum EventKind {
     },
     /// A server's connection to a neighbour opened.
     #[serde(rename = "link_up")]
-    LinkUp {
-        from: ServerId,
-        to: ServerId,
-    },
+    LinkUp { from: ServerId, to: ServerId },
     /// A server's connection to a neighbour closed or could not be opened.
     #[serde(rename = "link_down")]
-    LinkDropped {
-        from: ServerId,
-        to: ServerId,
-        reason: Arc<str>,
-    },
+    LinkDropped { from: ServerId, to: ServerId, reason: Arc<str> },
     /// A server's connection to a neighbour stopped taking writes (the neighbour does not
     /// read): reports for it are dropped until it reads again.
     #[serde(rename = "link_stalled")]
-    LinkStalled {
-        from: ServerId,
-        to: ServerId,
-    },
+    LinkStalled { from: ServerId, to: ServerId },
     /// A stalled connection took writes again.
     #[serde(rename = "link_recovered")]
-    LinkRecovered {
-        from: ServerId,
-        to: ServerId,
-    },
+    LinkRecovered { from: ServerId, to: ServerId },
     /// The faults on one directed link changed (to these).
     #[serde(rename = "link_faults")]
-    LinkFaults {
-        link: Directed,
-        faults: LinkFaultsView,
-    },
+    LinkFaults { link: Directed, faults: LinkFaultsView },
     /// A WHATSAT was answered with this Places status and number of results.
     #[serde(rename = "places")]
-    PlacesAnswered {
-        server: ServerId,
-        client: Arc<str>,
-        status: Arc<str>,
-        results: usize,
-    },
+    PlacesAnswered { server: ServerId, client: Arc<str>, status: Arc<str>, results: usize },
     /// An operator control changed the herd (`text` says how). A fault given `for` that heals
     /// itself is announced by [`EventKind::FaultExpired`].
     #[serde(rename = "control")]
-    Controlled {
-        control: Control,
-        text: String,
-    },
+    Controlled { control: Control, text: String },
     /// A fault given `for` healed itself.
     #[serde(rename = "fault_expired")]
-    FaultExpired {
-        label: Arc<str>,
-    },
+    FaultExpired { label: Arc<str> },
 }
 
 /// The faults in force on one directed link (none by default), for observers and for the
