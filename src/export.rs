@@ -151,6 +151,8 @@ pub fn hue(update: &Update) -> u32 {
 /// The fault labels of one directed link, for a picture: `cut`, `loss 20%`, `delay 50ms`,
 /// `dup 10%`.
 pub fn fault_labels(view: &LinkFaultsView) -> Vec<String> {
+    use std::fmt::Write as _;
+
     use crate::herd::control::{fmt_duration, fmt_rate};
     let mut labels = Vec::new();
     if view.cut {
@@ -159,14 +161,14 @@ pub fn fault_labels(view: &LinkFaultsView) -> Vec<String> {
     if let Some(loss) = view.loss {
         let mut label = format!("loss {}", fmt_rate(loss.rate));
         if loss.burst > 1.0 {
-            label.push_str(&format!(" burst {}", loss.burst));
+            let _ = write!(label, " burst {}", loss.burst);
         }
         labels.push(label);
     }
     if let Some(delay) = view.delay {
         let mut label = format!("delay {}", fmt_duration(delay.delay));
         if !delay.jitter.is_zero() {
-            label.push_str(&format!("±{}", fmt_duration(delay.jitter)));
+            let _ = write!(label, "±{}", fmt_duration(delay.jitter));
         }
         labels.push(label);
     }

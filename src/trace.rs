@@ -479,7 +479,7 @@ mod tests {
     }
 
     fn text(lines: &[String]) -> String {
-        lines.iter().map(|l| format!("{l}\n")).collect()
+        lines.join("\n") + "\n"
     }
 
     #[test]

@@ -11,7 +11,7 @@
 use serde_json::{Value, json};
 
 use super::{hops, name};
-use crate::herd::{EventKind, ServerId};
+use crate::herd::{EventKind, HerdEvent, ServerId};
 use crate::trace::Trace;
 
 const PID: u64 = 1;
@@ -24,6 +24,72 @@ fn tid(server: ServerId) -> u64 {
 
 fn us(t_ns: u64) -> f64 {
     t_ns as f64 / 1000.0
+}
+
+/// The slice or instant of one event at `ts` (µs), if it has one.
+fn event_value(event: &HerdEvent, ts: f64, names: &[String]) -> Option<Value> {
+    let base = |name: String, tid_of: ServerId, ph: &str, args: Value| {
+        let mut value = json!({
+            "name": name, "cat": "herd", "ph": ph, "ts": ts, "pid": PID,
+            "tid": tid(tid_of), "args": args,
+        });
+        if ph == "X" {
+            value["dur"] = json!(SLICE_US);
+        } else {
+            value["s"] = json!("t");
+        }
+        value
+    };
+    let seq = event.seq;
+    let value = match &event.kind {
+        EventKind::FloodSent { from, to, update, line } => base(
+            format!("sent {update} → {}", name(names, *to)),
+            *from,
+            "X",
+            json!({"seq": seq, "line": line}),
+        ),
+        EventKind::LocationStored { server, update, line, from } => base(
+            format!("stored {update}{}", if from.is_none() { " (client)" } else { "" }),
+            *server,
+            "X",
+            json!({"seq": seq, "line": line, "from": from.map(|f| name(names, f)),
+                   "t_ns": event.t_ns}),
+        ),
+        EventKind::FloodSuppressed { server, update, from } => base(
+            format!("duplicate {update}"),
+            *server,
+            "X",
+            json!({"seq": seq, "from": from.map(|f| name(names, f)), "t_ns": event.t_ns}),
+        ),
+        EventKind::FloodDropped { from, to, update, reason, fault } => base(
+            format!("✗ dropped {update} → {}", name(names, *to)),
+            *from,
+            "i",
+            json!({"seq": seq, "reason": reason.as_str(), "fault": fault}),
+        ),
+        EventKind::ServerStarted { server, addr } => {
+            base("server up".into(), *server, "i", json!({"seq": seq, "addr": addr.to_string()}))
+        }
+        EventKind::ServerStopped { server } => {
+            base("server down".into(), *server, "i", json!({"seq": seq}))
+        }
+        EventKind::ServerHung { server, hung } => {
+            base(if *hung { "hung" } else { "thawed" }.into(), *server, "i", json!({"seq": seq}))
+        }
+        EventKind::LinkUp { from, to } => {
+            base(format!("link up → {}", name(names, *to)), *from, "i", json!({"seq": seq}))
+        }
+        EventKind::LinkDropped { from, to, reason } => base(
+            format!("link down → {}", name(names, *to)),
+            *from,
+            "i",
+            json!({"seq": seq, "reason": reason}),
+        ),
+        EventKind::Controlled { text, .. } => global(text, ts, seq),
+        EventKind::FaultExpired { label } => global(&format!("expired: {label}"), ts, seq),
+        _ => return None,
+    };
+    Some(value)
 }
 
 /// An instant across the whole process (a control, an expiry).
@@ -60,76 +126,10 @@ pub fn chrome_trace(trace: &Trace) -> String {
             "args": {"sort_index": id},
         }));
     }
-    for (index, event) in trace.events.iter().enumerate() {
-        let ts = at[index];
-        let base = |name: String, tid_of: ServerId, ph: &str, args: Value| {
-            let mut value = json!({
-                "name": name, "cat": "herd", "ph": ph, "ts": ts, "pid": PID,
-                "tid": tid(tid_of), "args": args,
-            });
-            if ph == "X" {
-                value["dur"] = json!(SLICE_US);
-            } else {
-                value["s"] = json!("t");
-            }
-            value
-        };
-        let seq = event.seq;
-        let value = match &event.kind {
-            EventKind::FloodSent { from, to, update, line } => base(
-                format!("sent {update} → {}", name(names, *to)),
-                *from,
-                "X",
-                json!({"seq": seq, "line": line}),
-            ),
-            EventKind::LocationStored { server, update, line, from } => base(
-                format!("stored {update}{}", if from.is_none() { " (client)" } else { "" }),
-                *server,
-                "X",
-                json!({"seq": seq, "line": line, "from": from.map(|f| name(names, f)),
-                       "t_ns": event.t_ns}),
-            ),
-            EventKind::FloodSuppressed { server, update, from } => base(
-                format!("duplicate {update}"),
-                *server,
-                "X",
-                json!({"seq": seq, "from": from.map(|f| name(names, f)), "t_ns": event.t_ns}),
-            ),
-            EventKind::FloodDropped { from, to, update, reason, fault } => base(
-                format!("✗ dropped {update} → {}", name(names, *to)),
-                *from,
-                "i",
-                json!({"seq": seq, "reason": reason.as_str(), "fault": fault}),
-            ),
-            EventKind::ServerStarted { server, addr } => base(
-                "server up".into(),
-                *server,
-                "i",
-                json!({"seq": seq, "addr": addr.to_string()}),
-            ),
-            EventKind::ServerStopped { server } => {
-                base("server down".into(), *server, "i", json!({"seq": seq}))
-            }
-            EventKind::ServerHung { server, hung } => base(
-                if *hung { "hung" } else { "thawed" }.into(),
-                *server,
-                "i",
-                json!({"seq": seq}),
-            ),
-            EventKind::LinkUp { from, to } => {
-                base(format!("link up → {}", name(names, *to)), *from, "i", json!({"seq": seq}))
-            }
-            EventKind::LinkDropped { from, to, reason } => base(
-                format!("link down → {}", name(names, *to)),
-                *from,
-                "i",
-                json!({"seq": seq, "reason": reason}),
-            ),
-            EventKind::Controlled { text, .. } => global(text, ts, seq),
-            EventKind::FaultExpired { label } => global(&format!("expired: {label}"), ts, seq),
-            _ => continue,
-        };
-        events.push(value);
+    for (event, &ts) in trace.events.iter().zip(&at) {
+        if let Some(value) = event_value(event, ts, names) {
+            events.push(value);
+        }
     }
     for (id, hop) in hops.iter().enumerate() {
         let Some(received) = hop.received else { continue };

@@ -34,26 +34,8 @@ pub fn svg(trace: &Trace) -> String {
     let x = |server: ServerId| LEFT + COLUMN * (server as f64 + 0.5);
     let width = LEFT + COLUMN * servers as f64 + RIGHT;
 
-    // Where each event sits; events not drawn take no room.
-    let mut ys = vec![TOP; trace.events.len()];
-    let mut idle = Vec::new();
-    let mut y = TOP;
-    let mut last_t = trace.events.first().map_or(0, |e| e.t_ns);
-    for (slot, event) in ys.iter_mut().zip(&trace.events) {
-        if !drawn(&event.kind) {
-            *slot = y;
-            continue;
-        }
-        let dt = event.t_ns.saturating_sub(last_t);
-        last_t = event.t_ns;
-        let advance = (6.0 * (dt as f64 / 20_000.0).ln_1p()).min(MAX_IDLE);
-        if dt >= IDLE_MARK_NS {
-            idle.push((y + advance / 2.0, dt));
-        }
-        y += STEP + advance;
-        *slot = y;
-    }
-    let height = y + 40.0;
+    let (ys, idle, bottom) = layout(trace);
+    let height = bottom + 40.0;
 
     let mut out = String::with_capacity(trace.events.len() * 160 + 4096);
     let _ = write!(
@@ -107,7 +89,42 @@ pub fn svg(trace: &Trace) -> String {
             dt as f64 / 1e6,
         );
     }
-    // Hops.
+    arrows(&mut out, trace, &ys, x);
+    // Points and marks.
+    for (event, &y) in trace.events.iter().zip(&ys) {
+        point(&mut out, event, y, names, width, x);
+    }
+    out.push_str("</svg>\n");
+    out
+}
+
+/// Where each event sits (events not drawn take no room), the idle stretches to mark, and
+/// the last height used.
+fn layout(trace: &Trace) -> (Vec<f64>, Vec<(f64, u64)>, f64) {
+    let mut ys = vec![TOP; trace.events.len()];
+    let mut idle = Vec::new();
+    let mut y = TOP;
+    let mut last_t = trace.events.first().map_or(0, |e| e.t_ns);
+    for (slot, event) in ys.iter_mut().zip(&trace.events) {
+        if !drawn(&event.kind) {
+            *slot = y;
+            continue;
+        }
+        let dt = event.t_ns.saturating_sub(last_t);
+        last_t = event.t_ns;
+        let advance = (6.0 * (dt as f64 / 20_000.0).ln_1p()).min(MAX_IDLE);
+        if dt >= IDLE_MARK_NS {
+            idle.push((y + advance / 2.0, dt));
+        }
+        y += STEP + advance;
+        *slot = y;
+    }
+    (ys, idle, y)
+}
+
+/// An arrow per hop received, a dashed stub per hop not.
+fn arrows(out: &mut String, trace: &Trace, ys: &[f64], x: impl Fn(ServerId) -> f64) {
+    let names = &trace.header.servers;
     for hop in hops(trace) {
         let HerdEvent { kind: EventKind::FloodSent { update, line, .. }, .. } =
             &trace.events[hop.sent]
@@ -123,37 +140,28 @@ pub fn svg(trace: &Trace) -> String {
             xml_escape(&name(names, hop.to)),
             xml_escape(line),
         );
-        match hop.received {
-            Some(received) => {
-                // The receiver can announce first; draw it no earlier than the send.
-                let y2 = ys[received].max(y1);
-                let _ = write!(
-                    out,
-                    "<line x1=\"{x1:.1}\" y1=\"{y1:.1}\" x2=\"{:.1}\" y2=\"{y2:.1}\" \
-                     marker-end=\"url(#arrow)\"/>",
-                    x(hop.to),
-                );
-            }
-            None => {
-                let x2 = x1 + (x(hop.to) - x1) * 0.5;
-                let _ = write!(
-                    out,
-                    "<line x1=\"{x1:.1}\" y1=\"{y1:.1}\" x2=\"{x2:.1}\" y2=\"{:.1}\" \
-                     stroke-dasharray=\"3,3\"/><text x=\"{x2:.1}\" y=\"{:.1}\" stroke=\"none\" \
-                     fill=\"grey\">?</text>",
-                    y1 + 6.0,
-                    y1 + 10.0,
-                );
-            }
+        if let Some(received) = hop.received {
+            // The receiver can announce first; draw it no earlier than the send.
+            let y2 = ys[received].max(y1);
+            let _ = write!(
+                out,
+                "<line x1=\"{x1:.1}\" y1=\"{y1:.1}\" x2=\"{:.1}\" y2=\"{y2:.1}\" \
+                 marker-end=\"url(#arrow)\"/>",
+                x(hop.to),
+            );
+        } else {
+            let x2 = x1 + (x(hop.to) - x1) * 0.5;
+            let _ = write!(
+                out,
+                "<line x1=\"{x1:.1}\" y1=\"{y1:.1}\" x2=\"{x2:.1}\" y2=\"{:.1}\" \
+                 stroke-dasharray=\"3,3\"/><text x=\"{x2:.1}\" y=\"{:.1}\" stroke=\"none\" \
+                 fill=\"grey\">?</text>",
+                y1 + 6.0,
+                y1 + 10.0,
+            );
         }
         out.push_str("</g>\n");
     }
-    // Points and marks.
-    for (event, &y) in trace.events.iter().zip(&ys) {
-        point(&mut out, event, y, names, width, x);
-    }
-    out.push_str("</svg>\n");
-    out
 }
 
 /// Is this kind of event drawn (and given room)?
