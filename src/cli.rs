@@ -66,9 +66,41 @@ pub enum Command {
         #[arg(long, value_name = "PATH")]
         json: Option<PathBuf>,
     },
+    /// Write a recorded trace (or a topology) in another format.
+    Export {
+        #[command(subcommand)]
+        what: Export,
+    },
     /// Measure the herd against an asyncio herd and a bare echo server started in the same
     /// run: throughput, latency, flood convergence, memory, dashboard frame time.
     Bench(BenchArgs),
+}
+
+/// What `herdctl export` writes.
+#[derive(Debug, Subcommand)]
+pub enum Export {
+    /// Graphviz DOT of the topology with its fault states: at the end of TRACE, or of
+    /// --topology with none (`dot -Tsvg` renders it).
+    Dot {
+        /// A trace written by --record.
+        trace: Option<PathBuf>,
+        /// Write here instead of standard output.
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+    /// A space-time (Lamport) diagram of TRACE as SVG: a column per server, an arrow per hop
+    /// coloured by update, drops and faults marked.
+    Svg {
+        trace: PathBuf,
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+    /// TRACE as Chrome Trace Event JSON with flow events (Perfetto shows it as a timeline).
+    ChromeTrace {
+        trace: PathBuf,
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
 }
 
 /// Flags every face of the herd shares.
@@ -127,6 +159,13 @@ pub struct HerdArgs {
     /// gossip fanout=K. Switchable live with the `policy` command.
     #[arg(long, global = true, default_value = "spec", value_parser = parse_policy)]
     pub policy: Policy,
+    /// Record every event of the run to this file (NDJSON: a header line, then one line per
+    /// event; a gap or a cut, if any, is written where it happened).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub record: Option<PathBuf>,
+    /// Stop recording (and say so in the trace) before the file would pass this size.
+    #[arg(long, global = true, default_value = "1GiB", value_parser = parse_size)]
+    pub record_max_size: u64,
     /// Give up on a Places request after this long.
     #[arg(long, global = true, default_value = "5s", value_parser = humantime::parse_duration)]
     pub places_timeout: Duration,
@@ -168,6 +207,8 @@ pub enum UsageError {
     EmptyKeyFile { path: PathBuf },
     #[error("--link-delay {} is too long: at most 10s", humantime::format_duration(*.0))]
     DelayTooLong(Duration),
+    #[error(transparent)]
+    Trace(#[from] crate::trace::TraceError),
     #[error("cannot read the scenario {}: {source}", path.display())]
     ScenarioFile { path: PathBuf, source: std::io::Error },
     #[error("no server {name} in the topology (it has {known})")]

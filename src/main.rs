@@ -7,11 +7,13 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use color_eyre::eyre::{Result, WrapErr};
-use herdctl::cli::{Cli, Command, ControlFrom, UsageError};
+use herdctl::cli::{Cli, Command, ControlFrom, Export, HerdArgs, UsageError};
 use herdctl::config::{ConfigError, Topology};
+use herdctl::export;
 use herdctl::herd::{Herd, HerdError, HerdHandle};
 use herdctl::lab::file::MetricsFile;
 use herdctl::scenario::{self, Ending};
+use herdctl::trace::{self, Header, Recorder};
 use herdctl::tui::{self, history};
 use tokio::signal::unix::{Signal, SignalKind, signal};
 
@@ -105,6 +107,7 @@ async fn run_face(cli: &Cli) -> Result<()> {
             Ok(())
         }
         Some(Command::Bench(args)) => herdctl::bench::run(args.clone()).await,
+        Some(Command::Export { what }) => export(&cli.herd, what),
         Some(Command::Scenario { .. }) => Ok(()),
         Some(Command::Serve { name }) => {
             let mut config = cli.herd.herd_config()?;
@@ -129,11 +132,14 @@ async fn run_face(cli: &Cli) -> Result<()> {
             }
             let herd = Herd::start(config).await?;
             let metrics = cli.metrics_json.as_deref().map(|path| MetricsFile::start(&herd, path));
-            serve_headless(herd, cli.control, metrics).await
+            let recording = record(&cli.herd, &herd)?;
+            serve_headless(herd, cli.control, metrics).await?;
+            finish(recording).await
         }
         None => {
             let config = cli.herd.herd_config()?;
             let herd = Herd::start(config).await?;
+            let recording = record(&cli.herd, &herd)?;
             let options = tui::Options {
                 title: cli.herd.topology_spec().to_owned(),
                 hop: cli.hop_time,
@@ -141,6 +147,7 @@ async fn run_face(cli: &Cli) -> Result<()> {
             };
             let result = tui::run(herd.clone(), options).await;
             herd.shutdown().await;
+            finish(recording).await?;
             result
         }
     }
@@ -172,14 +179,60 @@ async fn scenario(cli: &Cli, file: &Path, json: Option<&Path>) -> Result<ExitCod
             return Ok(exit(scenario::exit_code(Ending::NoHerd)));
         }
     };
+    let recording = record(&args, &herd)?;
     let report = scenario::run(&parsed, &herd, &mut std::io::stdout()).await;
     herd.shutdown().await;
+    finish(recording).await?;
     if let Some(path) = json {
         let text = serde_json::to_string_pretty(&report)?;
         std::fs::write(path, text + "\n")
             .wrap_err_with(|| format!("writing the report to {}", path.display()))?;
     }
     Ok(exit(scenario::exit_code(Ending::Ran(&report))))
+}
+
+/// Starts `--record`, if asked for.
+fn record(args: &HerdArgs, herd: &HerdHandle) -> Result<Option<Recorder>> {
+    let Some(path) = &args.record else { return Ok(None) };
+    let header = Header::new(herd, args.topology_spec());
+    let recorder = Recorder::start(herd, path, header, args.record_max_size)
+        .wrap_err_with(|| format!("cannot record to {}", path.display()))?;
+    Ok(Some(recorder))
+}
+
+/// Ends a recording, saying on stderr if it has gaps or was cut short.
+async fn finish(recording: Option<Recorder>) -> Result<()> {
+    let Some(recorder) = recording else { return Ok(()) };
+    let stats = recorder.finish().await.wrap_err("finishing the recording")?;
+    if stats.gaps > 0 {
+        eprintln!("herdctl: the recording missed {} events in {} gaps", stats.missed, stats.gaps);
+    }
+    if stats.cut {
+        eprintln!("herdctl: the recording stopped at --record-max-size");
+    }
+    Ok(())
+}
+
+/// `herdctl export`.
+fn export(args: &HerdArgs, what: &Export) -> Result<()> {
+    let read = |path: &Path| trace::read(path).map_err(UsageError::from);
+    let (text, output) = match what {
+        Export::Dot { trace: Some(path), output } => (export::dot_from_trace(&read(path)?), output),
+        Export::Dot { trace: None, output } => {
+            let topology = args.load_topology()?;
+            let names: Vec<String> = topology.servers.iter().map(|s| s.name.clone()).collect();
+            (export::dot(&names, &topology.links(), &export::Faults::default()), output)
+        }
+        Export::Svg { trace, output } => (export::svg(&read(trace)?), output),
+        Export::ChromeTrace { trace, output } => (export::chrome_trace(&read(trace)?), output),
+    };
+    match output {
+        Some(path) => {
+            std::fs::write(path, text).wrap_err_with(|| format!("writing {}", path.display()))?
+        }
+        None => std::io::stdout().write_all(text.as_bytes())?,
+    }
+    Ok(())
 }
 
 fn exit(code: i32) -> ExitCode {

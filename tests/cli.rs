@@ -556,3 +556,48 @@ fn metrics_json_is_written_on_sigusr1_and_at_exit() {
     assert!(herd.wait().success());
     assert_eq!(read().unwrap()["summary"]["updates"], 1, "written again at exit");
 }
+
+#[test]
+fn a_scenario_recorded_twice_with_one_seed_has_the_same_fates_and_exports() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = dir.path().join("lossy.herd");
+    let lines: String = (0..20)
+        .map(|i| {
+            format!("iamat Bailey c{i} +1+2 1621464827.5\nwait until Bona knows c{i} within 5s\n")
+        })
+        .collect();
+    std::fs::write(
+        &scenario,
+        format!("topology cs131\nseed 5\nloss Bailey->Campbell 50%\n{lines}"),
+    )
+    .unwrap();
+    let record = |name: &str| {
+        let trace = dir.path().join(name);
+        let out = herdctl()
+            .args(["scenario", scenario.to_str().unwrap(), "--base-port", "0", "--log-dir", "none"])
+            .arg("--record")
+            .arg(&trace)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+        let text = std::fs::read_to_string(&trace).unwrap();
+        let lost: Vec<String> = text
+            .lines()
+            .filter(|l| l.contains(r#""kind":"dropped""#) && l.contains(r#""from":0,"to":2"#))
+            .map(|l| {
+                let event: serde_json::Value = serde_json::from_str(l).unwrap();
+                event["update"]["client"].as_str().unwrap().to_owned()
+            })
+            .collect();
+        (trace, lost)
+    };
+    let (trace, first) = record("one.ndjson");
+    let (_, second) = record("two.ndjson");
+    assert!(!first.is_empty() && first.len() < 20, "lost {first:?}");
+    assert_eq!(first, second, "the same seed, the same fates");
+    for (what, check) in [("svg", "<svg"), ("chrome-trace", "traceEvents"), ("dot", "digraph")] {
+        let out = herdctl().args(["export", what]).arg(&trace).output().unwrap();
+        assert!(out.status.success(), "{what}");
+        assert!(String::from_utf8_lossy(&out.stdout).contains(check), "{what}");
+    }
+}
