@@ -228,11 +228,10 @@ fn export(args: &HerdArgs, what: &Export) -> Result<()> {
     };
     match output {
         Some(path) => {
-            std::fs::write(path, text).wrap_err_with(|| format!("writing {}", path.display()))?
+            std::fs::write(path, text).wrap_err_with(|| format!("writing {}", path.display()))
         }
-        None => std::io::stdout().write_all(text.as_bytes())?,
+        None => Ok(std::io::stdout().write_all(text.as_bytes())?),
     }
-    Ok(())
 }
 
 fn exit(code: i32) -> ExitCode {
