@@ -4,6 +4,7 @@
 
 mod common;
 
+use std::fmt::Write as _;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener};
 use std::path::Path;
@@ -561,11 +562,11 @@ fn metrics_json_is_written_on_sigusr1_and_at_exit() {
 fn a_scenario_recorded_twice_with_one_seed_has_the_same_fates_and_exports() {
     let dir = tempfile::tempdir().unwrap();
     let scenario = dir.path().join("lossy.herd");
-    let lines: String = (0..20)
-        .map(|i| {
-            format!("iamat Bailey c{i} +1+2 1621464827.5\nwait until Bona knows c{i} within 5s\n")
-        })
-        .collect();
+    let mut lines = String::new();
+    for i in 0..20 {
+        let _ = writeln!(lines, "iamat Bailey c{i} +1+2 1621464827.5");
+        let _ = writeln!(lines, "wait until Bona knows c{i} within 5s");
+    }
     std::fs::write(
         &scenario,
         format!("topology cs131\nseed 5\nloss Bailey->Campbell 50%\n{lines}"),
