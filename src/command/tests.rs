@@ -882,6 +882,7 @@ fn every_command_has_a_spec_help_and_working_example() {
         "resume",
         "policy",
         "anti-entropy",
+        "why",
         "filter",
         "help",
         "quit",
@@ -904,7 +905,7 @@ fn every_command_has_a_spec_help_and_working_example() {
         let command = parse(found.example, &herd()).unwrap();
         assert_eq!(command.console_only(), found.kind == Kind::Console, "{verb}");
         assert_eq!(
-            matches!(command, Command::Herd(_)),
+            matches!(command, Command::Herd(_) | Command::Why { .. }),
             matches!(found.kind, Kind::Fault | Kind::Herd)
         );
     }
@@ -1178,7 +1179,7 @@ fn completes_each_position() {
         ("  ", 2, verbs.clone()),
         ("i", 0, v(&["iamat", "isolate"])),
         ("RE", 0, v(&["reset", "restart", "resume"])),
-        ("  wh", 2, v(&["whatsat"])),
+        ("  wh", 2, v(&["whatsat", "why"])),
         ("an", 0, v(&["anti-entropy"])),
         ("zz", 0, vec![]),
         ("nonsense ", 9, vec![]),
@@ -1275,7 +1276,7 @@ fn completes_each_position() {
         // The console.
         ("filter ", 7, with_all),
         ("help ", 5, verbs),
-        ("help w", 5, v(&["whatsat"])),
+        ("help w", 5, v(&["whatsat", "why"])),
         ("q ", 2, vec![]),
     ];
     for (input, start, candidates) in cases {
