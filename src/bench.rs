@@ -25,6 +25,7 @@ mod histogram;
 mod load;
 mod machine;
 mod memory;
+mod record;
 mod report;
 mod scale;
 mod stall;
@@ -105,6 +106,9 @@ pub enum Part {
     /// IAMAT throughput with a lossy, a jittered and a duplicating link against none, and
     /// where the drops fell.
     Faults,
+    /// IAMAT throughput while recording every event (`--record`) against none, and the
+    /// trace's bytes per event.
+    Record,
 }
 
 /// Sizes and durations of one run.
@@ -207,6 +211,7 @@ pub async fn run(args: BenchArgs) -> Result<()> {
             Part::Memory,
             Part::Connections,
             Part::Faults,
+            Part::Record,
         ]
     } else {
         args.only.clone()
@@ -290,6 +295,7 @@ pub async fn measure(settings: &Settings, parts: &[Part], python: bool) -> Resul
     let scale = if wants(Part::Scale) { scale::measure_all().await } else { Vec::new() };
     let stall = if wants(Part::Stall) { Some(stall::measure(settings).await?) } else { None };
     let faults = if wants(Part::Faults) { Some(faults::measure(settings).await?) } else { None };
+    let record = if wants(Part::Record) { Some(record::measure(settings).await?) } else { None };
     let settings_json = settings.to_json(parts, script.is_some());
     let parts = report::Parts {
         iamat,
@@ -301,6 +307,7 @@ pub async fn measure(settings: &Settings, parts: &[Part], python: bool) -> Resul
         scale,
         stall,
         faults,
+        record,
     };
     Ok(report::build(machine, settings_json, parts))
 }

@@ -143,6 +143,11 @@ impl System {
         }
     }
 
+    /// A file in the system's log directory.
+    pub fn file(&self, name: &str) -> PathBuf {
+        self.logs.path().join(name)
+    }
+
     /// Resident memory of every process of the system, in bytes.
     pub fn rss(&self) -> Result<Vec<u64>> {
         self.pids().into_iter().map(rss_of).collect()
@@ -374,6 +379,15 @@ pub async fn start_herdctl_controlled(spec: &str, seed: u64) -> Result<System> {
     start_herdctl_with(spec, STARTUP, &["--control", "stdin", "--seed", &seed]).await
 }
 
+/// [`start_herdctl`] recording every event (`--record`) to [`RECORDING`] in its log
+/// directory.
+pub async fn start_herdctl_recording(spec: &str) -> Result<System> {
+    start_herdctl_with(spec, STARTUP, &["--record", RECORDING]).await
+}
+
+/// The trace file of [`start_herdctl_recording`], relative to the system's log directory.
+pub const RECORDING: &str = "run.ndjson";
+
 async fn start_herdctl_with(spec: &str, limit: Duration, extra: &[&str]) -> Result<System> {
     let count = Topology::load(spec, 0)?.servers.len();
     let logs = TempDir::new("herdctl")?;
@@ -381,6 +395,8 @@ async fn start_herdctl_with(spec: &str, limit: Duration, extra: &[&str]) -> Resu
     let mut command = Command::new(exe);
     command.args(["--headless", "--topology", spec, "--base-port", "0", "--log-dir"]);
     command.arg(logs.path()).args(["--log-max-size", NO_ROTATION]).args(extra);
+    // Relative paths among `extra` (a recording) land in the log directory.
+    command.current_dir(logs.path());
     let (proc, servers) = spawn(command, count, logs.path(), "herdctl", limit).await?;
     Ok(System { kind: Kind::Herdctl, servers, procs: vec![proc], logs })
 }

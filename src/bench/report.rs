@@ -14,6 +14,7 @@ use super::faults::{self, FaultCost};
 use super::frame::FrameTime;
 use super::machine::Machine;
 use super::memory::{self, Memory};
+use super::record::{self, RecordCost};
 use super::scale::{self, Scale};
 use super::stall::{self, Stall};
 use super::throughput::{Measured, Run};
@@ -30,6 +31,7 @@ pub struct Parts {
     pub scale: Vec<Scale>,
     pub stall: Option<Stall>,
     pub faults: Option<FaultCost>,
+    pub record: Option<RecordCost>,
 }
 
 /// Everything one bench run measured.
@@ -200,7 +202,38 @@ fn rows(report: &Parts) -> Vec<Row> {
     scale_rows(report, &mut rows);
     stall_rows(report, &mut rows);
     fault_rows(report, &mut rows);
+    record_rows(report, &mut rows);
     rows
+}
+
+fn record_rows(report: &Parts, rows: &mut Vec<Row>) {
+    let Some(cost) = &report.record else { return };
+    let section = "recording";
+    let name = format!(
+        "IAMAT {} clients × {} pipelined, cs131, recording every event (--record)",
+        record::CLIENTS,
+        record::WINDOW
+    );
+    let gaps = if cost.gaps == 0 {
+        "no gap: every event recorded".to_owned()
+    } else {
+        format!("{} GAP RECORDS: the recorder fell behind", cost.gaps)
+    };
+    rows.push(
+        Row::new(section, name, "req/s")
+            .values(cost.recorded.sustained_rate, None, None)
+            .baseline(cost.plain.sustained_rate)
+            .note(format!("baseline: the same load, not recorded; {gaps}")),
+    );
+    rows.push(
+        Row::new(section, "trace bytes per event".to_owned(), "bytes")
+            .values(cost.bytes_per_event(), None, None)
+            .note(format!(
+                "{} events, {} bytes",
+                group(cost.events as f64),
+                group(cost.bytes as f64)
+            )),
+    );
 }
 
 fn fault_rows(report: &Parts, rows: &mut Vec<Row>) {
