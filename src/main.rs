@@ -111,7 +111,9 @@ async fn run_face(cli: &Cli) -> Result<()> {
         Some(Command::Scenario { .. }) => Ok(()),
         Some(Command::Serve { name }) => {
             let mut config = cli.herd.herd_config()?;
-            config.event_buffer = UNWATCHED_EVENT_BUFFER;
+            if cli.herd.record.is_none() {
+                config.event_buffer = UNWATCHED_EVENT_BUFFER;
+            }
             let id = config.topology.index_of(name).ok_or_else(|| UsageError::UnknownServer {
                 name: name.clone(),
                 known: config
@@ -123,11 +125,15 @@ async fn run_face(cli: &Cli) -> Result<()> {
                     .join(", "),
             })?;
             config.only = Some(id);
-            serve_headless(Herd::start(config).await?, None, None).await
+            let herd = Herd::start(config).await?;
+            let recording = record(&cli.herd, &herd)?;
+            serve_headless(herd, None, None).await?;
+            finish(recording).await
         }
         None if cli.headless => {
             let mut config = cli.herd.herd_config()?;
-            if cli.control.is_none() && cli.metrics_json.is_none() {
+            let watched = cli.control.is_some() || cli.metrics_json.is_some();
+            if !watched && cli.herd.record.is_none() {
                 config.event_buffer = UNWATCHED_EVENT_BUFFER;
             }
             let herd = Herd::start(config).await?;
