@@ -217,6 +217,9 @@ pub struct Report {
     pub passed: usize,
     /// Steps that failed.
     pub failed: usize,
+    /// The run's flood metrics when it ended (convergence quantiles, messages per update,
+    /// totals).
+    pub metrics: crate::lab::metrics::Summary,
 }
 
 impl Report {

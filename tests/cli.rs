@@ -499,6 +499,17 @@ fn scenario_exit_codes_say_passed_failed_invalid_or_no_herd() {
     );
     let out = run(&passes, "0");
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    let json = dir.path().join("report.json");
+    let out = herdctl()
+        .args(["scenario", &passes, "--base-port", "0", "--log-dir", "none", "--json"])
+        .arg(&json)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(report["failed"], 0);
+    assert_eq!(report["metrics"]["updates"], 1, "{report}");
     let fails = write(
         "fail.herd",
         "topology line:2\niamat S1 kiwi +1+2\nwait until S2 knows kiwi within 5s\nexpect not S2 knows kiwi\n",

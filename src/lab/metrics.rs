@@ -74,7 +74,7 @@ impl UpdateMetrics {
 }
 
 /// The metrics of every kept update, summed up.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Summary {
     pub updates: usize,
     pub converged: usize,

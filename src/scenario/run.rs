@@ -15,7 +15,7 @@ use super::{
 };
 use crate::command::{self, Command, Context};
 use crate::herd::{Applied, EventKind, HerdEvent, HerdHandle, Subscription};
-use crate::lab::metrics::Metrics;
+use crate::lab::metrics::{Metrics, Summary};
 use crate::protocol::ClientTime;
 
 /// How often a `wait until` looks again when no event comes.
@@ -32,7 +32,7 @@ pub async fn run(scenario: &Scenario, herd: &HerdHandle, out: &mut impl Write) -
         metrics: Metrics::new(herd.topology()),
         newest: HashMap::new(),
         started: Instant::now(),
-        report: Report { steps: Vec::new(), passed: 0, failed: 0 },
+        report: Report { steps: Vec::new(), passed: 0, failed: 0, metrics: Summary::default() },
     };
     let (mut previous_start, mut previous_end) = (runner.started, runner.started);
     for step in &scenario.steps {
@@ -50,7 +50,9 @@ pub async fn run(scenario: &Scenario, herd: &HerdHandle, out: &mut impl Write) -
             break;
         }
     }
-    let report = runner.report;
+    runner.drain();
+    let mut report = runner.report;
+    report.metrics = runner.metrics.summary();
     writeln!(out, "{} passed, {} failed", report.passed, report.failed).ok();
     report
 }
