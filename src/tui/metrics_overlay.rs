@@ -223,14 +223,21 @@ fn fitting(titles: &[String], width: usize) -> String {
         .unwrap_or_else(|| ellipsize(titles.last().map_or("", String::as_str), width))
 }
 
-/// Bar values scaled so that the least non-zero one still shows: each at least an eighth of a
-/// row. Returns the values and the scale's top.
-fn floored(values: &[Option<u64>], rows: u16) -> (Vec<SparklineBar>, u64) {
+/// Bars for `values` on `rows` rows: every present value (every one above zero, unless
+/// `zero_shows`) at least an eighth of a row high, so that it can't pass for an absent one.
+/// Returns the bars and the scale's top.
+fn floored(values: &[Option<u64>], rows: u16, zero_shows: bool) -> (Vec<SparklineBar>, u64) {
     let ticks = 8 * u64::from(rows.max(1));
     let top = values.iter().flatten().copied().max().unwrap_or(0);
     let scale = if top == 0 { ticks } else { top };
     let least = scale.div_ceil(ticks);
-    let bars = values.iter().map(|value| SparklineBar::from(value.map(|v| v.max(least)))).collect();
+    let bars = values
+        .iter()
+        .map(|value| {
+            let value = value.map(|v| if v > 0 || zero_shows { v.max(least) } else { v });
+            SparklineBar::from(value)
+        })
+        .collect();
     (bars, scale)
 }
 
@@ -266,7 +273,7 @@ fn draw_sparklines(frame: &mut Frame, updates: &[&UpdateMetrics], area: Rect) {
         ],
         None => vec![format!("convergence{}", not_text(true)), format!("conv.{}", not_text(false))],
     };
-    let (data, scale) = floored(&times, rows);
+    let (data, scale) = floored(&times, rows, true);
     draw_sparkline(frame, left, &fitting(&titles, usize::from(left.width)), data, scale, GOOD);
 
     let messages: Vec<Option<u64>> = last.iter().map(|u| Some(u.messages)).collect();
@@ -276,7 +283,7 @@ fn draw_sparklines(frame: &mut Frame, updates: &[&UpdateMetrics], area: Rect) {
         format!("messages per update · max {top}"),
         format!("msgs/update ≤{top}"),
     ];
-    let (data, scale) = floored(&messages, rows);
+    let (data, scale) = floored(&messages, rows, false);
     let title = fitting(&titles, usize::from(right.width));
     draw_sparkline(frame, right, &title, data, scale, Style::new().fg(ACCENT));
 }
@@ -418,5 +425,60 @@ impl<'a> Table<'a> {
         let mut lines = vec![Line::from(spans)];
         lines.extend(more);
         lines
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_read_in_microseconds_milliseconds_or_seconds() {
+        assert_eq!(fmt_ns(0), "0µs");
+        assert_eq!(fmt_ns(864_400), "864µs");
+        assert_eq!(fmt_ns(1_153_000), "1.15ms");
+        assert_eq!(fmt_ns(2_100_000_000), "2.10s");
+    }
+
+    #[test]
+    fn small_bars_still_show_and_zero_shows_only_when_asked() {
+        let values = [Some(1_000_000), Some(10), None, Some(0)];
+        let (bars, scale) = floored(&values, 3, true);
+        assert_eq!(scale, 1_000_000);
+        let least = 1_000_000_u64.div_ceil(24);
+        let expected: Vec<SparklineBar> =
+            [Some(1_000_000), Some(least), None, Some(least)].into_iter().map(Into::into).collect();
+        assert_eq!(bars, expected);
+        let (bars, _) = floored(&[Some(8), Some(0)], 3, false);
+        assert_eq!(bars, vec![SparklineBar::from(Some(8)), SparklineBar::from(Some(0))]);
+    }
+
+    #[test]
+    fn the_summary_flows_onto_as_few_lines_as_fit() {
+        let summary = Summary {
+            updates: 40,
+            converged: 38,
+            unconverged: 2,
+            convergence_p50_ns: Some(1_350_000),
+            convergence_p95_ns: Some(2_100_000),
+            convergence_max_ns: Some(12_500_000),
+            msgs_per_update: Some(8.0),
+            messages: 320,
+            duplicates: 2,
+            drops: 1,
+            forgotten: 0,
+        };
+        let text = |lines: &[Line]| -> Vec<String> {
+            lines.iter().map(|l| l.spans.iter().map(|s| s.content.as_ref()).collect()).collect()
+        };
+        let wide = flow(summary_segments(&summary, 0), 114);
+        assert_eq!(
+            text(&wide),
+            [" 40 updates: 38 converged, 2 not · p50 1.35ms p95 2.10ms max 12.50ms · 8.0 \
+              msgs/update · 2 duplicates · 1 drop"]
+        );
+        let narrow = flow(summary_segments(&summary, 0), 74);
+        assert_eq!(narrow.len(), 2);
+        assert!(narrow.iter().all(|line| line.width() <= 74));
     }
 }
