@@ -10,6 +10,7 @@ pub mod editor;
 pub mod graph;
 pub mod history;
 pub mod layout;
+pub mod metrics_overlay;
 pub mod playback;
 pub mod traffic;
 pub mod view;

@@ -18,6 +18,7 @@ use herdctl::herd::control::{
 use herdctl::herd::{
     DropReason, EventKind, HerdEvent, HerdSnapshot, LinkFaultsView, LinkState, ServerId, Update,
 };
+use herdctl::lab::metrics::Metrics;
 use herdctl::tui::app::{App, Effect, Feedback, Mode, Selection, SendKind, Tone};
 use herdctl::tui::graph::{self, EdgeState, LOOKS, Mark};
 use herdctl::tui::history::History;
@@ -119,7 +120,10 @@ impl Rig {
         let t0 = Instant::now();
         let mut truth = snapshot(&topology);
         truth.seed = 7;
-        let app = App::new("cs131", &truth, layout::positions(&topology), History::in_memory(), t0);
+        let mut app =
+            App::new("cs131", &truth, layout::positions(&topology), History::in_memory(), t0);
+        // As the dashboard does over a live herd: every event applied is folded in.
+        app.metrics = Some(Metrics::new(&topology));
         Self { app, t0, topology, seq: 0 }
     }
 
@@ -1663,6 +1667,17 @@ fn every_mode_draws_at_any_size() {
     let mut selected = faulty();
     selected.select_link(BONA, CLARK);
     rigs.push(selected);
+    let mut metrics = many_updates();
+    metrics.char('M');
+    rigs.push(metrics);
+    let mut scrolled = many_updates();
+    scrolled.char('M');
+    scrolled.key(KeyCode::PageDown);
+    rigs.push(scrolled);
+    let mut none = Rig::flooded();
+    none.app.metrics = None;
+    none.char('M');
+    rigs.push(none);
     for rig in &rigs {
         for (width, height) in sizes {
             let buf = draw(&rig.app, width, height);
@@ -1681,4 +1696,196 @@ fn a_stalled_link_is_shown_until_it_recovers() {
     rig.apply_from(rig.at(6100), vec![EventKind::LinkRecovered { from: BONA, to: CLARK }]);
     let link = rig.app.links.iter().find(|l| (l.a, l.b) == (BONA, CLARK)).unwrap();
     assert_eq!(link.look(&rig.app.servers), EdgeState::Up);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The Metrics overlay
+// ---------------------------------------------------------------------------------------------
+
+/// Clients reporting one after another, for the Metrics overlay.
+const FRUIT: [&str; 13] = [
+    "kiwi.cs.ucla.edu",
+    "plum",
+    "fig.example.org",
+    "lemon",
+    "quince.cs.ucla.edu",
+    "pear",
+    "mango.example.org",
+    "lime",
+    "apricot.cs.ucla.edu",
+    "date",
+    "cherry.example.org",
+    "olive",
+    "guava",
+];
+
+/// A flood of `update` from `origin` in which `lost` (a directed link) loses its copy to a
+/// loss fault: the copy is dropped instead of queued, and never arrives.
+fn lossy_flood(
+    rig: &Rig,
+    origin: ServerId,
+    update: &Update,
+    lost: (ServerId, ServerId),
+) -> Vec<EventKind> {
+    let stored = format!(
+        "AT {} +0.000213 {} +34.068930-118.445127 {}",
+        rig.name(origin),
+        update.client,
+        update.time
+    );
+    let iamat = format!("IAMAT {} +34.068930-118.445127 {}", update.client, update.time);
+    let (from, to) = lost;
+    let fault = format!("loss {}->{} 20%", rig.name(from), rig.name(to));
+    rig.flood(origin, update, &iamat, &stored)
+        .into_iter()
+        .filter_map(|kind| match kind {
+            EventKind::FloodQueued { from: f, to: t, update, .. } if (f, t) == lost => {
+                Some(EventKind::FloodDropped {
+                    from,
+                    to,
+                    update,
+                    reason: DropReason::Lost,
+                    fault: Some(fault.as_str().into()),
+                })
+            }
+            EventKind::FloodSent { from: f, to: t, .. } if (f, t) == lost => None,
+            EventKind::LineIn { server, peer, .. }
+                if server == to && peer == link_peer(from, to) =>
+            {
+                None
+            }
+            EventKind::LocationStored { server, .. }
+            | EventKind::FloodSuppressed { server, .. }
+                if server == to =>
+            {
+                None
+            }
+            other => Some(other),
+        })
+        .collect()
+}
+
+/// Thirteen clients reported at the five servers in turn, a second apart, each flood at its
+/// own pace: the sixth loses its copy to Jaquez (Jaquez is stranded), and the last is still
+/// flooding (only its first events are in).
+fn many_updates() -> Rig {
+    let mut rig = Rig::new();
+    for (i, client) in FRUIT.iter().enumerate() {
+        let origin = [BAILEY, CLARK, JAQUEZ, BONA, CAMPBELL][i % 5];
+        let update = update(client, &format!("1621464827.{:09}", 100 * i));
+        let mut events = if i == 5 {
+            lossy_flood(&rig, origin, &update, (CAMPBELL, JAQUEZ))
+        } else {
+            let stored = format!(
+                "AT {} +0.000213 {client} +34.068930-118.445127 {}",
+                rig.name(origin),
+                update.time
+            );
+            let iamat = format!("IAMAT {client} +34.068930-118.445127 {}", update.time);
+            rig.flood(origin, &update, &iamat, &stored)
+        };
+        if i == FRUIT.len() - 1 {
+            events.truncate(7);
+        }
+        let gap = Duration::from_micros(90 + 40 * (i as u64 * 3 % 7));
+        let start = rig.at(1000 * i as u64);
+        for (j, kind) in events.into_iter().enumerate() {
+            rig.app.now = start + gap * j as u32;
+            rig.apply(kind);
+        }
+    }
+    rig.tick(14_000);
+    rig
+}
+
+#[test]
+fn scene_o_metrics_overlay() {
+    let mut rig = many_updates();
+    let metrics = rig.app.metrics.as_ref().unwrap();
+    let summary = metrics.summary();
+    assert_eq!((summary.updates, summary.converged, summary.unconverged), (13, 11, 2));
+    assert_eq!(summary.drops, 1);
+    let lossy = metrics.newest(FRUIT[5]).unwrap();
+    assert_eq!(lossy.stranded, vec![JAQUEZ]);
+    assert!(rig.char('M').is_empty());
+    assert!(matches!(rig.app.mode, Mode::Metrics { scroll: 0 }));
+
+    let wide = screen(&rig.app);
+    assert!(wide.contains("Metrics · 13 updates, newest first"), "{wide}");
+    assert!(wide.contains("13 updates: 11 converged, 2 not"), "{wide}");
+    assert!(wide.contains("not converged: Jaquez"), "{wide}");
+    assert!(wide.contains("2 not converged"), "{wide}");
+    insta::assert_snapshot!("o_metrics_overlay", wide);
+
+    let buf = draw(&rig.app, 80, 24);
+    let narrow = text(&buf);
+    assert!(narrow.contains("updates 1–"), "{narrow}");
+    assert!(narrow.contains("↳ stranded: Jaquez"), "{narrow}");
+    assert!(narrow.contains("↳ stranded: Bailey, Bona, Clark"), "{narrow}");
+    insta::assert_snapshot!("o_metrics_overlay_80x24", narrow);
+    // The newest first: the flood still under way heads the table.
+    let first = (0..24).find(|&y| row_text(&buf, y).contains("client")).unwrap() + 1;
+    assert!(row_text(&buf, first).contains("guava"), "{narrow}");
+    assert_eq!(buf[(find_in_row(&buf, first, "not converged").unwrap(), first)].fg, Color::Yellow);
+}
+
+#[test]
+fn the_metrics_overlay_scrolls_to_the_oldest_update_and_no_further() {
+    let mut rig = many_updates();
+    rig.char('M');
+    for _ in 0..5 {
+        assert!(rig.key(KeyCode::PageDown).is_empty());
+    }
+    let narrow = compact(&rig.app);
+    assert!(narrow.contains("of 13, newest first"), "{narrow}");
+    assert!(narrow.contains("kiwi.cs.ucla.edu"), "{narrow}");
+    assert!(!narrow.contains("guava"), "{narrow}");
+    // Back up to the top.
+    for _ in 0..60 {
+        rig.key(KeyCode::Up);
+    }
+    assert!(matches!(rig.app.mode, Mode::Metrics { scroll: 0 }));
+    assert!(compact(&rig.app).contains("updates 1–"));
+}
+
+#[test]
+fn m_opens_and_closes_the_metrics_overlay() {
+    let mut rig = Rig::flooded();
+    for close in [KeyCode::Esc, KeyCode::Char('q'), KeyCode::Char('M')] {
+        assert!(rig.char('M').is_empty());
+        assert!(matches!(rig.app.mode, Mode::Metrics { scroll: 0 }));
+        assert!(rig.key(KeyCode::Down).is_empty());
+        assert!(matches!(rig.app.mode, Mode::Metrics { scroll: 1 }));
+        assert!(rig.key(close).is_empty(), "{close:?} must not act");
+        assert!(matches!(rig.app.mode, Mode::Normal), "{close:?} closes");
+    }
+    // F and M switch between the two overlays.
+    rig.char('M');
+    assert!(rig.char('F').is_empty());
+    assert!(matches!(rig.app.mode, Mode::Faults { .. }));
+    assert!(rig.char('M').is_empty());
+    assert!(matches!(rig.app.mode, Mode::Metrics { .. }));
+    // The key is listed in the footer and in the help.
+    rig.key(KeyCode::Esc);
+    assert!(screen(&rig.app).lines().last().unwrap().contains(" M  metrics"));
+    rig.char('?');
+    assert!(screen(&rig.app).contains("metrics per update"));
+}
+
+#[test]
+fn the_metrics_overlay_draws_the_fold_of_every_event_and_says_when_there_is_none() {
+    let mut rig = Rig::new();
+    rig.char('M');
+    assert!(compact(&rig.app).contains("no updates yet"));
+    // It draws from the live fold: the flood shows up without reopening.
+    let events = rig.flood(BAILEY, &kiwi(), KIWI_IAMAT, KIWI_AT);
+    let start = rig.at_micros(1200);
+    rig.apply_from(start, events);
+    let screen = screen(&rig.app);
+    assert!(screen.contains("1 update: all converged"), "{screen}");
+    assert!(screen.contains("kiwi.cs.ucla.edu Bailey"), "{screen}");
+    rig.app.metrics = None;
+    let screen = compact(&rig.app);
+    let says: Vec<&str> = screen.lines().filter(|l| l.contains("no metrics")).collect();
+    assert_eq!(says.len(), 1, "{screen}");
 }

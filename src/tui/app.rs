@@ -229,6 +229,11 @@ pub enum Mode {
     Faults {
         scroll: u16,
     },
+    /// What each update cost and how fast it converged, from [`App::metrics`]; `scroll`
+    /// counts updates skipped from the newest.
+    Metrics {
+        scroll: u16,
+    },
 }
 
 /// How a line sent to a server should be shown when its reply comes back.
@@ -339,7 +344,8 @@ pub struct App {
     pub filter: Option<ServerId>,
     pub status: Option<Status>,
     pub history: History,
-    /// Every update's flood so far, for `why` (kept by the dashboard over a live herd).
+    /// Every update's flood so far, for `why` and the Metrics overlay (`M`); kept by the
+    /// dashboard over a live herd.
     pub metrics: Option<crate::lab::metrics::Metrics>,
     pub quit: bool,
 }
@@ -784,9 +790,15 @@ impl App {
                 vec![Effect::Control(Control::HealAll)]
             }
             Mode::Faults { .. } if key.code == KeyCode::Char('x') => self.normal_key(key),
-            Mode::Help { scroll } | Mode::Popup { scroll, .. } | Mode::Faults { scroll } => {
+            // One overlay's key opens it over the other.
+            Mode::Faults { .. } if key.code == KeyCode::Char('M') => self.normal_key(key),
+            Mode::Metrics { .. } if key.code == KeyCode::Char('F') => self.normal_key(key),
+            Mode::Help { scroll }
+            | Mode::Popup { scroll, .. }
+            | Mode::Faults { scroll }
+            | Mode::Metrics { scroll } => {
                 match key.code {
-                    KeyCode::Esc | KeyCode::Char('q' | '?' | 'F') | KeyCode::Enter => {
+                    KeyCode::Esc | KeyCode::Char('q' | '?' | 'F' | 'M') | KeyCode::Enter => {
                         self.mode = Mode::Normal;
                     }
                     KeyCode::Down | KeyCode::Char('j') => *scroll = scroll.saturating_add(1),
@@ -850,6 +862,7 @@ impl App {
                 self.faults.stale = true;
                 self.mode = Mode::Faults { scroll: 0 };
             }
+            KeyCode::Char('M') => self.mode = Mode::Metrics { scroll: 0 },
             KeyCode::Char('p') => {
                 return control(if self.engine.paused { Control::Resume } else { Control::Pause });
             }

@@ -9,7 +9,7 @@
 //! └ keys that work now ────────────────────────────────────────────────────────────────────┘
 //! ```
 //! Below 100×30 only the header, the graph, the command line and the keys remain. Overlays
-//! (help `?`, faults `F`, replies, confirmations) draw over the middle at any size.
+//! (help `?`, faults `F`, metrics `M`, replies, confirmations) draw over the middle at any size.
 
 use std::time::Duration;
 
@@ -26,6 +26,7 @@ use super::clients::ClientRow;
 use super::graph::{
     self, EdgeState, EdgeView, Flash, GraphView, Mark, NodeState, NodeView, TokenState, TokenView,
 };
+use super::metrics_overlay;
 use super::playback::Outcome;
 use super::traffic::Direction;
 use crate::command;
@@ -34,8 +35,8 @@ use crate::command;
 pub const FULL_WIDTH: u16 = 100;
 pub const FULL_HEIGHT: u16 = 30;
 
-const ACCENT: Color = Color::Cyan;
-const DIM: Style = Style::new().fg(Color::DarkGray);
+pub(super) const ACCENT: Color = Color::Cyan;
+pub(super) const DIM: Style = Style::new().fg(Color::DarkGray);
 
 pub fn draw(frame: &mut Frame, app: &App) {
     let area = frame.area();
@@ -76,11 +77,12 @@ pub fn draw(frame: &mut Frame, app: &App) {
         Mode::Popup { title, lines, scroll } => draw_popup(frame, area, title, lines, *scroll),
         Mode::Confirm { prompt, .. } => draw_confirm(frame, body, prompt),
         Mode::Faults { scroll } => draw_faults(frame, app, area, *scroll),
+        Mode::Metrics { scroll } => metrics_overlay::draw(frame, app, area, *scroll),
         Mode::Normal | Mode::Command(_) => {}
     }
 }
 
-fn pane(title: impl Into<Line<'static>>) -> Block<'static> {
+pub(super) fn pane(title: impl Into<Line<'static>>) -> Block<'static> {
     Block::bordered()
         .border_type(BorderType::Rounded)
         .border_style(DIM)
@@ -88,7 +90,7 @@ fn pane(title: impl Into<Line<'static>>) -> Block<'static> {
 }
 
 /// Warning colour of the header: something is off (a server down, a fault, an off-spec rule).
-const WARN: Style = Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD);
+pub(super) const WARN: Style = Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD);
 
 fn header_line(app: &App, width: u16) -> Paragraph<'static> {
     let up = app.servers.iter().filter(|s| s.up).count();
@@ -408,7 +410,7 @@ fn draw_traffic(frame: &mut Frame, app: &App, area: Rect) {
 }
 
 /// `text` cut to `width` characters, ending in `…` when cut.
-fn ellipsize(text: &str, width: usize) -> String {
+pub(super) fn ellipsize(text: &str, width: usize) -> String {
     if text.chars().count() <= width {
         return text.to_owned();
     }
@@ -487,8 +489,15 @@ fn footer_line(app: &App, width: u16) -> Paragraph<'static> {
         }
         Mode::Confirm { .. } => vec![("y", "yes"), ("n", "no")],
         Mode::Help { .. } | Mode::Popup { .. } => vec![("↑↓", "scroll"), ("esc", "close")],
+        Mode::Metrics { .. } => vec![("↑↓", "scroll"), ("esc", "close"), ("F", "faults")],
         Mode::Faults { .. } => {
-            vec![("↑↓", "scroll"), ("esc", "close"), ("H", "heal all"), ("x", "reset")]
+            vec![
+                ("↑↓", "scroll"),
+                ("esc", "close"),
+                ("H", "heal all"),
+                ("x", "reset"),
+                ("M", "metrics"),
+            ]
         }
         Mode::Normal => {
             let mut keys = vec![("?", "help"), (":", "cmd")];
@@ -501,6 +510,7 @@ fn footer_line(app: &App, width: u16) -> Paragraph<'static> {
                         ("l", "loss"),
                         ("d", "delay"),
                         ("F", "faults"),
+                        ("M", "metrics"),
                         ("u", "dup"),
                         ("+-", "delay"),
                         ("x", "reset"),
@@ -510,7 +520,12 @@ fn footer_line(app: &App, width: u16) -> Paragraph<'static> {
                     keys.extend([("H", "heal all"), ("q", "quit")]);
                 }
                 Selection::Node(id) if !app.servers[id].up => {
-                    keys.extend([("r", "restart"), ("F", "faults"), ("tab", "select")]);
+                    keys.extend([
+                        ("r", "restart"),
+                        ("F", "faults"),
+                        ("M", "metrics"),
+                        ("tab", "select"),
+                    ]);
                     keys.extend_from_slice(pause);
                     keys.extend([("x", "reset"), ("+-", "delay all"), ("q", "quit")]);
                 }
@@ -522,6 +537,7 @@ fn footer_line(app: &App, width: u16) -> Paragraph<'static> {
                         ("g", hang),
                         ("k", "kill"),
                         ("F", "faults"),
+                        ("M", "metrics"),
                         ("r", "restart"),
                         ("tab", "select"),
                     ]);
@@ -551,7 +567,7 @@ fn footer_line(app: &App, width: u16) -> Paragraph<'static> {
     Paragraph::new(Line::from(spans))
 }
 
-fn centered(area: Rect, width: u16, height: u16) -> Rect {
+pub(super) fn centered(area: Rect, width: u16, height: u16) -> Rect {
     let width = width.min(area.width);
     let height = height.min(area.height);
     Rect {
@@ -578,6 +594,7 @@ pub const KEYS: &[(&str, &str)] = &[
     ("H", "heal every cut"),
     ("x", "reset: lift every fault but kills (asks first)"),
     ("F", "the faults in force: counters, time left"),
+    ("M", "metrics per update: convergence, messages, reach, stranded servers"),
     ("p / s", "pause / resume traffic between servers; step one held report"),
     ("[ / ]", "replay slower / faster (display time per hop)"),
     ("f", "traffic pane: only the selected server / all"),
