@@ -1393,7 +1393,7 @@ fn is_separator(c: char) -> bool {
 }
 
 /// The words of `input` with the byte index where each starts.
-fn words(input: &str) -> Vec<(usize, &str)> {
+pub(crate) fn words(input: &str) -> Vec<(usize, &str)> {
     let mut found = Vec::new();
     let mut start = None;
     for (i, c) in input.char_indices() {

@@ -7,7 +7,7 @@ use std::time::Duration;
 use super::{
     Action, Condition, Metric, Op, Quantile, Scenario, ScenarioError, Step, Timing, Value,
 };
-use crate::command::{self, Context};
+use crate::command::{self, Context, words};
 use crate::herd::ServerId;
 
 /// What stands for the number of a command in an `every` series.
@@ -378,23 +378,4 @@ impl<'a> Cursor<'a> {
 fn number(text: &str) -> Option<f64> {
     let digits = text.bytes().all(|b| b.is_ascii_digit() || b == b'.');
     text.parse::<f64>().ok().filter(|v| digits && v.is_finite())
-}
-
-/// The words of `line` (split on ASCII white space) with the byte index where each starts.
-fn words(line: &str) -> Vec<(usize, &str)> {
-    let mut found = Vec::new();
-    let mut start = None;
-    for (i, c) in line.char_indices() {
-        if c.is_ascii_whitespace() {
-            if let Some(s) = start.take() {
-                found.push((s, &line[s..i]));
-            }
-        } else if start.is_none() {
-            start = Some(i);
-        }
-    }
-    if let Some(s) = start {
-        found.push((s, &line[s..]));
-    }
-    found
 }
