@@ -74,6 +74,8 @@ pub fn busy_app(servers: usize, clients: usize) -> App {
     let snapshot = healthy_snapshot(&topology);
     let positions = layout::positions(&topology);
     let mut app = App::new("bench", &snapshot, positions, History::in_memory(), now);
+    // As over a live herd: every event also feeds the flood metrics.
+    app.metrics = Some(crate::lab::metrics::Metrics::new(&topology));
     let n = snapshot.servers.len();
     if n == 0 {
         return app;
