@@ -413,6 +413,9 @@ async fn anti_entropy_repairs_what_a_lossy_link_lost() {
     for i in 0..20 {
         lines.push(t.iamat("S1", &format!("c{i}"), "+1+2", T).await);
     }
+    // The loss is decided before each reply: these reports can reach S2 only by repair.
+    let Applied::Faults { faults } = t.control("faults").await else { panic!() };
+    assert!(faults[0].dropped > 0, "the lossy link lost nothing: {faults:?}");
     t.control("anti-entropy every=20ms").await;
     for (i, line) in lines.iter().enumerate() {
         t.wait_line_at(&["S2"], &format!("c{i}"), line).await;
