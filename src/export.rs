@@ -274,6 +274,7 @@ pub(crate) mod sample {
                 seed: 1,
                 policy: Policy::Spec,
                 started: "2024-01-01T00:00:00.000Z".into(),
+                state: None,
             },
             events,
             gaps: Vec::new(),

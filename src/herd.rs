@@ -26,6 +26,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
 use tokio::net::{TcpListener, TcpSocket, lookup_host};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -399,8 +400,9 @@ pub struct HerdHandle {
     shared: Arc<Shared>,
 }
 
-/// An owned copy of the herd's state for display.
-#[derive(Debug, Clone)]
+/// An owned copy of the herd's state for display (and, in a trace's header, the state a
+/// recording starts from).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HerdSnapshot {
     pub servers: Vec<ServerSnapshot>,
     pub links: Vec<LinkSnapshot>,
@@ -415,7 +417,7 @@ pub struct HerdSnapshot {
     pub held: usize,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ServerSnapshot {
     pub id: ServerId,
     pub name: String,
@@ -434,7 +436,7 @@ pub struct ServerSnapshot {
     pub rejected_future: u64,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LinkSnapshot {
     pub a: ServerId,
     pub b: ServerId,

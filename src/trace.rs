@@ -33,7 +33,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{broadcast::error::RecvError, broadcast::error::TryRecvError, oneshot};
 
 use crate::herd::control::Policy;
-use crate::herd::{HerdEvent, HerdHandle, Subscription};
+use crate::herd::{HerdEvent, HerdHandle, HerdSnapshot, Subscription};
 
 /// The trace format this module writes and reads.
 pub const FORMAT: u32 = 1;
@@ -57,6 +57,11 @@ pub struct Header {
     pub policy: Policy,
     /// When the recording started, RFC 3339 in UTC.
     pub started: String,
+    /// The herd as the recording found it (servers up, clients stored, links, faults): what a
+    /// replay starts from. [`Recorder::start`] takes it just after it subscribes, so an event
+    /// recorded first may already show in it (applying it again changes nothing).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<HerdSnapshot>,
 }
 
 impl Header {
@@ -72,6 +77,7 @@ impl Header {
             seed: herd.seed(),
             policy: herd.policy(),
             started: humantime::format_rfc3339_millis(SystemTime::now()).to_string(),
+            state: None,
         }
     }
 }
@@ -128,14 +134,17 @@ impl Recorder {
     /// Subscribes to `herd`'s events (before returning: every event from now on is either
     /// written or counted in a gap record), creates `path`, writes `header`, and records on a
     /// thread until [`Recorder::finish`], the herd's end, or the file reaching `max_size`
-    /// bytes (then a cut record ends it).
+    /// bytes (then a cut record ends it). The header gets the herd's state (see
+    /// [`Header::state`]).
     pub fn start(
         herd: &HerdHandle,
         path: &Path,
-        header: Header,
+        mut header: Header,
         max_size: u64,
     ) -> io::Result<Recorder> {
-        Self::start_on(herd.events(), path, header, max_size)
+        let events = herd.events();
+        header.state = Some(herd.snapshot());
+        Self::start_on(events, path, header, max_size)
     }
 
     /// [`Recorder::start`] on a subscription of the caller's (to record an [`EventBus`] of
@@ -463,6 +472,7 @@ mod tests {
             seed: 7,
             policy: Policy::Spec,
             started: "2024-01-01T00:00:00.000Z".into(),
+            state: None,
         }
     }
 

@@ -234,6 +234,7 @@ fn sample_header(servers: usize) -> Header {
         seed: 0,
         policy: Policy::Spec,
         started: "2024-01-01T00:00:00.000Z".into(),
+        state: None,
     }
 }
 

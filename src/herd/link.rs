@@ -116,7 +116,8 @@ impl Inbox {
 }
 
 /// The state of one directed link, as the dashboard shows it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum LinkState {
     /// The sending server is not running.
     Idle,
