@@ -66,6 +66,19 @@ pub enum Command {
         #[arg(long, value_name = "PATH")]
         json: Option<PathBuf>,
     },
+    /// Open the dashboard on a trace written by --record: play, pause, step event by event,
+    /// change speed, jump to the next update or fault, scrub the timeline; every pane shows
+    /// the herd as it was at that instant. Nothing runs: no port is opened.
+    Replay {
+        /// A trace written by --record.
+        trace: PathBuf,
+        /// Start playing at once rather than paused at the start.
+        #[arg(long)]
+        play: bool,
+        /// The recording's time per wall-clock time (e.g. 0.25, 4).
+        #[arg(long, default_value_t = 1.0, value_parser = parse_speed)]
+        speed: f64,
+    },
     /// Write a recorded trace (or a topology) in another format.
     Export {
         #[command(subcommand)]
@@ -101,6 +114,18 @@ pub enum Export {
         #[arg(short, long, value_name = "FILE")]
         output: Option<PathBuf>,
     },
+}
+
+/// A replay speed: a positive number within the replay's range.
+fn parse_speed(text: &str) -> Result<f64, String> {
+    use crate::tui::replay::{MAX_SPEED, MIN_SPEED};
+    let speed: f64 =
+        text.parse().map_err(|_| format!("expected a number such as 0.5 or 4, got {text:?}"))?;
+    if (MIN_SPEED..=MAX_SPEED).contains(&speed) {
+        Ok(speed)
+    } else {
+        Err(format!("expected a speed from 1/64 to {MAX_SPEED}, got {text}"))
+    }
 }
 
 /// Flags every face of the herd shares.

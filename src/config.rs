@@ -494,6 +494,24 @@ impl Topology {
         out
     }
 
+    /// A herd of `names` joined by `links` (server indices), every server on the default
+    /// host with port 0 and no position: the shape of a herd known only from a trace.
+    pub fn from_links(names: &[String], links: &[(usize, usize)]) -> Self {
+        let mut servers: Vec<ServerSpec> = names
+            .iter()
+            .map(|name| ServerSpec {
+                name: name.clone(),
+                host: DEFAULT_HOST.to_owned(),
+                port: 0,
+                neighbours: Vec::new(),
+                x: None,
+                y: None,
+            })
+            .collect();
+        link_all(&mut servers, links);
+        Self { servers }
+    }
+
     pub fn index_of(&self, name: &str) -> Option<usize> {
         self.servers.iter().position(|s| s.name == name)
     }

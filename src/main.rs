@@ -108,6 +108,16 @@ async fn run_face(cli: &Cli) -> Result<()> {
         }
         Some(Command::Bench(args)) => herdctl::bench::run(args.clone()).await,
         Some(Command::Export { what }) => export(&cli.herd, what),
+        Some(Command::Replay { trace: path, play, speed }) => {
+            let trace = trace::read(path).map_err(UsageError::from)?;
+            let options = tui::Options {
+                title: String::new(),
+                hop: cli.hop_time,
+                history: history::default_path(),
+            };
+            let name = path.display().to_string();
+            tui::replay(trace, &name, options, *play, *speed).await
+        }
         Some(Command::Scenario { .. }) => Ok(()),
         Some(Command::Serve { name }) => {
             let mut config = cli.herd.herd_config()?;

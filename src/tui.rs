@@ -12,6 +12,8 @@ pub mod history;
 pub mod layout;
 pub mod metrics_overlay;
 pub mod playback;
+pub mod replay;
+pub mod timeline;
 pub mod traffic;
 pub mod view;
 
@@ -27,8 +29,10 @@ use tokio::sync::mpsc;
 use tokio::time::{Instant, sleep_until};
 
 use crate::herd::HerdHandle;
+use crate::trace::Trace;
 use app::{App, Effect, Feedback};
 use history::History;
+use replay::Replay;
 
 /// How the dashboard starts.
 #[derive(Debug, Clone)]
@@ -49,17 +53,83 @@ const EVENT_BATCH: usize = 4096;
 /// Opens the dashboard over `herd` and runs it until the operator quits. The terminal is
 /// restored on every exit, panics included.
 pub async fn run(herd: HerdHandle, options: Options) -> color_eyre::Result<()> {
-    let mut terminal = match ratatui::try_init() {
-        Ok(terminal) => terminal,
-        Err(err) => {
-            ratatui::restore();
-            let hint = "--headless runs without one";
-            return Err(color_eyre::eyre::eyre!("cannot open the dashboard ({err}); {hint}"));
-        }
-    };
+    let mut terminal = open_terminal("--headless runs without one")?;
     let result = event_loop(&mut terminal, &herd, options).await;
     ratatui::restore();
     result
+}
+
+/// Opens the dashboard on a recorded trace (`herdctl replay`), `name` being its file, and
+/// runs it until the operator quits.
+pub async fn replay(
+    trace: Trace,
+    name: &str,
+    options: Options,
+    play: bool,
+    speed: f64,
+) -> color_eyre::Result<()> {
+    let topology = replay::topology_of(&trace);
+    let positions = layout::positions(&topology);
+    let now = Instant::now();
+    let replay = Replay::new(name, trace, topology, now);
+    let history = History::load(options.history);
+    let mut app = App::new(name, &replay.start, positions, history, now);
+    app.playback.hop = options.hop;
+    app.start_replay(replay);
+    if let Some(replay) = &mut app.replay {
+        (replay.playing, replay.speed) = (play, speed);
+    }
+    let mut terminal = open_terminal("herdctl export turns a trace into a picture instead")?;
+    let result = replay_loop(&mut terminal, &mut app).await;
+    ratatui::restore();
+    result
+}
+
+fn open_terminal(hint: &str) -> color_eyre::Result<DefaultTerminal> {
+    ratatui::try_init().map_err(|err| {
+        ratatui::restore();
+        color_eyre::eyre::eyre!("cannot open the dashboard ({err}); {hint}")
+    })
+}
+
+async fn replay_loop(terminal: &mut DefaultTerminal, app: &mut App) -> color_eyre::Result<()> {
+    let mut keys = EventStream::new();
+    let mut terminate = signal(SignalKind::terminate())?;
+    let mut hangup = signal(SignalKind::hangup())?;
+    let mut last = Instant::now();
+    loop {
+        let now = Instant::now();
+        app.replay_advance(now.saturating_duration_since(last));
+        last = now;
+        app.tick(now);
+        if let Some(replay) = &app.replay {
+            let faults = replay.faults(app);
+            app.faults.set(faults, now);
+        }
+        terminal.draw(|frame| view::draw(frame, app))?;
+        let moving = app.animating() || app.replay.as_ref().is_some_and(|r| r.playing);
+        let wake = moving.then(|| now + FRAME);
+        tokio::select! {
+            input = keys.next() => match input {
+                Some(Ok(Event::Key(key))) if key.kind != KeyEventKind::Release => {
+                    app.now = Instant::now();
+                    for effect in app.key(key) {
+                        match effect {
+                            Effect::Quit => return Ok(()),
+                            // Commands that change the herd were refused already.
+                            Effect::Send { .. } | Effect::Control(_) => {}
+                        }
+                    }
+                }
+                Some(Ok(_)) => {}
+                Some(Err(err)) => return Err(err.into()),
+                None => return Ok(()),
+            },
+            _ = terminate.recv() => return Ok(()),
+            _ = hangup.recv() => return Ok(()),
+            () = sleep_until(wake.unwrap_or(now)), if wake.is_some() => {}
+        }
+    }
 }
 
 async fn event_loop(

@@ -144,7 +144,7 @@ pub fn edge_faults(view: &LinkFaultsView) -> EdgeFaults {
 }
 
 /// One direction's faults in words: `cut, loss 20%, delay 200ms±50ms, dup 10%`.
-fn fault_words(view: &LinkFaultsView) -> String {
+pub(super) fn fault_words(view: &LinkFaultsView) -> String {
     let mut words = Vec::new();
     if view.cut {
         words.push("cut".to_owned());
@@ -347,6 +347,11 @@ pub struct App {
     /// Every update's flood so far, for `why` and the Metrics overlay (`M`); kept by the
     /// dashboard over a live herd.
     pub metrics: Option<crate::lab::metrics::Metrics>,
+    /// A recording shown instead of a live herd (`herdctl replay`).
+    pub replay: Option<super::replay::Replay>,
+    /// The herd's time when it is not `now`: in a replay, the instant of the recording shown
+    /// (traffic and client ages count on it; the flood animation keeps `now`).
+    pub herd_clock: Option<Instant>,
     pub quit: bool,
 }
 
@@ -379,6 +384,8 @@ impl App {
             status: None,
             history,
             metrics: None,
+            replay: None,
+            herd_clock: None,
             quit: false,
         };
         app.load(snapshot);
@@ -410,10 +417,11 @@ impl App {
             self.link_of.insert((link.b, link.a), i);
         }
         self.clients.clear();
+        let at = self.herd_now();
         for server in &snapshot.servers {
             for line in &server.clients {
                 if let Some(client) = line.split(' ').nth(3) {
-                    self.clients.stored(server.id, &client.into(), line, self.now);
+                    self.clients.stored(server.id, &client.into(), line, at);
                 }
             }
         }
@@ -464,6 +472,11 @@ impl App {
     pub fn resync(&mut self, missed: u64, snapshot: &HerdSnapshot) {
         self.lagged += missed;
         self.load(snapshot);
+    }
+
+    /// The herd's time: [`App::herd_clock`] in a replay, else `now`.
+    pub fn herd_now(&self) -> Instant {
+        self.herd_clock.unwrap_or(self.now)
     }
 
     pub fn name(&self, id: ServerId) -> &str {
@@ -530,7 +543,7 @@ impl App {
             }
             EventKind::LocationStored { server, update, line, from } => {
                 let client = &update.client;
-                self.clients.stored(*server, client, line, now);
+                self.clients.stored(*server, client, line, self.herd_now());
                 match from {
                     None => self.playback.origin(*server, client, now),
                     Some(from) => {
@@ -648,7 +661,7 @@ impl App {
         text: &Arc<str>,
     ) {
         self.traffic.push(TrafficLine {
-            at: self.now,
+            at: self.herd_now(),
             server,
             direction,
             peer: peer.map(|p| p.to_string().into()),
@@ -691,7 +704,7 @@ impl App {
         }
     }
 
-    fn say(&mut self, text: impl Into<String>) {
+    pub(super) fn say(&mut self, text: impl Into<String>) {
         self.status = Some(Status { text: text.into(), tone: Tone::Info });
     }
 
@@ -699,7 +712,7 @@ impl App {
         self.status = Some(Status { text: text.into(), tone: Tone::Done });
     }
 
-    fn complain(&mut self, text: impl Into<String>) {
+    pub(super) fn complain(&mut self, text: impl Into<String>) {
         self.status = Some(Status { text: text.into(), tone: Tone::Error });
     }
 
@@ -814,6 +827,9 @@ impl App {
     }
 
     fn normal_key(&mut self, key: KeyEvent) -> Vec<Effect> {
+        if self.replay.is_some() && self.replay_key(key.code) {
+            return vec![];
+        }
         let control = |control: Control| vec![Effect::Control(control)];
         match key.code {
             KeyCode::Char('q') => return vec![Effect::Quit],
@@ -1049,6 +1065,14 @@ impl App {
 
     /// Carries out a parsed command: local ones here, the rest as effects.
     fn run(&mut self, command: &Command) -> Vec<Effect> {
+        let local = matches!(
+            command,
+            Command::Quit | Command::Why { .. } | Command::Filter(_) | Command::Help(_)
+        );
+        if self.replay.is_some() && !local {
+            self.complain(super::replay::NO_HERD);
+            return vec![];
+        }
         let kind = match command {
             Command::Herd(control) => return vec![Effect::Control(control.clone())],
             Command::IAmAt { .. } => SendKind::IAmAt,

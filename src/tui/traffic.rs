@@ -41,6 +41,10 @@ pub struct TrafficLog {
 }
 
 impl TrafficLog {
+    pub fn clear(&mut self) {
+        self.lines.clear();
+    }
+
     pub fn push(&mut self, line: TrafficLine) {
         if self.lines.len() == CAPACITY {
             self.lines.pop_front();

@@ -28,6 +28,7 @@ use super::graph::{
 };
 use super::metrics_overlay;
 use super::playback::Outcome;
+use super::timeline;
 use super::traffic::Direction;
 use crate::command;
 
@@ -42,13 +43,17 @@ pub fn draw(frame: &mut Frame, app: &App) {
     let area = frame.area();
     let full = area.width >= FULL_WIDTH && area.height >= FULL_HEIGHT;
     let note = command_note(app);
-    let [header, body, command, footer] = Layout::vertical([
+    let [header, body, timeline, command, footer] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Fill(1),
+        Constraint::Length(u16::from(app.replay.is_some())),
         Constraint::Length(if note.is_some() { 2 } else { 1 }),
         Constraint::Length(1),
     ])
     .areas(area);
+    if let Some(replay) = &app.replay {
+        frame.render_widget(timeline::line(replay, area.width), timeline);
+    }
     frame.render_widget(header_line(app, area.width), header);
     if full {
         let [top, clients, traffic] = Layout::vertical([
@@ -102,7 +107,11 @@ fn header_line(app: &App, width: u16) -> Paragraph<'static> {
         Span::styled(" herdctl ", Style::new().fg(Color::Black).bg(ACCENT).bold()),
         Span::styled(format!(" {title} "), bold),
     ];
-    if app.engine.paused {
+    if let Some(replay) = &app.replay {
+        let playing = if replay.playing { "▶" } else { "‖" };
+        let text = if wide { format!(" {playing} replay ") } else { format!(" {playing} ") };
+        spans.push(Span::styled(text, Style::new().fg(Color::Black).bg(Color::Magenta).bold()));
+    } else if app.engine.paused {
         let held = if wide {
             format!(" ‖ paused · {} held ", app.engine.held)
         } else {
@@ -291,7 +300,7 @@ fn draw_clients(frame: &mut Frame, app: &App, rows: &[&ClientRow], area: Rect) {
             Cell::from(row.origin.clone()),
             Cell::from(row.diff.clone()),
             Cell::from(format!("{known}/{total}")).style(known_style),
-            Cell::from(age(app.now.saturating_duration_since(row.updated))).style(DIM),
+            Cell::from(age(app.herd_now().saturating_duration_since(row.updated))).style(DIM),
         ])
     });
     let widths = [
@@ -316,7 +325,14 @@ fn draw_clients(frame: &mut Frame, app: &App, rows: &[&ClientRow], area: Rect) {
     if app.clients.is_empty() {
         let hint = Paragraph::new(Text::from(vec![
             Line::raw(""),
-            Line::styled("no clients yet — press i (or :iamat) to report one", DIM),
+            Line::styled(
+                if app.replay.is_some() {
+                    "no client reported by this point of the recording"
+                } else {
+                    "no clients yet — press i (or :iamat) to report one"
+                },
+                DIM,
+            ),
         ]))
         .block(pane(" Clients 0 "))
         .centered();
@@ -477,6 +493,22 @@ fn draw_command_line(frame: &mut Frame, app: &App, area: Rect, note: Option<Line
 /// Keys and what they do, for the footer.
 type KeyList = &'static [(&'static str, &'static str)];
 
+/// The footer's keys in a replay.
+const REPLAY_KEYS: KeyList = &[
+    ("space", "play/pause"),
+    (". ,", "step"),
+    ("n N", "update"),
+    ("> <", "fault"),
+    ("+ -", "speed"),
+    ("home end", "ends"),
+    ("pgup pgdn", "scrub"),
+    ("F", "faults"),
+    ("M", "metrics"),
+    (":", "why"),
+    ("?", "help"),
+    ("q", "quit"),
+];
+
 /// The keys that work now, most useful first, as many as fit.
 fn footer_line(app: &App, width: u16) -> Paragraph<'static> {
     let paused = app.engine.paused;
@@ -499,6 +531,7 @@ fn footer_line(app: &App, width: u16) -> Paragraph<'static> {
                 ("M", "metrics"),
             ]
         }
+        Mode::Normal if app.replay.is_some() => REPLAY_KEYS.to_vec(),
         Mode::Normal => {
             let mut keys = vec![("?", "help"), (":", "cmd")];
             keys.extend_from_slice(first);
@@ -793,6 +826,45 @@ fn draw_confirm(frame: &mut Frame, body: Rect, prompt: &str) {
     frame.render_widget(Paragraph::new(text).block(block).centered(), popup);
 }
 
+/// The Faults overlay's last lines: the servers down or hung, and a pause.
+fn herd_notes(app: &App) -> Vec<Line<'static>> {
+    let mut lines = Vec::new();
+    let down: Vec<Span<'static>> = app
+        .servers
+        .iter()
+        .filter(|s| !s.up || s.hung)
+        .flat_map(|s| {
+            let (mark, what) = if s.up { (Mark::Hung, "hung") } else { (Mark::Killed, "killed") };
+            let look = graph::look(mark);
+            [
+                Span::styled(format!(" {}", look.glyph), look.style),
+                Span::styled(
+                    format!(" {} {what} ", s.name),
+                    look.style.remove_modifier(Modifier::BOLD),
+                ),
+            ]
+        })
+        .collect();
+    if !down.is_empty() {
+        lines.push(Line::raw(""));
+        let mut line = vec![Span::styled(" servers:", DIM)];
+        line.extend(down);
+        lines.push(Line::from(line));
+    }
+    if app.engine.paused {
+        lines.push(Line::raw(""));
+        lines.push(Line::styled(
+            if app.replay.is_some() {
+                format!(" the herd was paused: {} reports held", app.engine.held)
+            } else {
+                format!(" paused: {} reports held (s steps, p resumes)", app.engine.held)
+            },
+            WARN,
+        ));
+    }
+    lines
+}
+
 /// The `F` overlay: the faults in force with their counters and time left, the servers that
 /// are down or hung, and the herd-wide settings.
 fn draw_faults(frame: &mut Frame, app: &App, area: Rect, scroll: u16) {
@@ -826,10 +898,15 @@ fn draw_faults(frame: &mut Frame, app: &App, area: Rect, scroll: u16) {
     if faults.is_empty() {
         lines.push(Line::styled(" no active faults", DIM));
     } else {
+        let heading = if app.replay.is_some() {
+            "link: faults (counts since recording began)"
+        } else {
+            "fault (as typed)"
+        };
         lines.push(Line::styled(
             format!(
                 " {:<label_width$}{:>8}{:>6}{:>8}{:>7}",
-                "fault (as typed)", "dropped", "dup", "delayed", "left"
+                heading, "dropped", "dup", "delayed", "left"
             ),
             DIM.add_modifier(Modifier::BOLD),
         ));
@@ -848,44 +925,22 @@ fn draw_faults(frame: &mut Frame, app: &App, area: Rect, scroll: u16) {
             ]));
         }
     }
-    let down: Vec<Span> = app
-        .servers
-        .iter()
-        .filter(|s| !s.up || s.hung)
-        .flat_map(|s| {
-            let (mark, what) = if s.up { (Mark::Hung, "hung") } else { (Mark::Killed, "killed") };
-            let look = graph::look(mark);
-            [
-                Span::styled(format!(" {}", look.glyph), look.style),
-                Span::styled(
-                    format!(" {} {what} ", s.name),
-                    look.style.remove_modifier(Modifier::BOLD),
-                ),
-            ]
-        })
-        .collect();
-    if !down.is_empty() {
-        lines.push(Line::raw(""));
-        let mut line = vec![Span::styled(" servers:", DIM)];
-        line.extend(down);
-        lines.push(Line::from(line));
-    }
-    if app.engine.paused {
-        lines.push(Line::raw(""));
-        lines.push(Line::styled(
-            format!(" paused: {} reports held (s steps, p resumes)", app.engine.held),
-            WARN,
-        ));
-    }
+    lines.extend(herd_notes(app));
     let rows = u16::try_from(lines.len()).unwrap_or(u16::MAX);
     let height = rows.saturating_add(2).min(area.height.saturating_sub(2));
     let popup = centered(area, wanted.min(most), height);
     let more = rows.saturating_sub(popup.height.saturating_sub(2));
     let count = faults.len();
+    let at = match &app.replay {
+        Some(replay) => {
+            format!(" at {} (counts since the recording began)", timeline::fmt_at(replay.at))
+        }
+        None => String::new(),
+    };
     let title = if more > 0 {
-        format!(" Faults {count} · ↑↓ scroll · esc closes ")
+        format!(" Faults {count}{at} · ↑↓ scroll · esc closes ")
     } else {
-        format!(" Faults {count} · esc closes ")
+        format!(" Faults {count}{at} · esc closes ")
     };
     let block = pane(title).border_style(Style::new().fg(ACCENT));
     frame.render_widget(Clear, popup);
