@@ -112,3 +112,113 @@ async fn a_replay_rebuilds_the_live_herds_state_at_the_end_and_before() {
         before_kill.links.iter().map(|l| (l.2.cut, l.3.cut)).collect::<Vec<_>>()
     );
 }
+
+/// A synthetic recording of the cs131 herd: kiwi reported to Bailey and flooded to Bona, then
+/// Bona killed.
+fn small_trace() -> trace::Trace {
+    use herdctl::herd::{HerdEvent, Update};
+    let update = Update { client: "kiwi".into(), time: T.into() };
+    let line: std::sync::Arc<str> = format!("AT Bailey +0.1 kiwi +1+2 {T}").into();
+    let stored = |server, from| EventKind::LocationStored {
+        server,
+        update: update.clone(),
+        line: line.clone(),
+        from,
+    };
+    let kinds = [stored(0, None), stored(1, Some(0)), EventKind::ServerStopped { server: 1 }];
+    let events = kinds
+        .into_iter()
+        .enumerate()
+        .map(|(i, kind)| HerdEvent { seq: i as u64, t_ns: 1_000_000_000 * (i as u64 + 1), kind })
+        .collect();
+    let topology = herdctl::config::Topology::load("cs131", 0).unwrap();
+    trace::Trace {
+        header: Header {
+            format: trace::FORMAT,
+            herdctl: "0.1.0".into(),
+            topology: "cs131".into(),
+            servers: topology.servers.iter().map(|s| s.name.clone()).collect(),
+            links: topology.links(),
+            seed: 1,
+            policy: herdctl::herd::control::Policy::Spec,
+            started: "2024-01-01T00:00:00.000Z".into(),
+            state: None,
+        },
+        events,
+        gaps: vec![(7, 3)],
+        cut: false,
+    }
+}
+
+fn press(app: &mut App, code: crossterm::event::KeyCode) -> Vec<herdctl::tui::app::Effect> {
+    use crossterm::event::{KeyEvent, KeyModifiers};
+    app.key(KeyEvent::new(code, KeyModifiers::NONE))
+}
+
+fn screen(app: &App, width: u16, height: u16) -> String {
+    let mut terminal =
+        ratatui::Terminal::new(ratatui::backend::TestBackend::new(width, height)).unwrap();
+    terminal.draw(|frame| herdctl::tui::view::draw(frame, app)).unwrap();
+    let buffer = terminal.backend().buffer();
+    (0..height)
+        .map(|y| (0..width).map(|x| buffer[(x, y)].symbol()).collect::<String>())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn replay_keys_move_through_the_recording_and_refuse_to_change_the_herd() {
+    use crossterm::event::KeyCode;
+    let trace = small_trace();
+    let topology = replay::topology_of(&trace);
+    let positions = herdctl::tui::layout::positions(&topology);
+    let now = Instant::now();
+    let replay = Replay::new("small.ndjson", trace, topology, now);
+    let start = replay.start.clone();
+    let mut app = App::new("small.ndjson", &start, positions, History::in_memory(), now);
+    app.start_replay(replay);
+    let status = |app: &App| app.status.as_ref().map(|s| s.text.clone()).unwrap_or_default();
+
+    let first = screen(&app, 80, 24);
+    assert!(first.contains("‖ 1×  0.000s / 2.000s #0/3"), "{first}");
+    assert!(first.contains("1 gaps, 3 events missed"), "the recorder's gaps are shown:\n{first}");
+
+    press(&mut app, KeyCode::Char('n'));
+    assert_eq!(status(&app), "0.000s: update kiwi@1621464827.5 at Bailey");
+    assert_eq!(app.clients.len(), 1);
+    press(&mut app, KeyCode::Char('>'));
+    assert!(status(&app).ends_with("Bona stopped"), "{}", status(&app));
+    assert!(!app.servers[1].up);
+    press(&mut app, KeyCode::Char(','));
+    assert!(app.servers[1].up, "one event back, Bona runs again");
+
+    for key in [KeyCode::Char('k'), KeyCode::Char('c'), KeyCode::Char('x')] {
+        assert!(press(&mut app, key).is_empty());
+        assert_eq!(status(&app), replay::NO_HERD);
+    }
+    press(&mut app, KeyCode::Char(':'));
+    for c in "kill Bona".chars() {
+        press(&mut app, KeyCode::Char(c));
+    }
+    assert!(press(&mut app, KeyCode::Enter).is_empty(), "nothing goes to a herd");
+    assert_eq!(status(&app), replay::NO_HERD);
+
+    // `y` on Campbell asks about kiwi, which it lacks.
+    app.selection = herdctl::tui::app::Selection::Node(2);
+    press(&mut app, KeyCode::Char('y'));
+    assert!(
+        matches!(&app.mode, herdctl::tui::app::Mode::Command(e) if e.text == "why kiwi Campbell")
+    );
+    press(&mut app, KeyCode::Enter);
+    assert!(
+        matches!(&app.mode, herdctl::tui::app::Mode::Popup { title, .. } if title.contains("why kiwi Campbell"))
+    );
+    press(&mut app, KeyCode::Esc);
+
+    press(&mut app, KeyCode::Char(' '));
+    assert!(app.replay.as_ref().unwrap().playing);
+    app.replay_advance(std::time::Duration::from_secs(5));
+    assert!(!app.replay.as_ref().unwrap().playing, "it stops at the end");
+    let last = screen(&app, 80, 24);
+    assert!(last.contains("2.000s / 2.000s #3/3"), "{last}");
+}

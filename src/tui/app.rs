@@ -879,6 +879,7 @@ impl App {
                 self.mode = Mode::Faults { scroll: 0 };
             }
             KeyCode::Char('M') => self.mode = Mode::Metrics { scroll: 0 },
+            KeyCode::Char('y') => self.open_why(),
             KeyCode::Char('p') => {
                 return control(if self.engine.paused { Control::Resume } else { Control::Pause });
             }
@@ -906,6 +907,28 @@ impl App {
         match self.selected_server() {
             Some(id) => format!("{verb}{} ", self.name(id)),
             None => verb.to_owned(),
+        }
+    }
+
+    /// `y`: opens `why CLIENT SERVER` for the selected server, about the newest client whose
+    /// newest report it lacks (else the newest client), for Enter to ask or Tab to change.
+    fn open_why(&mut self) {
+        let Some(server) = self.selected_server() else {
+            self.complain("select a server first (Tab or arrows)");
+            return;
+        };
+        let newest = |lacking: bool| {
+            let rows = self.clients.rows();
+            let rows =
+                rows.filter(|row| !lacking || !row.known_by.get(server).copied().unwrap_or(false));
+            rows.max_by_key(|row| row.updated).map(|row| row.id.clone())
+        };
+        match newest(true).or_else(|| newest(false)) {
+            Some(client) => {
+                let line = format!("why {client} {}", self.name(server));
+                self.open_command(&line);
+            }
+            None => self.complain("no client yet: why asks about a client's update"),
         }
     }
 

@@ -78,7 +78,7 @@ pub fn draw(frame: &mut Frame, app: &App) {
     draw_command_line(frame, app, command, note);
     frame.render_widget(footer_line(app, area.width), footer);
     match &app.mode {
-        Mode::Help { scroll } => draw_help(frame, area, *scroll),
+        Mode::Help { scroll } => draw_help(frame, area, *scroll, app.replay.is_some()),
         Mode::Popup { title, lines, scroll } => draw_popup(frame, area, title, lines, *scroll),
         Mode::Confirm { prompt, .. } => draw_confirm(frame, body, prompt),
         Mode::Faults { scroll } => draw_faults(frame, app, area, *scroll),
@@ -504,7 +504,7 @@ const REPLAY_KEYS: KeyList = &[
     ("pgup pgdn", "scrub"),
     ("F", "faults"),
     ("M", "metrics"),
-    (":", "why"),
+    ("y", "why"),
     ("?", "help"),
     ("q", "quit"),
 ];
@@ -557,6 +557,7 @@ fn footer_line(app: &App, width: u16) -> Paragraph<'static> {
                         ("r", "restart"),
                         ("F", "faults"),
                         ("M", "metrics"),
+                        ("y", "why"),
                         ("tab", "select"),
                     ]);
                     keys.extend_from_slice(pause);
@@ -571,6 +572,7 @@ fn footer_line(app: &App, width: u16) -> Paragraph<'static> {
                         ("k", "kill"),
                         ("F", "faults"),
                         ("M", "metrics"),
+                        ("y", "why"),
                         ("r", "restart"),
                         ("tab", "select"),
                     ]);
@@ -628,18 +630,36 @@ pub const KEYS: &[(&str, &str)] = &[
     ("x", "reset: lift every fault but kills (asks first)"),
     ("F", "the faults in force: counters, time left"),
     ("M", "metrics per update: convergence, messages, reach, stranded servers"),
+    ("y", "why: did the selected server get the newest update (of a client it lacks)?"),
     ("p / s", "pause / resume traffic between servers; step one held report"),
     ("[ / ]", "replay slower / faster (display time per hop)"),
     ("f", "traffic pane: only the selected server / all"),
     ("q, Ctrl-C", "quit (stops the herd)"),
 ];
 
+/// The keys of `herdctl replay`, for the `?` overlay.
+pub const REPLAY_HELP: KeyList = &[
+    ("space, p", "play / pause (at the end: play again from the start)"),
+    (". / ,", "one event forward (its hop is animated) / back"),
+    ("n / N", "jump to the next / previous update (a client's report)"),
+    ("> / <", "jump to the next / previous operator action, fault healing, kill or start"),
+    ("+ / -", "replay twice / half as fast (1/64× to 1024× the recording's time)"),
+    ("Home / End", "the recording's start / end"),
+    ("PgDn / PgUp", "a twentieth of the recording forward / back"),
+    ("Tab, arrows", "select a server or link"),
+    ("F / M", "the faults / the metrics at this instant"),
+    ("y", "why: did the selected server get the newest update?"),
+    ("[ / ]", "flood animation slower / faster (display time per hop)"),
+    ("f", "traffic pane: only the selected server / all"),
+    ("q, Ctrl-C", "quit"),
+];
+
 /// Every key, every command of the grammar and the graph's legend, for the `?` overlay,
 /// wrapped to `width`.
-fn help_lines(width: usize) -> Vec<Line<'static>> {
+fn help_lines(keys: KeyList, width: usize) -> Vec<Line<'static>> {
     let heading = |text: &str| Line::styled(text.to_owned(), Style::new().bold().underlined());
     let mut lines = vec![heading("Keys")];
-    for (keys, what) in KEYS {
+    for (keys, what) in keys {
         for (i, row) in
             wrap_hanging(&format!("  {keys:<12}{what}"), 14, width).into_iter().enumerate()
         {
@@ -783,10 +803,11 @@ fn wrap_hanging(text: &str, indent: usize, width: usize) -> Vec<String> {
     rows
 }
 
-fn draw_help(frame: &mut Frame, area: Rect, scroll: u16) {
+fn draw_help(frame: &mut Frame, area: Rect, scroll: u16, replay: bool) {
     let popup =
         centered(area, area.width.saturating_sub(4).min(112), area.height.saturating_sub(2));
-    let lines = help_lines(usize::from(popup.width.saturating_sub(2)));
+    let keys = if replay { REPLAY_HELP } else { KEYS };
+    let lines = help_lines(keys, usize::from(popup.width.saturating_sub(2)));
     let rows = u16::try_from(lines.len()).unwrap_or(u16::MAX);
     let more = rows.saturating_sub(popup.height.saturating_sub(2));
     let title =
