@@ -23,8 +23,8 @@
 //!
 //! Steps: any command of the console's grammar but the console's own (`filter`, `help`,
 //! `quit`); `expect CONDITION`; `wait until CONDITION within D` (the run fails, and stops, if
-//! it does not hold in time); `say "text"` (printed); `wait key` (a pause for a presenter,
-//! nothing in a headless run).
+//! it does not hold in time); `say "text"` (printed, or a caption when presented); `wait key`
+//! (a pause for a presenter, nothing in a headless run).
 //!
 //! Conditions: `S knows C` (S holds a report of C), `S knows C newest` (the newest update of
 //! C seen in the run), `converged C within D` (C's newest update reached every server
@@ -33,6 +33,10 @@
 //! `convergence p95`, `convergence max` (against a duration), `unconverged`, `drops`,
 //! `coverage C` (servers holding C's newest update, or with `%` the share of those reachable).
 //! `not CONDITION` negates one.
+//!
+//! [`run`] plays a scenario headless, printing each step; [`present`] plays it for whoever
+//! shows the herd, telling it each step as a [`Cue`] and taking its pace from a presenter's
+//! [`Key`]s.
 
 use std::fmt;
 use std::time::Duration;
@@ -43,11 +47,13 @@ use crate::command::Command;
 use crate::herd::ServerId;
 
 mod parse;
+mod present;
 mod run;
 #[cfg(test)]
 mod tests;
 
 pub use parse::{header, parse};
+pub use present::{Cue, Key, present};
 pub use run::run;
 
 /// A parsed scenario file.

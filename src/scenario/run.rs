@@ -1,6 +1,8 @@
 //! Running a scenario against a live herd: each step at its time, on real sockets (client
 //! commands as one connection each, controls through [`HerdHandle::apply`]), expectations
-//! checked against the herd's stored reports and a fold of its events.
+//! checked against the herd's stored reports and a fold of its events. The same loop serves a
+//! headless run, which prints its account, and a presented one, which sends it as cues and
+//! takes its pace from a presenter's keys.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -10,6 +12,7 @@ use tokio::sync::broadcast::error::TryRecvError;
 use tokio::time::{Instant, sleep_until, timeout};
 
 use super::parse::NUMBER;
+use super::present::Presenter;
 use super::{
     Action, Condition, Metric, Quantile, Report, Scenario, Status, Step, StepReport, Timing, Value,
 };
@@ -25,25 +28,91 @@ const RECHECK: Duration = Duration::from_millis(10);
 /// measured value for expectations), and returns what happened. A `wait until` that times
 /// out ends the run there.
 pub async fn run(scenario: &Scenario, herd: &HerdHandle, out: &mut impl Write) -> Report {
-    let mut runner = Runner {
-        herd,
-        context: Context::new(herd.topology()),
-        events: herd.events(),
-        metrics: Metrics::new(herd.topology()),
-        newest: HashMap::new(),
-        started: Instant::now(),
-        report: Report { steps: Vec::new(), passed: 0, failed: 0, metrics: Summary::default() },
-    };
+    perform(scenario, herd, &mut Printer(out), None).await
+}
+
+/// Where a run's account of itself goes: lines on a writer, or cues for whoever shows it.
+pub(super) trait Account {
+    /// Step `index` starts now.
+    fn started(&mut self, _index: usize) {}
+    /// The run holds before step `index` until the presenter's next key.
+    fn waiting(&mut self, _index: usize) {}
+    /// What step `index` (or one command of its series) did, as one line.
+    fn outcome(&mut self, index: usize, status: Status, line: String);
+    /// A line of narration.
+    fn say(&mut self, text: &str);
+    /// The run is over.
+    fn finished(&mut self, report: &Report);
+}
+
+/// The headless account: a line per step on a writer, `» text` for narration, and the tally.
+struct Printer<'a, W>(&'a mut W);
+
+impl<W: Write> Account for Printer<'_, W> {
+    fn outcome(&mut self, _index: usize, _status: Status, line: String) {
+        writeln!(self.0, "{line}").ok();
+    }
+
+    fn say(&mut self, text: &str) {
+        writeln!(self.0, "» {text}").ok();
+    }
+
+    fn finished(&mut self, report: &Report) {
+        writeln!(self.0, "{} passed, {} failed", report.passed, report.failed).ok();
+    }
+}
+
+/// When a step with `timing` is due, given when the run and the previous step started and
+/// when the previous step ended.
+fn planned(
+    timing: Timing,
+    started: Instant,
+    previous_start: Instant,
+    previous_end: Instant,
+) -> Instant {
+    match timing {
+        Timing::Next | Timing::Every { .. } => previous_end,
+        Timing::At(at) => started + at,
+        Timing::After(after) => previous_start + after,
+    }
+}
+
+/// Runs `scenario` against `herd`, telling `account` what happens. Without a presenter each
+/// step starts at its planned time; with one, the presenter's keys may hold a step, start it
+/// early, or end the run.
+pub(super) async fn perform(
+    scenario: &Scenario,
+    herd: &HerdHandle,
+    account: &mut impl Account,
+    mut presenter: Option<&mut Presenter>,
+) -> Report {
+    let mut runner = Runner::new(herd);
     let (mut previous_start, mut previous_end) = (runner.started, runner.started);
-    for step in &scenario.steps {
-        let planned = match step.timing {
-            Timing::Next | Timing::Every { .. } => previous_end,
-            Timing::At(at) => runner.started + at,
-            Timing::After(after) => previous_start + after,
+    for (index, step) in scenario.steps.iter().enumerate() {
+        let planned = planned(step.timing, runner.started, previous_start, previous_end);
+        let begin = if let Some(presenter) = presenter.as_deref_mut() {
+            presenter.until(index, planned, account).await
+        } else {
+            sleep_until(planned).await;
+            Some(planned.max(Instant::now()))
         };
-        sleep_until(planned).await;
-        let begin = planned.max(Instant::now());
-        let go_on = runner.step(step, begin, out).await;
+        let Some(mut begin) = begin else { break };
+        account.started(index);
+        let go_on = if let Some(presenter) = presenter.as_deref_mut() {
+            if step.action == Action::WaitKey {
+                if !presenter.wait_key(index, account).await {
+                    break;
+                }
+                // What follows counts from the release.
+                begin = Instant::now();
+            }
+            tokio::select! {
+                go_on = runner.step(index, step, begin, account) => go_on,
+                () = presenter.watch() => false,
+            }
+        } else {
+            runner.step(index, step, begin, account).await
+        };
         previous_start = begin;
         previous_end = Instant::now();
         if !go_on {
@@ -53,7 +122,7 @@ pub async fn run(scenario: &Scenario, herd: &HerdHandle, out: &mut impl Write) -
     runner.drain();
     let mut report = runner.report;
     report.metrics = runner.metrics.summary();
-    writeln!(out, "{} passed, {} failed", report.passed, report.failed).ok();
+    account.finished(&report);
     report
 }
 
@@ -68,9 +137,27 @@ struct Runner<'a> {
     report: Report,
 }
 
-impl Runner<'_> {
+impl<'a> Runner<'a> {
+    fn new(herd: &'a HerdHandle) -> Self {
+        Runner {
+            herd,
+            context: Context::new(herd.topology()),
+            events: herd.events(),
+            metrics: Metrics::new(herd.topology()),
+            newest: HashMap::new(),
+            started: Instant::now(),
+            report: Report { steps: Vec::new(), passed: 0, failed: 0, metrics: Summary::default() },
+        }
+    }
+
     /// Runs one step (a whole series for `every`); `false` ends the run.
-    async fn step(&mut self, step: &Step, begin: Instant, out: &mut impl Write) -> bool {
+    async fn step(
+        &mut self,
+        index: usize,
+        step: &Step,
+        begin: Instant,
+        out: &mut impl Account,
+    ) -> bool {
         self.drain();
         match &step.action {
             Action::Command { template, command } => {
@@ -87,20 +174,20 @@ impl Runner<'_> {
                             Ok(command) => self.command(&command).await,
                             Err(err) => Err(err.message),
                         };
-                        self.record(step.line, &text, outcome.map(Some), out);
+                        self.record(index, step.line, &text, outcome.map(Some), out);
                         n += 1;
                     }
                     sleep_until(begin + lasting).await;
                 } else {
                     let outcome = self.command(command).await;
-                    self.record(step.line, template, outcome.map(Some), out);
+                    self.record(index, step.line, template, outcome.map(Some), out);
                 }
                 true
             }
             Action::Expect(condition) => {
                 self.drain();
                 let (held, detail) = self.check(condition);
-                self.verdict(step, held, detail, out);
+                self.verdict(index, step, held, detail, out);
                 true
             }
             Action::WaitUntil { condition, within } => {
@@ -115,7 +202,7 @@ impl Runner<'_> {
                         } else {
                             format!("{detail}; not within {}", humantime::format_duration(*within))
                         };
-                        self.verdict(step, held, detail, out);
+                        self.verdict(index, step, held, detail, out);
                         return held;
                     }
                     let pause = (deadline - now).min(RECHECK);
@@ -126,12 +213,12 @@ impl Runner<'_> {
             }
             Action::Say(text) => {
                 let at_s = self.elapsed();
-                writeln!(out, "» {text}").ok();
+                out.say(text);
                 self.push(step.line, &step.text, at_s, Status::Done, None);
                 true
             }
             Action::WaitKey => {
-                self.record(step.line, &step.text, Ok(None), out);
+                self.record(index, step.line, &step.text, Ok(None), out);
                 true
             }
         }
@@ -151,35 +238,41 @@ impl Runner<'_> {
         self.report.steps.push(StepReport { line, text, at_s, status, detail });
     }
 
-    /// Prints and records a command (or pause): done, or failed and why.
+    /// Tells and records what a command (or pause) of step `index` on `line` did: done, or
+    /// failed and why.
     fn record(
         &mut self,
+        index: usize,
         line: usize,
         text: &str,
         outcome: Result<Option<String>, String>,
-        out: &mut impl Write,
+        out: &mut impl Account,
     ) {
         let at_s = self.elapsed();
         let (status, detail, mark) = match outcome {
             Ok(detail) => (Status::Done, detail, ' '),
             Err(why) => (Status::Failed, Some(why), '✗'),
         };
-        match &detail {
-            Some(detail) if !detail.is_empty() => {
-                writeln!(out, "{mark} {at_s:.3}s {text} → {detail}").ok();
-            }
-            _ => {
-                writeln!(out, "{mark} {at_s:.3}s {text}").ok();
-            }
-        }
+        let shown = match &detail {
+            Some(detail) if !detail.is_empty() => format!("{mark} {at_s:.3}s {text} → {detail}"),
+            _ => format!("{mark} {at_s:.3}s {text}"),
+        };
+        out.outcome(index, status, shown);
         self.push(line, text, at_s, status, detail);
     }
 
-    /// Prints and records whether a condition held, with what was measured.
-    fn verdict(&mut self, step: &Step, held: bool, detail: String, out: &mut impl Write) {
+    /// Tells and records whether the condition of step `index` held, with what was measured.
+    fn verdict(
+        &mut self,
+        index: usize,
+        step: &Step,
+        held: bool,
+        detail: String,
+        out: &mut impl Account,
+    ) {
         let at_s = self.elapsed();
         let (status, mark) = if held { (Status::Passed, '✓') } else { (Status::Failed, '✗') };
-        writeln!(out, "{mark} {at_s:.3}s {} ({detail})", step.text).ok();
+        out.outcome(index, status, format!("{mark} {at_s:.3}s {} ({detail})", step.text));
         self.push(step.line, &step.text, at_s, status, Some(detail));
     }
 
