@@ -31,6 +31,14 @@ pub struct Cli {
     /// file at exit and on SIGHUP or SIGUSR1.
     #[arg(long, requires = "headless", value_name = "FILE")]
     pub metrics_json: Option<PathBuf>,
+    /// Dashboard: play this scenario file over the herd (its `topology` and `seed` lines
+    /// give way to --topology and --seed): its `say` lines show as captions, `n` runs the
+    /// next step at once, `N` switches to stepping (each `n` runs one step).
+    #[arg(long, value_name = "FILE", conflicts_with = "headless")]
+    pub scenario: Option<PathBuf>,
+    /// With --scenario or `tour`: start stepping, each step waiting for `n`.
+    #[arg(long, global = true)]
+    pub step: bool,
     /// Dashboard: how long each hop of a flood is shown in the slowed replay.
     #[arg(long, default_value = "600ms", value_parser = humantime::parse_duration)]
     pub hop_time: Duration,
@@ -66,6 +74,10 @@ pub enum Command {
         #[arg(long, value_name = "PATH")]
         json: Option<PathBuf>,
     },
+    /// A newcomer's first minute: the dashboard over the default herd plays a short lesson
+    /// with captions (a report floods, a link is cut, a server killed, the flood routes
+    /// around, the server restarts). `n` skips ahead; the herd is yours once it ends.
+    Tour,
     /// Open the dashboard on a trace written by --record: play, pause, step event by event,
     /// change speed, jump to the next update or fault, scrub the timeline; every pane shows
     /// the herd as it was at that instant. Nothing runs: no port is opened.
@@ -236,6 +248,8 @@ pub enum UsageError {
     Trace(#[from] crate::trace::TraceError),
     #[error("cannot read the scenario {}: {source}", path.display())]
     ScenarioFile { path: PathBuf, source: std::io::Error },
+    #[error(transparent)]
+    Scenario(#[from] crate::scenario::ScenarioError),
     #[error("no server {name} in the topology (it has {known})")]
     UnknownServer { name: String, known: String },
 }

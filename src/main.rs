@@ -114,6 +114,7 @@ async fn run_face(cli: &Cli) -> Result<()> {
                 title: String::new(),
                 hop: cli.hop_time,
                 history: history::default_path(),
+                lesson: None,
             };
             let name = path.display().to_string();
             tui::replay(trace, &name, options, *play, *speed).await
@@ -152,21 +153,53 @@ async fn run_face(cli: &Cli) -> Result<()> {
             serve_headless(herd, cli.control, metrics).await?;
             finish(recording).await
         }
-        None => {
-            let config = cli.herd.herd_config()?;
-            let herd = Herd::start(config).await?;
-            let recording = record(&cli.herd, &herd)?;
-            let options = tui::Options {
-                title: cli.herd.topology_spec().to_owned(),
-                hop: cli.hop_time,
-                history: history::default_path(),
-            };
-            let result = tui::run(herd.clone(), options).await;
-            herd.shutdown().await;
-            finish(recording).await?;
-            result
+        Some(Command::Tour) => {
+            let (args, play) = prepare(cli, TOUR, "tour")?;
+            dashboard(cli, &args, Some(play)).await
         }
+        None => match &cli.scenario {
+            Some(file) => {
+                let text = std::fs::read_to_string(file)
+                    .map_err(|source| UsageError::ScenarioFile { path: file.clone(), source })?;
+                let (args, play) = prepare(cli, &text, &file.display().to_string())?;
+                dashboard(cli, &args, Some(play)).await
+            }
+            None => dashboard(cli, &cli.herd, None).await,
+        },
     }
+}
+
+/// The lesson `herdctl tour` plays.
+const TOUR: &str = include_str!("../assets/scenarios/tour.herd");
+
+/// The herd's flags for a scenario (its `topology` and `seed` lines, where the command line
+/// gives none) and the scenario parsed against that herd, ready to play.
+fn prepare(cli: &Cli, text: &str, name: &str) -> Result<(HerdArgs, tui::Play)> {
+    let (topology, seed) = scenario::header(text);
+    let mut args = cli.herd.clone();
+    args.topology = args.topology.or(topology);
+    args.seed = args.seed.or(seed);
+    let topology = args.load_topology()?;
+    let context = herdctl::command::Context::new(&topology);
+    let parsed = scenario::parse(text, name, &context).map_err(UsageError::from)?;
+    let play = tui::Play { file: name.to_owned(), scenario: parsed, stepping: cli.step };
+    Ok((args, play))
+}
+
+/// The dashboard over a herd started from `args`, playing `lesson` if there is one.
+async fn dashboard(cli: &Cli, args: &HerdArgs, lesson: Option<tui::Play>) -> Result<()> {
+    let herd = Herd::start(args.herd_config()?).await?;
+    let recording = record(args, &herd)?;
+    let options = tui::Options {
+        title: args.topology_spec().to_owned(),
+        hop: cli.hop_time,
+        history: history::default_path(),
+        lesson,
+    };
+    let result = tui::run(herd.clone(), options).await;
+    herd.shutdown().await;
+    finish(recording).await?;
+    result
 }
 
 /// `herdctl scenario FILE`: runs it headless and exits with its code (0 every expectation

@@ -10,6 +10,7 @@ pub mod editor;
 pub mod graph;
 pub mod history;
 pub mod layout;
+pub mod lesson;
 pub mod metrics_overlay;
 pub mod playback;
 pub mod replay;
@@ -29,9 +30,11 @@ use tokio::sync::mpsc;
 use tokio::time::{Instant, sleep_until};
 
 use crate::herd::HerdHandle;
+use crate::scenario::{self, Cue, Scenario};
 use crate::trace::Trace;
 use app::{App, Effect, Feedback};
 use history::History;
+use lesson::Lesson;
 use replay::Replay;
 
 /// How the dashboard starts.
@@ -43,6 +46,18 @@ pub struct Options {
     pub hop: Duration,
     /// Where the command history is kept; `None` keeps it for this run only.
     pub history: Option<PathBuf>,
+    /// A scenario to play over the herd.
+    pub lesson: Option<Play>,
+}
+
+/// A scenario to play in the dashboard.
+#[derive(Debug, Clone)]
+pub struct Play {
+    /// The file, as the operator named it.
+    pub file: String,
+    pub scenario: Scenario,
+    /// Each step waits for `n` (else they run on the file's timings).
+    pub stepping: bool,
 }
 
 /// Frame period while something moves.
@@ -117,7 +132,7 @@ async fn replay_loop(terminal: &mut DefaultTerminal, app: &mut App) -> color_eyr
                         match effect {
                             Effect::Quit => return Ok(()),
                             // Commands that change the herd were refused already.
-                            Effect::Send { .. } | Effect::Control(_) => {}
+                            Effect::Send { .. } | Effect::Control(_) | Effect::Lesson(_) => {}
                         }
                     }
                 }
@@ -145,6 +160,7 @@ async fn event_loop(
     let mut app = App::new(&options.title, &herd.snapshot(), positions, history, Instant::now());
     app.metrics = Some(crate::lab::metrics::Metrics::new(herd.topology()));
     app.playback.hop = options.hop;
+    let (mut cues, lesson_keys) = start_lesson(options.lesson, herd, &mut app);
     let mut terminate = signal(SignalKind::terminate())?;
     let mut hangup = signal(SignalKind::hangup())?;
     let mut dirty = true;
@@ -197,10 +213,13 @@ async fn event_loop(
                     Some(Ok(Event::Key(key))) if key.kind != KeyEventKind::Release => {
                         app.now = Instant::now();
                         for effect in app.key(key) {
-                            if effect == Effect::Quit {
-                                return Ok(());
+                            match effect {
+                                Effect::Quit => return Ok(()),
+                                Effect::Lesson(key) => {
+                                    let _ = lesson_keys.send(key);
+                                }
+                                effect => execute(effect, herd, &feedback_tx, &mut app),
                             }
-                            execute(effect, herd, &feedback_tx, &mut app);
                         }
                     }
                     Some(Ok(Event::Resize(..))) => {}
@@ -217,11 +236,35 @@ async fn event_loop(
                 app.feedback(result);
                 dirty = true;
             }
+            Some(cue) = cues.recv() => {
+                app.now = Instant::now();
+                app.cue(cue);
+                dirty = true;
+            }
             () = sleep_until(wake.unwrap_or(now)), if wake.is_some() => {
                 dirty = true;
             }
         }
     }
+}
+
+/// Plays `lesson` (if there is one) over `herd` on a task of its own: the run's cues come
+/// back on the receiver, the presenter's keys go to it through the sender.
+fn start_lesson(
+    lesson: Option<Play>,
+    herd: &HerdHandle,
+    app: &mut App,
+) -> (mpsc::UnboundedReceiver<Cue>, mpsc::UnboundedSender<scenario::Key>) {
+    let (cue_tx, cues) = mpsc::unbounded_channel();
+    let (keys, key_rx) = mpsc::unbounded_channel();
+    if let Some(play) = lesson {
+        app.lesson = Some(Lesson::new(&play.file, &play.scenario, play.stepping));
+        let herd = herd.clone();
+        tokio::spawn(async move {
+            scenario::present(&play.scenario, &herd, play.stepping, cue_tx, key_rx).await;
+        });
+    }
+    (cues, keys)
 }
 
 /// Carries out one effect: engine controls at once, network sends on their own task.
@@ -249,6 +292,6 @@ fn execute(effect: Effect, herd: &HerdHandle, feedback: &mpsc::Sender<Feedback>,
                 let _ = feedback.send(Feedback::Control(result)).await;
             });
         }
-        Effect::Quit => {}
+        Effect::Quit | Effect::Lesson(_) => {}
     }
 }

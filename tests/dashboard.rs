@@ -1889,3 +1889,42 @@ fn the_metrics_overlay_draws_the_fold_of_every_event_and_says_when_there_is_none
     let says: Vec<&str> = screen.lines().filter(|l| l.contains("no metrics")).collect();
     assert_eq!(says.len(), 1, "{screen}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// A scenario played over the herd
+// ---------------------------------------------------------------------------------------------
+
+/// `--scenario`: the caption takes a band of its own above the lesson's row, which names the
+/// step shown; `n` and `N` go to the run, and the outcomes reach the traffic pane.
+#[test]
+fn scene_p_a_lesson_with_its_caption_and_step() {
+    use herdctl::scenario::{self, Cue, Key, Status};
+    use herdctl::tui::lesson::Lesson;
+    let mut rig = Rig::new();
+    let context = herdctl::command::Context::new(&rig.topology);
+    let text =
+        "say \"Bailey learns where kiwi is\"\niamat Bailey kiwi +1+2\nexpect Bona knows kiwi";
+    let parsed = scenario::parse(text, "t.herd", &context).unwrap();
+    rig.app.lesson = Some(Lesson::new("t.herd", &parsed, false));
+    rig.app.cue(Cue::Started { index: 0 });
+    rig.app.cue(Cue::Say("Bailey learns where kiwi is".into()));
+    rig.app.cue(Cue::Started { index: 2 });
+    let line = "✗ 0.100s expect Bona knows kiwi (Bona holds nothing for kiwi)";
+    rig.app.cue(Cue::Outcome { index: 2, status: Status::Failed, line: line.into() });
+    rig.app.cue(Cue::Waiting { index: 2 });
+    insta::assert_snapshot!("p_lesson_80x24", compact(&rig.app));
+    let wide = screen(&rig.app);
+    assert!(wide.contains(line), "the outcome is in the traffic pane:\n{wide}");
+
+    assert_eq!(rig.char('n'), [Effect::Lesson(Key::Next)]);
+    assert_eq!(rig.char('N'), [Effect::Lesson(Key::Stepping(true))]);
+    let report = scenario::Report {
+        steps: Vec::new(),
+        passed: 0,
+        failed: 1,
+        metrics: Metrics::new(&rig.topology).summary(),
+    };
+    rig.app.cue(Cue::Finished(report));
+    assert!(rig.char('n').is_empty(), "n after the end goes nowhere");
+    assert!(compact(&rig.app).contains("✗ done"));
+}

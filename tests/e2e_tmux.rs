@@ -140,10 +140,15 @@ fn wait_for<T>(
 
 /// Starts the dashboard with `args` in a fresh tmux session whose files live in `dir`.
 fn start_dashboard(dir: &Path, args: &[&str]) -> Tmux {
+    start_sized(dir, args, (WIDTH, HEIGHT))
+}
+
+/// [`start_dashboard`] in a terminal of `(columns, rows)`.
+fn start_sized(dir: &Path, args: &[&str], (width, height): (u16, u16)) -> Tmux {
     let config = dir.join("tmux.conf");
     std::fs::write(&config, "set -g remain-on-exit on\nset -g status off\n").unwrap();
     let tmux = Tmux { socket: dir.join("tmux.sock"), session: unique_name() };
-    let size = (WIDTH.to_string(), HEIGHT.to_string());
+    let size = (width.to_string(), height.to_string());
     let output = tmux
         .command()
         .arg("-f")
@@ -361,4 +366,64 @@ fn dashboard_on_sighup_flushes_the_logs_and_exits_cleanly() {
     let received = log.lines().filter(|l| l.contains(" IN ") && l.contains(" IAMAT c")).count();
     assert_eq!(received, 300, "IN lines in the log");
     assert!(log.ends_with(" -- herdctl 0.1.0 stopped\n"), "{log}");
+}
+
+/// The step a stepping lesson waits at (`next 12:` on its row), if it waits.
+fn waiting_at(screen: &str) -> Option<String> {
+    let row = screen.lines().find(|l| l.contains("press n"))?;
+    let after = row.split("next ").nth(1)?;
+    Some(after.split(':').next()?.to_owned())
+}
+
+/// `herdctl tour` at 80×24, stepped with `n` to its end with its captions on screen, recorded;
+/// then `herdctl replay` of that recording, played to its end. Both exit cleanly on `q`.
+#[test]
+fn the_tour_steps_to_its_end_at_80x24_and_its_recording_replays() {
+    if !tmux_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let dir_path = dir.path();
+    let args = ["tour", "--step", "--log-dir", "none", "--base-port", "0", "--record", "t.ndjson"];
+    let tmux = start_sized(dir_path, &args, (80, 24));
+    let mut at = wait_for(&tmux, dir_path, "the tour waiting for n", |_, s| waiting_at(s));
+    let mut captions = 0;
+    loop {
+        tmux.press("n");
+        let next = wait_for(&tmux, dir_path, "the tour's next step", |_, screen| {
+            if screen.contains("✓ done") {
+                return Some(None);
+            }
+            waiting_at(screen).filter(|now| *now != at).map(Some)
+        });
+        let screen = tmux.screen();
+        captions += usize::from(screen.contains("Bailey tells its neighbours"));
+        match next {
+            Some(next) => at = next,
+            None => break,
+        }
+    }
+    let screen = tmux.screen();
+    assert!(screen.contains("That's the tour. ? for help"), "{screen}");
+    let row = screen.lines().find(|l| l.contains(" done ")).unwrap();
+    assert!(row.contains("✓ done") && !row.contains('✗'), "every expectation held:\n{screen}");
+    assert!(captions > 0, "a caption showed while stepping");
+    tmux.press("q");
+    assert_exited_cleanly(&tmux, dir_path, "q");
+    drop(tmux);
+
+    let tmux = start_sized(dir_path, &["replay", "t.ndjson"], (80, 24));
+    wait_for(&tmux, dir_path, "the replay at its start", |_, s| s.contains("#0/").then_some(()));
+    tmux.press("End");
+    wait_for(&tmux, dir_path, "the replay at its end", |_, screen| {
+        let row = screen.lines().find(|l| l.contains(" / ") && l.contains('#'))?;
+        let counts = row.split('#').nth(1)?.split_whitespace().next()?;
+        let (shown, total) = counts.split_once('/')?;
+        (shown == total && shown != "0").then_some(())
+    });
+    // The recording ends with the herd stopping as the tour's dashboard quit.
+    let screen = tmux.screen();
+    assert!(header(&screen).contains("srv 0/5") && header(&screen).contains("cli 1"), "{screen}");
+    tmux.press("q");
+    assert_exited_cleanly(&tmux, dir_path, "q");
 }

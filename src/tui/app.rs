@@ -255,6 +255,8 @@ pub enum Effect {
     },
     /// Apply a control to the herd.
     Control(Control),
+    /// Tell the scenario being played what the presenter pressed.
+    Lesson(crate::scenario::Key),
     Quit,
 }
 
@@ -347,6 +349,8 @@ pub struct App {
     /// Every update's flood so far, for `why` and the Metrics overlay (`M`); kept by the
     /// dashboard over a live herd.
     pub metrics: Option<crate::lab::metrics::Metrics>,
+    /// A scenario being played over the herd (`--scenario`, `herdctl tour`).
+    pub lesson: Option<super::lesson::Lesson>,
     /// A recording shown instead of a live herd (`herdctl replay`).
     pub replay: Option<super::replay::Replay>,
     /// The herd's time when it is not `now`: in a replay, the instant of the recording shown
@@ -384,6 +388,7 @@ impl App {
             status: None,
             history,
             metrics: None,
+            lesson: None,
             replay: None,
             herd_clock: None,
             quit: false,
@@ -830,6 +835,9 @@ impl App {
         if self.replay.is_some() && self.replay_key(key.code) {
             return vec![];
         }
+        if let Some(effects) = self.lesson_key(key.code) {
+            return effects;
+        }
         let control = |control: Control| vec![Effect::Control(control)];
         match key.code {
             KeyCode::Char('q') => return vec![Effect::Quit],
@@ -907,6 +915,39 @@ impl App {
         match self.selected_server() {
             Some(id) => format!("{verb}{} ", self.name(id)),
             None => verb.to_owned(),
+        }
+    }
+
+    /// `n` and `N` while a scenario plays: the next step now, and stepping on or off.
+    fn lesson_key(&mut self, code: KeyCode) -> Option<Vec<Effect>> {
+        use crate::scenario::Key;
+        let lesson = self.lesson.as_mut()?;
+        let effect = match code {
+            KeyCode::Char('n') if lesson.finished => {
+                self.say("the scenario is over");
+                return Some(vec![]);
+            }
+            KeyCode::Char('n') => Effect::Lesson(Key::Next),
+            KeyCode::Char('N') => {
+                lesson.stepping = !lesson.stepping;
+                let stepping = lesson.stepping;
+                self.say(if stepping {
+                    "stepping: each n runs the next step, timings ignored"
+                } else {
+                    "playing on the file's timings (n runs the next step at once)"
+                });
+                Effect::Lesson(Key::Stepping(stepping))
+            }
+            _ => return None,
+        };
+        Some(vec![effect])
+    }
+
+    /// Takes in what the scenario being played says.
+    pub fn cue(&mut self, cue: crate::scenario::Cue) {
+        let Some(lesson) = &mut self.lesson else { return };
+        if let Some(line) = lesson.cue(cue) {
+            self.log(None, Direction::Operator, None, &line.into());
         }
     }
 

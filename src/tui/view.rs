@@ -28,8 +28,8 @@ use super::graph::{
 };
 use super::metrics_overlay;
 use super::playback::Outcome;
-use super::timeline;
 use super::traffic::Direction;
+use super::{lesson, timeline};
 use crate::command;
 
 /// Smallest size that gets the full layout.
@@ -43,16 +43,21 @@ pub fn draw(frame: &mut Frame, app: &App) {
     let area = frame.area();
     let full = area.width >= FULL_WIDTH && area.height >= FULL_HEIGHT;
     let note = command_note(app);
-    let [header, body, timeline, command, footer] = Layout::vertical([
+    let caption = app.lesson.as_ref().and_then(|l| l.caption.as_deref());
+    let caption_rows = caption.map_or(0, |text| lesson::caption_rows(text, area.width));
+    let [header, body, subtitle, timeline, command, footer] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Fill(1),
-        Constraint::Length(u16::from(app.replay.is_some())),
+        Constraint::Length(caption_rows),
+        Constraint::Length(u16::from(app.replay.is_some() || app.lesson.is_some())),
         Constraint::Length(if note.is_some() { 2 } else { 1 }),
         Constraint::Length(1),
     ])
     .areas(area);
     if let Some(replay) = &app.replay {
         frame.render_widget(timeline::line(replay, area.width), timeline);
+    } else if let Some(played) = &app.lesson {
+        frame.render_widget(lesson::line(played, area.width), timeline);
     }
     frame.render_widget(header_line(app, area.width), header);
     if full {
@@ -74,6 +79,9 @@ pub fn draw(frame: &mut Frame, app: &App) {
         draw_traffic(frame, app, traffic);
     } else {
         draw_graph(frame, app, body);
+    }
+    if let Some(caption) = caption {
+        frame.render_widget(lesson::caption(caption), subtitle);
     }
     draw_command_line(frame, app, command, note);
     frame.render_widget(footer_line(app, area.width), footer);
@@ -534,6 +542,9 @@ fn footer_line(app: &App, width: u16) -> Paragraph<'static> {
         Mode::Normal if app.replay.is_some() => REPLAY_KEYS.to_vec(),
         Mode::Normal => {
             let mut keys = vec![("?", "help"), (":", "cmd")];
+            if app.lesson.as_ref().is_some_and(|l| !l.finished) {
+                keys.splice(0..0, [("n", "next step"), ("N", "step mode")]);
+            }
             keys.extend_from_slice(first);
             match app.selection {
                 Selection::Link(_) => {
@@ -781,7 +792,7 @@ fn command_lines(width: usize) -> Vec<Line<'static>> {
 
 /// `text` broken at spaces into rows of at most `width` characters, every row after the
 /// first indented by `indent` spaces (a word longer than a row is cut).
-fn wrap_hanging(text: &str, indent: usize, width: usize) -> Vec<String> {
+pub(super) fn wrap_hanging(text: &str, indent: usize, width: usize) -> Vec<String> {
     let width = width.max(indent + 8);
     let mut rows = Vec::new();
     let mut row = String::new();
