@@ -613,3 +613,28 @@ fn a_scenario_recorded_twice_with_one_seed_has_the_same_fates_and_exports() {
         assert!(String::from_utf8_lossy(&out.stdout).contains(check), "{what}");
     }
 }
+
+/// The dashboard's faces that read a file say what is wrong with it, with its place, and exit
+/// 2 before any terminal or herd is opened.
+#[test]
+fn a_bad_scenario_or_trace_for_the_dashboard_is_named_with_exit_code_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.herd");
+    std::fs::write(&bad, "topology line:2\nkill S9\n").unwrap();
+    let out = herdctl().arg("--scenario").arg(&bad).args(["--log-dir", "none"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("bad.herd:2:1: no server \"S9\""), "{stderr}");
+
+    let trace = dir.path().join("t.ndjson");
+    std::fs::write(&trace, "{\"format\":1}\n").unwrap();
+    let out = herdctl().arg("replay").arg(&trace).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("t.ndjson:1: "), "{stderr}");
+    let out = herdctl().args(["replay", "no-such.ndjson"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let out = herdctl().args(["replay", "x.ndjson", "--speed", "0"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("expected a speed from 1/64"));
+}
