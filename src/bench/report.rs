@@ -209,10 +209,12 @@ fn rows(report: &Parts) -> Vec<Row> {
 fn record_rows(report: &Parts, rows: &mut Vec<Row>) {
     let Some(cost) = &report.record else { return };
     let section = "recording";
-    let name = format!(
-        "IAMAT {} clients × {} pipelined, cs131, recording every event (--record)",
-        record::CLIENTS,
-        record::WINDOW
+    let load = format!("IAMAT {} clients × {} pipelined, cs131", record::CLIENTS, record::WINDOW);
+    rows.push(
+        Row::new(section, format!("{load}, watched, not recorded (--control stdin)"), "req/s")
+            .values(cost.watched.sustained_rate, None, None)
+            .baseline(cost.plain.sustained_rate)
+            .note("baseline: the same load, not watched; events built and broadcast, none read"),
     );
     let gaps = if cost.gaps == 0 {
         "no gap: every event recorded".to_owned()
@@ -220,7 +222,7 @@ fn record_rows(report: &Parts, rows: &mut Vec<Row>) {
         format!("{} GAP RECORDS: the recorder fell behind", cost.gaps)
     };
     rows.push(
-        Row::new(section, name, "req/s")
+        Row::new(section, format!("{load}, recording every event (--record)"), "req/s")
             .values(cost.recorded.sustained_rate, None, None)
             .baseline(cost.plain.sustained_rate)
             .note(format!("baseline: the same load, not recorded; {gaps}")),
@@ -233,6 +235,17 @@ fn record_rows(report: &Parts, rows: &mut Vec<Row>) {
                 group(cost.events as f64),
                 group(cost.bytes as f64)
             )),
+    );
+    let kinds: Vec<String> = cost
+        .kinds
+        .iter()
+        .take(6)
+        .map(|(kind, n)| format!("{kind} {:.1}", *n as f64 / cost.recorded.replies.max(1) as f64))
+        .collect();
+    rows.push(
+        Row::new(section, "events recorded per IAMAT answered".to_owned(), "events")
+            .values(cost.events_per_request(), None, None)
+            .note(format!("most: {}", kinds.join(", "))),
     );
 }
 
