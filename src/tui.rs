@@ -4,14 +4,17 @@
 //! nothing and a busy herd never waits on the view (a lagging view drops events, says so,
 //! and rebuilds from a snapshot).
 
+pub mod actions;
 pub mod app;
 pub mod clients;
 pub mod editor;
 pub mod graph;
 pub mod history;
+pub mod keymap;
 pub mod layout;
 pub mod lesson;
 pub mod metrics_overlay;
+pub mod panes;
 pub mod playback;
 pub mod replay;
 pub mod timeline;

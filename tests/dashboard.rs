@@ -22,7 +22,7 @@ use herdctl::lab::metrics::Metrics;
 use herdctl::tui::app::{App, Effect, Feedback, Mode, Selection, SendKind, Tone};
 use herdctl::tui::graph::{self, EdgeState, LOOKS, Mark};
 use herdctl::tui::history::History;
-use herdctl::tui::{layout, view};
+use herdctl::tui::{keymap, layout, view};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;
@@ -199,18 +199,26 @@ impl Rig {
         }
     }
 
-    /// Selects link `a`–`b` with Tab (servers first, then the links in topology order).
+    /// Selects link `a`–`b` with `e` (the links in topology order).
     fn select_link(&mut self, a: ServerId, b: ServerId) {
         let i = self.app.links.iter().position(|l| (l.a, l.b) == (a, b)).unwrap();
-        while self.app.selection != Selection::Link(i) {
-            self.tab(1);
+        for _ in 0..=self.app.links.len() {
+            if self.app.selection == Selection::Link(i) {
+                return;
+            }
+            assert!(self.char('e').is_empty());
         }
+        panic!("e never reached link {i}");
     }
 
     fn select_server(&mut self, id: ServerId) {
-        while self.app.selection != Selection::Node(id) {
+        for _ in 0..=self.app.servers.len() {
+            if self.app.selection == Selection::Node(id) {
+                return;
+            }
             self.tab(1);
         }
+        panic!("Tab never reached server {id:?}");
     }
 
     /// Types `text` key by key (into the command line, if open).
@@ -438,7 +446,14 @@ fn row_text(buf: &Buffer, y: u16) -> String {
 
 /// The rows of the topology pane (the top-left pane at 120×36, the body at 80×24).
 fn topology_rows(buf: &Buffer) -> Vec<u16> {
-    (2..buf.area.height).take_while(|&y| !row_text(buf, y).starts_with('╰')).collect()
+    (topology_title(buf) + 1..buf.area.height)
+        .take_while(|&y| !row_text(buf, y).starts_with('╰'))
+        .collect()
+}
+
+/// The row of the topology pane's title (below the header, and the tab strip when shown).
+fn topology_title(buf: &Buffer) -> u16 {
+    (0..buf.area.height).find(|&y| row_text(buf, y).starts_with('╭')).expect("a topology pane")
 }
 
 /// Cells of the topology pane showing `symbol`.
@@ -484,9 +499,8 @@ fn scene_c_flood_complete() {
 fn scene_d_cut_link_selected() {
     let mut rig = Rig::flooded();
     rig.app.now = rig.at(6000);
-    // Five servers, then the links in order: Bailey–Bona, Bailey–Campbell, Bona–Campbell,
-    // Bona–Clark.
-    rig.tab(8);
+    // The links in order: Bailey–Bona, Bailey–Campbell, Bona–Campbell, Bona–Clark.
+    rig.type_text("eeee");
     assert_eq!(rig.app.selection, Selection::Link(3));
     let cut = Control::Cut { links: both(BONA, CLARK), lasting: None };
     assert_eq!(rig.char('c'), control(cut.clone()));
@@ -716,7 +730,8 @@ fn scene_k3_loss() {
     let marks = in_topology(&buf, graph::MARK_LOSS);
     assert_eq!(marks.len(), 1, "{}", text(&buf));
     assert_eq!(buf[marks[0]].fg, graph::look(Mark::Loss).style.fg.unwrap());
-    assert!(row_text(&buf, 1).contains("loss 20% both ways"), "{}", row_text(&buf, 1));
+    let title = row_text(&buf, topology_title(&buf));
+    assert!(title.contains("loss 20% both ways"), "{title}");
     insta::assert_snapshot!("k3_loss", text(&buf));
 }
 
@@ -746,7 +761,8 @@ fn scene_k4_delay_one_way() {
     assert_eq!(marks.len(), 1, "{}", text(&buf));
     let (x, y) = marks[0];
     assert_eq!(buf[(x + 1, y)].symbol(), graph::ONE_WAY[2]);
-    assert!(row_text(&buf, 1).contains("Clark->Jaquez delay 300ms±50ms"), "{}", row_text(&buf, 1));
+    let title = row_text(&buf, topology_title(&buf));
+    assert!(title.contains("Clark->Jaquez delay 300ms±50ms"), "{title}");
     insta::assert_snapshot!("k4_delay", text(&buf));
 }
 
@@ -821,7 +837,8 @@ fn scene_k7_hung_and_killed_servers() {
     assert_eq!(buf[frozen[0]].fg, graph::look(Mark::Hung).style.fg.unwrap());
     assert_eq!(buf[stopped[0]].fg, Color::Red);
     assert_ne!(buf[frozen[0]].fg, buf[stopped[0]].fg);
-    assert!(row_text(&buf, 1).contains("Jaquez") && row_text(&buf, 1).contains("(hung)"));
+    let title = row_text(&buf, topology_title(&buf));
+    assert!(title.contains("Jaquez") && title.contains("(hung)"), "{title}");
     insta::assert_snapshot!("k7_hung_and_killed", text(&buf));
 }
 
@@ -1055,14 +1072,19 @@ fn kill_of_a_stopped_server_is_refused() {
 #[test]
 fn cut_and_heal_the_selected_link() {
     let mut rig = Rig::new();
-    rig.tab(5);
+    // `e` selects links directly, without passing every server first.
+    assert!(rig.char('e').is_empty());
     assert_eq!(rig.app.selection, Selection::Link(0));
     assert_eq!(rig.char('c'), control(Control::Cut { links: both(BAILEY, BONA), lasting: None }));
     assert_eq!(rig.char('h'), control(Control::Heal { links: both(BAILEY, BONA) }));
     assert_eq!(rig.char('H'), control(Control::HealAll));
-    // Back-tab returns to the last server.
+    // `E` goes back round to the last link; Tab returns to servers at the link's first end.
+    assert!(rig.char('E').is_empty());
+    assert_eq!(rig.app.selection, Selection::Link(rig.app.links.len() - 1));
+    assert!(rig.char('e').is_empty());
+    assert_eq!(rig.app.selection, Selection::Link(0));
     assert!(rig.key(KeyCode::BackTab).is_empty());
-    assert_eq!(rig.app.selection, Selection::Node(JAQUEZ));
+    assert_eq!(rig.app.selection, Selection::Node(BAILEY));
 }
 
 #[test]
@@ -1411,8 +1433,13 @@ fn help_lists_every_verb_every_key_and_every_glyph() {
     for spec in COMMANDS {
         assert!(help.contains(spec.usage), "{} missing in\n{help}", spec.usage);
     }
-    for key in ["> / <", "l / d / u", "g", "x", "F", "+ / -"] {
-        assert!(help.contains(&format!("  {key:<12}")), "{key} missing in\n{help}");
+    // Every row of the keymap, as the key handling reads it (the live ones: no replay runs).
+    let live = |b: &&keymap::Binding| {
+        !b.when.contains(&keymap::When::Replay) && !b.when.contains(&keymap::When::Lesson)
+    };
+    for binding in keymap::help_rows().filter(live) {
+        let row = format!("  {:<13} {}", binding.keys, binding.help);
+        assert!(help.contains(&row), "{row:?} missing in\n{help}");
     }
     for look in LOOKS {
         assert!(help.contains(&format!("{} {}", look.glyph, look.name)), "{look:?}\n{help}");
@@ -1434,14 +1461,18 @@ fn the_footer_offers_the_lab_keys() {
     let mut rig = Rig::new();
     rig.select_link(BONA, CLARK);
     let footer = row_text(&draw(&rig.app, 80, 24), 23);
-    for key in [" c/h ", " >< ", " l ", " d ", " F "] {
+    for key in [" c h ", " > < ", " l d u "] {
         assert!(footer.contains(key), "{key:?} missing in {footer}");
     }
+    let footer = row_text(&draw(&rig.app, 120, 36), 35);
+    assert!(footer.contains(" F "), "F missing in {footer}");
     rig.select_server(BONA);
     let footer = row_text(&draw(&rig.app, 80, 24), 23);
-    for key in [" g ", " k ", " F "] {
+    for key in [" g ", " k "] {
         assert!(footer.contains(key), "{key:?} missing in {footer}");
     }
+    let footer = row_text(&draw(&rig.app, 120, 36), 35);
+    assert!(footer.contains(" F ") && footer.contains(" M "), "F, M missing in {footer}");
     rig.apply(EventKind::ServerHung { server: BONA, hung: true });
     let footer = row_text(&draw(&rig.app, 80, 24), 23);
     assert!(footer.contains(" unhang "), "{footer}");
@@ -1629,14 +1660,25 @@ fn the_paused_badge_is_yellow() {
 }
 
 #[test]
-fn the_compact_layout_drops_the_side_panes() {
-    let rig = Rig::flooded();
+fn at_80x24_a_tab_strip_names_every_pane_and_its_key_shows_it() {
+    let mut rig = Rig::flooded();
     let screen = compact(&rig.app);
-    assert!(screen.contains("Topology"), "{screen}");
-    assert!(!screen.contains("Clients"), "{screen}");
-    assert!(!screen.contains("Traffic"), "{screen}");
+    let tabs = screen.lines().nth(1).unwrap();
+    for tab in ["1 Topology", "2 Clients", "3 Traffic", "4 World"] {
+        assert!(tabs.contains(tab), "{tab} missing in {tabs}");
+    }
+    for (key, title) in
+        [('2', "2 Clients"), ('3', "3 Traffic"), ('4', "4 World"), ('1', "1 Topology")]
+    {
+        assert!(rig.char(key).is_empty());
+        let screen = compact(&rig.app);
+        let pane = screen.lines().nth(2).unwrap();
+        assert!(pane.starts_with(&format!("╭ {title}")), "{key}: {pane}");
+    }
+    // At full size every pane is there at once, with no tab strip.
     let full = self::screen(&rig.app);
     assert!(full.contains("Clients") && full.contains("Traffic") && full.contains("World"));
+    assert!(!full.lines().nth(1).unwrap().contains("2 Clients  3 Traffic"));
 }
 
 #[test]
@@ -1867,7 +1909,8 @@ fn m_opens_and_closes_the_metrics_overlay() {
     assert!(matches!(rig.app.mode, Mode::Metrics { .. }));
     // The key is listed in the footer and in the help.
     rig.key(KeyCode::Esc);
-    assert!(screen(&rig.app).lines().last().unwrap().contains(" M  metrics"));
+    let footer = screen(&rig.app).lines().last().unwrap().to_owned();
+    assert!(footer.contains(" M  metrics"), "{footer}");
     rig.char('?');
     assert!(screen(&rig.app).contains("metrics per update"));
 }

@@ -149,24 +149,38 @@ fn start_sized(dir: &Path, args: &[&str], (width, height): (u16, u16)) -> Tmux {
     std::fs::write(&config, "set -g remain-on-exit on\nset -g status off\n").unwrap();
     let tmux = Tmux { socket: dir.join("tmux.sock"), session: unique_name() };
     let size = (width.to_string(), height.to_string());
-    let output = tmux
-        .command()
-        .arg("-f")
-        .arg(&config)
-        .args(["new-session", "-d", "-s", &tmux.session, "-x", &size.0, "-y", &size.1, "-c"])
-        .arg(dir)
-        .args(["/bin/sh", "-c", WRAPPER, env!("CARGO_BIN_EXE_herdctl")])
-        .args(args)
-        .current_dir(dir)
-        .env("HERDCTL_DATA_DIR", dir)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "tmux new-session failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    tmux
+    // A tmux server starting while another test's exits can fail once ("server exited
+    // unexpectedly"): try again before giving up.
+    let mut failure = String::new();
+    for _ in 0..3 {
+        let output = tmux
+            .command()
+            .arg("-f")
+            .arg(&config)
+            .args(["new-session", "-d", "-s", &tmux.session, "-x", &size.0, "-y", &size.1, "-c"])
+            .arg(dir)
+            .args(["/bin/sh", "-c", WRAPPER, env!("CARGO_BIN_EXE_herdctl")])
+            .args(args)
+            .current_dir(dir)
+            .env("HERDCTL_DATA_DIR", dir)
+            .output()
+            .unwrap();
+        if output.status.success() {
+            return tmux;
+        }
+        failure = String::from_utf8_lossy(&output.stderr).into_owned();
+    }
+    panic!("tmux new-session failed three times: {failure}");
+}
+
+/// `q` on a herd with clients or faults asks first; `confirm` (a second `q`, or `y`) quits.
+fn quit_confirmed(tmux: &Tmux, dir: &Path, confirm: &str) {
+    tmux.press("q");
+    wait_for(tmux, dir, "the quit question", |_, screen| {
+        screen.contains("quit? the herd stops, with its").then_some(())
+    });
+    tmux.press(confirm);
+    assert_exited_cleanly(tmux, dir, &format!("q then {confirm}"));
 }
 
 /// Waits for herdctl to exit after `cause`, then checks it exited 0 and handed the terminal
@@ -311,9 +325,9 @@ fn dashboard_reports_a_client_cuts_links_partitions_storms_and_quits_cleanly() {
         (!screen.contains("Faults 3")).then_some(())
     });
 
-    // (7) Quit: the process exits with success and hands the terminal back.
-    tmux.press("q");
-    assert_exited_cleanly(&tmux, dir_path, "q");
+    // (7) Quit: with clients and faults the herd asks first; a second q quits, and the
+    // process exits with success and hands the terminal back.
+    quit_confirmed(&tmux, dir_path, "q");
     let after = tmux.screen();
     assert!(!after.contains("servers 5/5"), "the dashboard is still on screen:\n{after}");
     assert!(log_dir.join("Bailey.log").is_file(), "no per-server log in --log-dir");
@@ -408,8 +422,7 @@ fn the_tour_steps_to_its_end_at_80x24_and_its_recording_replays() {
     let row = screen.lines().find(|l| l.contains(" done ")).unwrap();
     assert!(row.contains("✓ done") && !row.contains('✗'), "every expectation held:\n{screen}");
     assert!(captions > 0, "a caption showed while stepping");
-    tmux.press("q");
-    assert_exited_cleanly(&tmux, dir_path, "q");
+    quit_confirmed(&tmux, dir_path, "y");
     drop(tmux);
 
     let tmux = start_sized(dir_path, &["replay", "t.ndjson"], (80, 24));

@@ -19,11 +19,12 @@ use super::clients::ClientBook;
 use super::editor::LineEditor;
 use super::graph::{EdgeFaults, EdgeState};
 use super::history::History;
+use super::panes::{Arrangement, Lists, Pane};
 use super::playback::{Outcome, Playback};
 use super::traffic::{Direction, TrafficLine, TrafficLog};
 use crate::command::{self, Command, Context};
 use crate::herd::control::{
-    ActiveFault, Applied, Control, ControlError, Delay, Directed, Links, MAX_DELAY, Policy, Spread,
+    ActiveFault, Applied, Control, ControlError, Directed, Links, Policy,
     fmt_duration as canonical_duration, fmt_rate,
 };
 use crate::herd::{EventKind, HerdEvent, HerdSnapshot, LinkFaultsView, LinkState, ServerId};
@@ -34,11 +35,6 @@ pub const DEFAULT_HOP: Duration = Duration::from_millis(600);
 pub const DELAY_STEP: Duration = Duration::from_millis(100);
 /// How often the Faults overlay reads the counters and time left again while it is open.
 pub const FAULTS_REFRESH: Duration = Duration::from_millis(500);
-
-/// The values a prefilled fault line (`l`, `d`, `u`) starts with.
-const PREFILL_LOSS: &str = "20%";
-const PREFILL_DELAY: &str = "200ms";
-const PREFILL_DUP: &str = "10%";
 
 #[derive(Debug, Clone)]
 pub struct ServerModel {
@@ -234,6 +230,8 @@ pub enum Mode {
     Metrics {
         scroll: u16,
     },
+    /// Typing the focused list's filter (`/`): it applies as typed.
+    Find(LineEditor),
 }
 
 /// How a line sent to a server should be shown when its reply comes back.
@@ -349,6 +347,13 @@ pub struct App {
     /// Every update's flood so far, for `why` and the Metrics overlay (`M`); kept by the
     /// dashboard over a live herd.
     pub metrics: Option<crate::lab::metrics::Metrics>,
+    /// The pane the keys for lists act on (and shown alone on small screens).
+    pub focus: Pane,
+    /// The focused pane fills the body.
+    pub zoom: bool,
+    pub arrangement: Arrangement,
+    /// Where the list panes are scrolled to, and what they are filtered by.
+    pub lists: Lists,
     /// A scenario being played over the herd (`--scenario`, `herdctl tour`).
     pub lesson: Option<super::lesson::Lesson>,
     /// A recording shown instead of a live herd (`herdctl replay`).
@@ -388,6 +393,10 @@ impl App {
             status: None,
             history,
             metrics: None,
+            focus: Pane::Graph,
+            zoom: false,
+            arrangement: Arrangement::default(),
+            lists: Lists::default(),
             lesson: None,
             replay: None,
             herd_clock: None,
@@ -666,6 +675,7 @@ impl App {
         text: &Arc<str>,
     ) {
         self.traffic.push(TrafficLine {
+            id: 0,
             at: self.herd_now(),
             server,
             direction,
@@ -735,6 +745,37 @@ impl App {
         }
     }
 
+    /// Takes in what the scenario being played says.
+    pub fn cue(&mut self, cue: crate::scenario::Cue) {
+        let Some(lesson) = &mut self.lesson else { return };
+        if let Some(line) = lesson.cue(cue) {
+            self.log(None, Direction::Operator, None, &line.into());
+        }
+    }
+
+    /// A key while typing a list's filter: it applies as typed; Enter keeps it, Esc clears it.
+    fn find_key(&mut self, key: KeyEvent) {
+        let Mode::Find(editor) = &mut self.mode else { return };
+        match key.code {
+            KeyCode::Enter => self.mode = Mode::Normal,
+            KeyCode::Esc => {
+                self.mode = Mode::Normal;
+                self.lists.set_find(self.focus, String::new());
+                return;
+            }
+            KeyCode::Backspace => editor.backspace(),
+            KeyCode::Left => editor.left(),
+            KeyCode::Right => editor.right(),
+            KeyCode::Char('u') if key.modifiers.contains(KeyModifiers::CONTROL) => editor.set(""),
+            KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => editor.insert(c),
+            _ => {}
+        }
+        if let Mode::Find(editor) = &self.mode {
+            let text = editor.text.clone();
+            self.lists.set_find(self.focus, text);
+        }
+    }
+
     /// Takes in the result of an effect.
     pub fn feedback(&mut self, feedback: Feedback) {
         if matches!(feedback, Feedback::Control(_)) {
@@ -789,13 +830,21 @@ impl App {
         match &mut self.mode {
             Mode::Normal => self.normal_key(key),
             Mode::Command(_) => self.command_key(key),
+            Mode::Find(_) => {
+                self.find_key(key);
+                vec![]
+            }
             Mode::Confirm { effect, .. } => {
                 let effect = effect.clone();
+                // Only `y` confirms (and a second `q` a quit): Enter, pressed out of habit,
+                // must not kill a server.
+                let again = effect == Effect::Quit && key.code == KeyCode::Char('q');
                 match key.code {
-                    KeyCode::Char('y' | 'Y') | KeyCode::Enter => {
+                    KeyCode::Char('y' | 'Y') => {
                         self.mode = Mode::Normal;
                         vec![effect]
                     }
+                    _ if again => vec![effect],
                     KeyCode::Char('n' | 'N' | 'q') | KeyCode::Esc => {
                         self.mode = Mode::Normal;
                         self.say("cancelled");
@@ -829,253 +878,6 @@ impl App {
                 vec![]
             }
         }
-    }
-
-    fn normal_key(&mut self, key: KeyEvent) -> Vec<Effect> {
-        if self.replay.is_some() && self.replay_key(key.code) {
-            return vec![];
-        }
-        if let Some(effects) = self.lesson_key(key.code) {
-            return effects;
-        }
-        let control = |control: Control| vec![Effect::Control(control)];
-        match key.code {
-            KeyCode::Char('q') => return vec![Effect::Quit],
-            KeyCode::Char('?') => self.mode = Mode::Help { scroll: 0 },
-            KeyCode::Char(':') => self.open_command(""),
-            KeyCode::Char('i') => self.open_command(&self.with_selected("iamat ")),
-            KeyCode::Char('w') => self.open_command(&self.with_selected("whatsat ")),
-            KeyCode::Tab => self.cycle_selection(true),
-            KeyCode::BackTab => self.cycle_selection(false),
-            KeyCode::Left | KeyCode::Right | KeyCode::Up | KeyCode::Down => {
-                self.move_selection(key.code);
-            }
-            KeyCode::Char('k') => self.confirm_kill(),
-            KeyCode::Char('r') => match self.selected_server() {
-                Some(server) => return control(Control::Restart { server }),
-                None => self.complain("select a server first (Tab or arrows)"),
-            },
-            KeyCode::Char('g') => return self.toggle_hang(),
-            KeyCode::Char('c') => match self.selected_link() {
-                Some(link) => {
-                    return control(Control::Cut {
-                        links: link.directions().into(),
-                        lasting: None,
-                    });
-                }
-                None => self.open_command(&self.with_selected("cut ")),
-            },
-            KeyCode::Char('h') => match self.selected_link() {
-                Some(link) => return control(Control::Heal { links: link.directions().into() }),
-                None => self.open_command(&self.with_selected("heal ")),
-            },
-            KeyCode::Char('>') => return self.toggle_one_way(0),
-            KeyCode::Char('<') => return self.toggle_one_way(1),
-            KeyCode::Char('l') => self.prefill("loss", PREFILL_LOSS),
-            KeyCode::Char('d') => self.prefill("delay", PREFILL_DELAY),
-            KeyCode::Char('u') => self.prefill("dup", PREFILL_DUP),
-            KeyCode::Char('H') => return control(Control::HealAll),
-            KeyCode::Char('x') => {
-                self.mode = Mode::Confirm {
-                    prompt: "reset? every fault is lifted (not kills), held reports go (y/n)"
-                        .to_owned(),
-                    effect: Effect::Control(Control::Reset),
-                };
-            }
-            KeyCode::Char('F') => {
-                self.faults.stale = true;
-                self.mode = Mode::Faults { scroll: 0 };
-            }
-            KeyCode::Char('M') => self.mode = Mode::Metrics { scroll: 0 },
-            KeyCode::Char('y') => self.open_why(),
-            KeyCode::Char('p') => {
-                return control(if self.engine.paused { Control::Resume } else { Control::Pause });
-            }
-            KeyCode::Char('s' | '.') => return control(Control::Step),
-            KeyCode::Char('+' | '=') => return vec![self.step_delay(true)],
-            KeyCode::Char('-' | '_') => return vec![self.step_delay(false)],
-            KeyCode::Char(']') => self.set_hop(self.playback.hop.mul_f64(2.0 / 3.0)),
-            KeyCode::Char('[') => self.set_hop(self.playback.hop.mul_f64(1.5)),
-            KeyCode::Char('f') => {
-                self.filter = match (self.filter, self.selected_server()) {
-                    (None, Some(id)) => Some(id),
-                    _ => None,
-                };
-                let shown = self.filter.map_or("all servers", |id| self.name(id)).to_owned();
-                self.say(format!("traffic: {shown}"));
-            }
-            KeyCode::Esc => self.status = None,
-            _ => {}
-        }
-        vec![]
-    }
-
-    /// `verb` followed by the selected server's name and a space (or just `verb`).
-    fn with_selected(&self, verb: &str) -> String {
-        match self.selected_server() {
-            Some(id) => format!("{verb}{} ", self.name(id)),
-            None => verb.to_owned(),
-        }
-    }
-
-    /// `n` and `N` while a scenario plays: the next step now, and stepping on or off.
-    fn lesson_key(&mut self, code: KeyCode) -> Option<Vec<Effect>> {
-        use crate::scenario::Key;
-        let lesson = self.lesson.as_mut()?;
-        let effect = match code {
-            KeyCode::Char('n') if lesson.finished => {
-                self.say("the scenario is over");
-                return Some(vec![]);
-            }
-            KeyCode::Char('n') => Effect::Lesson(Key::Next),
-            KeyCode::Char('N') => {
-                lesson.stepping = !lesson.stepping;
-                let stepping = lesson.stepping;
-                self.say(if stepping {
-                    "stepping: each n runs the next step, timings ignored"
-                } else {
-                    "playing on the file's timings (n runs the next step at once)"
-                });
-                Effect::Lesson(Key::Stepping(stepping))
-            }
-            _ => return None,
-        };
-        Some(vec![effect])
-    }
-
-    /// Takes in what the scenario being played says.
-    pub fn cue(&mut self, cue: crate::scenario::Cue) {
-        let Some(lesson) = &mut self.lesson else { return };
-        if let Some(line) = lesson.cue(cue) {
-            self.log(None, Direction::Operator, None, &line.into());
-        }
-    }
-
-    /// `y`: opens `why CLIENT SERVER` for the selected server, about the newest client whose
-    /// newest report it lacks (else the newest client), for Enter to ask or Tab to change.
-    fn open_why(&mut self) {
-        let Some(server) = self.selected_server() else {
-            self.complain("select a server first (Tab or arrows)");
-            return;
-        };
-        let newest = |lacking: bool| {
-            let rows = self.clients.rows();
-            let rows =
-                rows.filter(|row| !lacking || !row.known_by.get(server).copied().unwrap_or(false));
-            rows.max_by_key(|row| row.updated).map(|row| row.id.clone())
-        };
-        match newest(true).or_else(|| newest(false)) {
-            Some(client) => {
-                let line = format!("why {client} {}", self.name(server));
-                self.open_command(&line);
-            }
-            None => self.complain("no client yet: why asks about a client's update"),
-        }
-    }
-
-    /// `k`: asks before killing the selected server.
-    fn confirm_kill(&mut self) {
-        match self.selected_server() {
-            Some(server) if self.servers[server].up => {
-                let name = self.name(server);
-                self.mode = Mode::Confirm {
-                    prompt: format!(
-                        "kill {name}? its port closes and its clients are forgotten (y/n)"
-                    ),
-                    effect: Effect::Control(Control::Kill { server }),
-                };
-            }
-            Some(server) => {
-                let name = self.name(server).to_owned();
-                self.complain(format!("{name} is not running (r restarts it)"));
-            }
-            None => self.complain("select a server first (Tab or arrows)"),
-        }
-    }
-
-    /// `g`: hangs the selected server, or lets it run again if it is hung.
-    fn toggle_hang(&mut self) -> Vec<Effect> {
-        let Some(server) = self.selected_server() else {
-            self.complain("select a server first (Tab or arrows)");
-            return vec![];
-        };
-        let model = &self.servers[server];
-        if !model.up {
-            let name = model.name.clone();
-            self.complain(format!("{name} is not running (r restarts it)"));
-            return vec![];
-        }
-        let control = if model.hung {
-            Control::Unhang { server }
-        } else {
-            Control::Hang { server, lasting: None }
-        };
-        vec![Effect::Control(control)]
-    }
-
-    /// `>` (`way` 0: a to b) and `<` (1: b to a): cuts that one direction of the selected
-    /// link, or heals it if it is cut. With a server selected, opens `cut NAME->`.
-    fn toggle_one_way(&mut self, way: usize) -> Vec<Effect> {
-        let Some(link) = self.selected_link() else {
-            let line = match self.selected_server() {
-                Some(id) => format!("cut {}->", self.name(id)),
-                None => "cut ".to_owned(),
-            };
-            self.open_command(&line);
-            return vec![];
-        };
-        let direction = link.directions()[way];
-        let cut = if way == 0 { link.a_faults.cut } else { link.b_faults.cut };
-        let control = if cut {
-            Control::Heal { links: vec![direction] }
-        } else {
-            Control::Cut { links: vec![direction], lasting: None }
-        };
-        vec![Effect::Control(control)]
-    }
-
-    /// Opens `verb A<->B value` for the selected link, or `verb NAME->` for the selected
-    /// server (Tab then offers its neighbours).
-    fn prefill(&mut self, verb: &str, value: &str) {
-        let line = match (self.selected_link(), self.selected_server()) {
-            (Some(link), _) => {
-                format!("{verb} {}<->{} {value}", self.name(link.a), self.name(link.b))
-            }
-            (None, Some(id)) => format!("{verb} {}->", self.name(id)),
-            (None, None) => format!("{verb} "),
-        };
-        self.open_command(&line);
-    }
-
-    /// `+`/`-`: the selected link's delay (both ways) up or down a step, keeping its jitter;
-    /// with a server selected, every link's (`delay all`).
-    fn step_delay(&self, up: bool) -> Effect {
-        let step = |delay: Duration| {
-            if up { (delay + DELAY_STEP).min(MAX_DELAY) } else { delay.saturating_sub(DELAY_STEP) }
-        };
-        match self.selected_link() {
-            Some(link) => {
-                let current = [link.a_faults.delay, link.b_faults.delay]
-                    .into_iter()
-                    .flatten()
-                    .max_by_key(|d| d.delay)
-                    .unwrap_or_default();
-                let delay = Delay { delay: step(current.delay), ..current };
-                let links = Links::Some(link.directions().into());
-                Effect::Control(Control::Delay { links, delay, lasting: None })
-            }
-            None => delay_all(step(self.engine.delay)),
-        }
-    }
-
-    fn set_hop(&mut self, hop: Duration) {
-        self.playback.hop = hop.clamp(Duration::from_millis(50), Duration::from_secs(5));
-        self.say(format!("replay: one hop shown for {}", fmt_duration(self.playback.hop)));
-    }
-
-    fn open_command(&mut self, text: &str) {
-        self.history.reset_cursor();
-        self.mode = Mode::Command(LineEditor::new(text));
     }
 
     fn command_key(&mut self, key: KeyEvent) -> Vec<Effect> {
@@ -1180,56 +982,6 @@ impl App {
         }
         vec![Effect::Send { server, line, kind }]
     }
-
-    fn cycle_selection(&mut self, forward: bool) {
-        let nodes = self.servers.len();
-        let total = nodes + self.links.len();
-        if total == 0 {
-            return;
-        }
-        let current = match self.selection {
-            Selection::Node(i) => i,
-            Selection::Link(i) => nodes + i,
-        };
-        let next = if forward { (current + 1) % total } else { (current + total - 1) % total };
-        self.selection =
-            if next < nodes { Selection::Node(next) } else { Selection::Link(next - nodes) };
-    }
-
-    /// Arrows: the nearest node in that direction from the selected one.
-    fn move_selection(&mut self, code: KeyCode) {
-        let from = match self.selection {
-            Selection::Node(i) => i,
-            Selection::Link(i) => self.links[i].a,
-        };
-        let Some(&(x0, y0)) = self.positions.get(from) else { return };
-        let (dx, dy) = match code {
-            KeyCode::Left => (-1.0, 0.0),
-            KeyCode::Right => (1.0, 0.0),
-            KeyCode::Up => (0.0, -1.0),
-            _ => (0.0, 1.0),
-        };
-        let best = self
-            .positions
-            .iter()
-            .enumerate()
-            .filter(|&(i, _)| i != from)
-            .filter_map(|(i, &(x, y))| {
-                let (vx, vy) = (x - x0, y - y0);
-                let along = vx * dx + vy * dy;
-                let across = (vx * dy - vy * dx).abs();
-                (along > 1e-9).then_some((i, along + 2.0 * across))
-            })
-            .min_by(|a, b| a.1.total_cmp(&b.1));
-        if let Some((i, _)) = best {
-            self.selection = Selection::Node(i);
-        }
-    }
-}
-
-fn delay_all(delay: Duration) -> Effect {
-    let delay = Delay { delay, jitter: Duration::ZERO, spread: Spread::Uniform };
-    Effect::Control(Control::Delay { links: Links::All, delay, lasting: None })
 }
 
 /// A duration for the eye: `0`, `350ms`, `1.5s`.

@@ -29,6 +29,21 @@ impl LineEditor {
         self.error = None;
     }
 
+    /// What shows of the text in `width` columns with the cursor always in view: the text
+    /// from some char on (with `…` first when the start is hidden), and the cursor's column.
+    pub fn visible(&self, width: usize) -> (String, usize) {
+        let width = width.max(2);
+        let chars: Vec<char> = self.text.chars().collect();
+        if self.cursor < width {
+            return (chars.iter().take(width).collect(), self.cursor);
+        }
+        // Hidden start: `…`, then the chars up to the cursor, the cursor on the last column.
+        let first = self.cursor + 2 - width;
+        let shown: String =
+            std::iter::once('…').chain(chars.iter().skip(first).take(width - 1).copied()).collect();
+        (shown, width - 1)
+    }
+
     pub fn insert(&mut self, c: char) {
         let at = self.byte_at(self.cursor);
         self.text.insert(at, c);
@@ -123,5 +138,23 @@ impl LineEditor {
         if let Some(line) = history.newer().map(str::to_owned) {
             self.set(&line);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cursor_stays_in_view_of_a_long_line() {
+        let mut editor = LineEditor::new("delay Bailey->Campbell 200ms jitter 50ms normal for 30s");
+        let (shown, column) = editor.visible(20);
+        assert_eq!((shown.chars().count(), column), (19, 19), "the cursor after the last char");
+        assert!(shown.starts_with('…') && shown.ends_with("for 30s"), "{shown}");
+        editor.home();
+        let (shown, column) = editor.visible(20);
+        assert_eq!((shown.as_str(), column), ("delay Bailey->Campbe", 0));
+        let short = LineEditor::new("kill Bona");
+        assert_eq!(short.visible(20), ("kill Bona".to_owned(), 9));
     }
 }

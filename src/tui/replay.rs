@@ -12,7 +12,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crossterm::event::KeyCode;
 use tokio::time::Instant;
 
 use super::app::App;
@@ -257,44 +256,7 @@ fn assumed_start(trace: &Trace) -> HerdSnapshot {
 }
 
 impl App {
-    /// Takes a key in a replay; `false` leaves it to the live dashboard's keys (selection,
-    /// overlays, the command line, quitting), after refusing those that change the herd.
-    pub(super) fn replay_key(&mut self, code: KeyCode) -> bool {
-        let Some(replay) = &self.replay else { return false };
-        let (speed, at, end) = (replay.speed, replay.at, replay.end());
-        let scrub = (end / 20).max(1);
-        let next = |wanted| replay.next(wanted);
-        let previous = |wanted| replay.previous(wanted);
-        match code {
-            KeyCode::Char(' ' | 'p') => {
-                if !replay.playing && at >= end {
-                    self.replay_seek(0);
-                }
-                if let Some(replay) = &mut self.replay {
-                    replay.playing = !replay.playing;
-                }
-            }
-            KeyCode::Char('.') => self.replay_step(true),
-            KeyCode::Char(',') => self.replay_step(false),
-            KeyCode::Char('+' | '=') => self.set_speed(speed * 2.0),
-            KeyCode::Char('-' | '_') => self.set_speed(speed / 2.0),
-            KeyCode::Char('n') => self.jump(next(is_update), "no later update"),
-            KeyCode::Char('N') => self.jump(previous(is_update), "no earlier update"),
-            KeyCode::Char('>') => self.jump(next(is_mark), "no later fault or action"),
-            KeyCode::Char('<') => self.jump(previous(is_mark), "no earlier fault or action"),
-            KeyCode::Home => self.replay_seek(0),
-            KeyCode::End => self.replay_seek(u64::MAX),
-            KeyCode::PageDown => self.replay_seek(at.saturating_add(scrub)),
-            KeyCode::PageUp => self.replay_seek(at.saturating_sub(scrub)),
-            KeyCode::Char(
-                'i' | 'w' | 'k' | 'r' | 'g' | 'c' | 'h' | 'l' | 'd' | 'u' | 'H' | 'x' | 's',
-            ) => self.complain(NO_HERD),
-            _ => return false,
-        }
-        true
-    }
-
-    fn set_speed(&mut self, speed: f64) {
+    pub(super) fn set_speed(&mut self, speed: f64) {
         let Some(replay) = &mut self.replay else { return };
         replay.speed = speed.clamp(MIN_SPEED, MAX_SPEED);
         let text = format!("replay speed {}", super::timeline::fmt_speed(replay.speed));
@@ -302,7 +264,7 @@ impl App {
     }
 
     /// Jumps to event `index` and says what it was, or says `none`.
-    fn jump(&mut self, index: Option<usize>, none: &str) {
+    pub(super) fn jump(&mut self, index: Option<usize>, none: &str) {
         let Some(replay) = &self.replay else { return };
         let Some(event) = index.and_then(|i| replay.events.get(i)) else {
             self.say(none);

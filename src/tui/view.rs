@@ -11,88 +11,116 @@
 //! Below 100×30 only the header, the graph, the command line and the keys remain. Overlays
 //! (help `?`, faults `F`, metrics `M`, replies, confirmations) draw over the middle at any size.
 
+use std::fmt::Write as _;
 use std::time::Duration;
 
 use ratatui::Frame;
-use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::layout::{Constraint, Rect};
 use ratatui::style::{Color, Modifier, Style, Stylize};
 use ratatui::symbols::Marker;
 use ratatui::text::{Line, Span, Text};
 use ratatui::widgets::canvas::{Canvas, Map, MapResolution, Points};
 use ratatui::widgets::{Block, BorderType, Cell, Clear, Paragraph, Row, Table, Wrap};
 
-use super::app::{App, Mode, Selection, Tone, edge_faults, fmt_duration, fmt_left, fmt_period};
+use super::app::{
+    App, Effect, Mode, Selection, Tone, edge_faults, fmt_duration, fmt_left, fmt_period,
+};
 use super::clients::ClientRow;
 use super::graph::{
     self, EdgeState, EdgeView, Flash, GraphView, Mark, NodeState, NodeView, TokenState, TokenView,
 };
+use super::keymap::{self, Action, When};
 use super::metrics_overlay;
+use super::panes::{self, Pane, Screen, Shape};
 use super::playback::Outcome;
 use super::traffic::Direction;
 use super::{lesson, timeline};
 use crate::command;
 
-/// Smallest size that gets the full layout.
-pub const FULL_WIDTH: u16 = 100;
-pub const FULL_HEIGHT: u16 = 30;
+pub use super::panes::{FULL_HEIGHT, FULL_WIDTH};
 
 pub(super) const ACCENT: Color = Color::Cyan;
 pub(super) const DIM: Style = Style::new().fg(Color::DarkGray);
 
+/// Where everything goes on a screen of `area` for `app` (also what a click hits).
+pub fn screen(app: &App, area: Rect) -> Screen {
+    let caption = app.lesson.as_ref().and_then(|l| l.caption.as_deref());
+    let shape = Shape {
+        focus: app.focus,
+        zoom: app.zoom,
+        arrangement: app.arrangement,
+        servers: app.servers.len(),
+        caption: caption.map_or(0, |text| lesson::caption_rows(text, area.width)),
+        timeline: app.replay.is_some() || app.lesson.is_some(),
+        command: if command_note(app).is_some() { 2 } else { 1 },
+    };
+    panes::split(area, shape)
+}
+
 pub fn draw(frame: &mut Frame, app: &App) {
     let area = frame.area();
-    let full = area.width >= FULL_WIDTH && area.height >= FULL_HEIGHT;
-    let note = command_note(app);
-    let caption = app.lesson.as_ref().and_then(|l| l.caption.as_deref());
-    let caption_rows = caption.map_or(0, |text| lesson::caption_rows(text, area.width));
-    let [header, body, subtitle, timeline, command, footer] = Layout::vertical([
-        Constraint::Length(1),
-        Constraint::Fill(1),
-        Constraint::Length(caption_rows),
-        Constraint::Length(u16::from(app.replay.is_some() || app.lesson.is_some())),
-        Constraint::Length(if note.is_some() { 2 } else { 1 }),
-        Constraint::Length(1),
-    ])
-    .areas(area);
+    let screen = screen(app, area);
+    frame.render_widget(header_line(app, area.width), screen.header);
+    if let Some(tabs) = screen.tabs {
+        frame.render_widget(tab_strip(app), tabs);
+    }
+    let several = screen.panes.len() > 1;
+    let newest = newest_first(app);
+    for &(which, rect) in &screen.panes {
+        let focused = several && which == app.focus;
+        match which {
+            Pane::Graph => draw_graph(frame, app, rect, focused),
+            Pane::Map => draw_map(frame, &newest, rect, focused),
+            Pane::Clients => draw_clients(frame, app, &newest, rect, focused),
+            Pane::Traffic => draw_traffic(frame, app, rect, focused),
+        }
+    }
+    if let Some(rect) = screen.metrics {
+        metrics_overlay::draw(frame, app, rect, 0);
+    }
     if let Some(replay) = &app.replay {
-        frame.render_widget(timeline::line(replay, area.width), timeline);
+        frame.render_widget(timeline::line(replay, area.width), screen.timeline);
     } else if let Some(played) = &app.lesson {
-        frame.render_widget(lesson::line(played, area.width), timeline);
+        frame.render_widget(lesson::line(played, area.width), screen.timeline);
     }
-    frame.render_widget(header_line(app, area.width), header);
-    if full {
-        let [top, clients, traffic] = Layout::vertical([
-            Constraint::Percentage(50),
-            Constraint::Percentage(24),
-            Constraint::Fill(1),
-        ])
-        .areas(body);
-        // Bigger herds get more of the width for their graph, at the map's expense.
-        let graph_share = if app.servers.len() > 12 { 64 } else { 50 };
-        let [graph_area, map] =
-            Layout::horizontal([Constraint::Percentage(graph_share), Constraint::Fill(1)])
-                .areas(top);
-        draw_graph(frame, app, graph_area);
-        let newest = newest_first(app);
-        draw_map(frame, &newest, map);
-        draw_clients(frame, app, &newest, clients);
-        draw_traffic(frame, app, traffic);
-    } else {
-        draw_graph(frame, app, body);
+    if let Some(caption) = app.lesson.as_ref().and_then(|l| l.caption.as_deref()) {
+        frame.render_widget(lesson::caption(caption), screen.caption);
     }
-    if let Some(caption) = caption {
-        frame.render_widget(lesson::caption(caption), subtitle);
-    }
-    draw_command_line(frame, app, command, note);
-    frame.render_widget(footer_line(app, area.width), footer);
+    draw_command_line(frame, app, screen.command, command_note(app));
+    frame.render_widget(footer_line(app, area.width), screen.footer);
     match &app.mode {
-        Mode::Help { scroll } => draw_help(frame, area, *scroll, app.replay.is_some()),
+        Mode::Help { scroll } => draw_help(frame, area, *scroll, app),
         Mode::Popup { title, lines, scroll } => draw_popup(frame, area, title, lines, *scroll),
-        Mode::Confirm { prompt, .. } => draw_confirm(frame, body, prompt),
+        Mode::Confirm { prompt, .. } => draw_confirm(frame, screen.body, prompt),
         Mode::Faults { scroll } => draw_faults(frame, app, area, *scroll),
         Mode::Metrics { scroll } => metrics_overlay::draw(frame, app, area, *scroll),
-        Mode::Normal | Mode::Command(_) => {}
+        Mode::Normal | Mode::Command(_) | Mode::Find(_) => {}
     }
+}
+
+/// The tab strip over a lone pane: every pane's key and name, the focused one lit, and how
+/// to see them all.
+fn tab_strip(app: &App) -> Paragraph<'static> {
+    let mut spans: Vec<Span> = Pane::ALL
+        .iter()
+        .map(|&p| {
+            let style = if p == app.focus {
+                Style::new().fg(Color::Black).bg(ACCENT).bold()
+            } else {
+                Style::new().fg(ACCENT)
+            };
+            Span::styled(panes::tab_label(p), style)
+        })
+        .collect();
+    let hint = if app.zoom { " z: every pane · v: layout" } else { " keys 1-4 · v: layout" };
+    spans.push(Span::styled(hint, DIM));
+    Paragraph::new(Line::from(spans))
+}
+
+/// A pane's frame: its key and title, lit when it has the focus.
+fn titled(which: Pane, title: &str, focused: bool) -> Block<'static> {
+    let block = pane(format!(" {} {}", which.key(), title.trim_start()));
+    if focused { block.border_style(Style::new().fg(ACCENT)) } else { block }
 }
 
 pub(super) fn pane(title: impl Into<Line<'static>>) -> Block<'static> {
@@ -181,7 +209,7 @@ fn header_line(app: &App, width: u16) -> Paragraph<'static> {
     Paragraph::new(Line::from(spans))
 }
 
-fn draw_graph(frame: &mut Frame, app: &App, area: Rect) {
+fn draw_graph(frame: &mut Frame, app: &App, area: Rect, focused: bool) {
     let now = app.now;
     let hop = app.playback.hop;
     let nodes: Vec<NodeView> = app
@@ -254,7 +282,7 @@ fn draw_graph(frame: &mut Frame, app: &App, area: Rect) {
             } else {
                 ""
             };
-            format!(" Topology · {}{addr}{state} ", s.name)
+            format!("Topology · {}{addr}{state} ", s.name)
         }
         Selection::Link(i) => {
             let l = &app.links[i];
@@ -267,11 +295,11 @@ fn draw_graph(frame: &mut Frame, app: &App, area: Rect) {
                 EdgeState::Idle => " (one end down)",
             };
             let faults = if faults.is_empty() { String::new() } else { format!(": {faults}") };
-            format!(" Topology · link {}–{}{state}{faults} ", app.name(l.a), app.name(l.b))
+            format!("Topology · link {}–{}{state}{faults} ", app.name(l.a), app.name(l.b))
         }
     };
-    let view =
-        GraphView { nodes: &nodes, edges: &edges, tokens: &tokens, block: Some(pane(title)) };
+    let block = Some(titled(Pane::Graph, &title, focused));
+    let view = GraphView { nodes: &nodes, edges: &edges, tokens: &tokens, block };
     frame.render_widget(view, area);
 }
 
@@ -291,10 +319,14 @@ fn newest_first(app: &App) -> Vec<&ClientRow> {
     rows
 }
 
-fn draw_clients(frame: &mut Frame, app: &App, rows: &[&ClientRow], area: Rect) {
+fn draw_clients(frame: &mut Frame, app: &App, rows: &[&ClientRow], area: Rect, focused: bool) {
     let total = app.servers.len();
     let visible = area.height.saturating_sub(3) as usize;
-    let table_rows = rows.iter().take(visible).map(|row| {
+    let find = app.lists.clients_find.as_str();
+    let matching: Vec<&&ClientRow> =
+        rows.iter().filter(|row| find.is_empty() || row.id.contains(find)).collect();
+    let skip = app.lists.clients_scroll.min(matching.len().saturating_sub(visible));
+    let table_rows = matching.iter().skip(skip).take(visible).map(|row| {
         let known = row.known_count();
         let known_style = if known == total {
             Style::new().fg(Color::Green)
@@ -323,29 +355,28 @@ fn draw_clients(frame: &mut Frame, app: &App, rows: &[&ClientRow], area: Rect) {
     let header =
         Row::new(["client", "coordinates", "client time", "origin", "time diff", "known", "age"])
             .style(DIM.add_modifier(Modifier::BOLD));
-    let more = rows.len().saturating_sub(visible);
-    let title = if more > 0 {
-        format!(" Clients {} (+{more} not shown) ", rows.len())
-    } else {
-        format!(" Clients {} ", rows.len())
-    };
-    let table = Table::new(table_rows, widths).header(header).column_spacing(1).block(pane(title));
+    let mut title = format!("Clients {}", rows.len());
+    if !find.is_empty() {
+        let _ = write!(title, " · /{find}: {} match", matching.len());
+    }
+    let below = matching.len().saturating_sub(skip + visible);
+    if skip > 0 || below > 0 {
+        let _ = write!(title, " · ↑{skip} ↓{below}");
+    }
+    title.push(' ');
+    let block = titled(Pane::Clients, &title, focused);
     if app.clients.is_empty() {
-        let hint = Paragraph::new(Text::from(vec![
-            Line::raw(""),
-            Line::styled(
-                if app.replay.is_some() {
-                    "no client reported by this point of the recording"
-                } else {
-                    "no clients yet — press i (or :iamat) to report one"
-                },
-                DIM,
-            ),
-        ]))
-        .block(pane(" Clients 0 "))
-        .centered();
+        let text = if app.replay.is_some() {
+            "no client reported by this point of the recording"
+        } else {
+            "no clients yet — press i (or :iamat) to report one"
+        };
+        let hint = Paragraph::new(Text::from(vec![Line::raw(""), Line::styled(text, DIM)]))
+            .block(block)
+            .centered();
         frame.render_widget(hint, area);
     } else {
+        let table = Table::new(table_rows, widths).header(header).column_spacing(1).block(block);
         frame.render_widget(table, area);
     }
 }
@@ -353,10 +384,10 @@ fn draw_clients(frame: &mut Frame, app: &App, rows: &[&ClientRow], area: Rect) {
 /// Most client labels drawn on the map (the newest ones).
 const MAP_LABELS: usize = 24;
 
-fn draw_map(frame: &mut Frame, rows: &[&ClientRow], area: Rect) {
+fn draw_map(frame: &mut Frame, rows: &[&ClientRow], area: Rect, focused: bool) {
     let coords: Vec<(f64, f64)> = rows.iter().map(|r| (r.lng, r.lat)).collect();
     let canvas = Canvas::default()
-        .block(pane(" World "))
+        .block(titled(Pane::Map, "World ", focused))
         .marker(Marker::Braille)
         .x_bounds([-180.0, 180.0])
         .y_bounds([-90.0, 90.0])
@@ -384,14 +415,17 @@ const OPERATOR: Style = Style::new().fg(Color::Yellow).add_modifier(Modifier::BO
 /// Width of a traffic line before its text: time, server, arrow and peer.
 const TRAFFIC_PREFIX: usize = 10 + 10 + 24;
 
-fn draw_traffic(frame: &mut Frame, app: &App, area: Rect) {
+fn draw_traffic(frame: &mut Frame, app: &App, area: Rect, focused: bool) {
     let inner_height = area.height.saturating_sub(2) as usize;
     let text_width = usize::from(area.width.saturating_sub(2)).saturating_sub(TRAFFIC_PREFIX);
     let operator_width = usize::from(area.width.saturating_sub(2)).saturating_sub(10);
-    let lines: Vec<Line> = app
-        .traffic
-        .latest(inner_height, app.filter)
-        .into_iter()
+    let lists = &app.lists;
+    let find = lists.traffic_find.as_str();
+    let window =
+        app.traffic.window(inner_height, app.filter, find, lists.frozen, lists.traffic_scroll);
+    let lines: Vec<Line> = window
+        .lines
+        .iter()
         .map(|l| {
             let at = l.at.saturating_duration_since(app.started);
             let time = Span::styled(format!("{:>8.3}s ", at.as_secs_f64()), DIM);
@@ -429,8 +463,18 @@ fn draw_traffic(frame: &mut Frame, app: &App, area: Rect) {
         })
         .collect();
     let filter = app.filter.map_or_else(|| "all servers".to_owned(), |id| app.name(id).to_owned());
-    let title = format!(" Traffic · {filter} ");
-    frame.render_widget(Paragraph::new(lines).block(pane(title)), area);
+    let mut title = format!("Traffic · {filter}");
+    if !find.is_empty() {
+        let _ = write!(title, " · /{find}");
+    }
+    if lists.frozen.is_some() {
+        let _ = write!(title, " · ‖ frozen, {} newer below (space follows)", window.below);
+    } else if window.above > 0 && lists.traffic_scroll > 0 {
+        let _ = write!(title, " · ↑{}", window.above);
+    }
+    title.push(' ');
+    let block = titled(Pane::Traffic, &title, focused);
+    frame.render_widget(Paragraph::new(lines).block(block), area);
 }
 
 /// `text` cut to `width` characters, ending in `…` when cut.
@@ -480,11 +524,16 @@ fn draw_command_line(frame: &mut Frame, app: &App, area: Rect, note: Option<Line
     if let Some(note) = note {
         frame.render_widget(Paragraph::new(note), Rect { height: 1, ..area });
     }
-    if let Mode::Command(editor) = &app.mode {
-        let prompt = Span::styled(":", Style::new().fg(ACCENT).bold());
-        let line = Line::from(vec![prompt, Span::raw(editor.text.clone())]);
-        frame.render_widget(Paragraph::new(line), line_area);
-        let cursor_x = line_area.x + 1 + u16::try_from(editor.cursor).unwrap_or(u16::MAX);
+    let editing = match &app.mode {
+        Mode::Command(editor) => Some((":", editor)),
+        Mode::Find(editor) => Some(("/", editor)),
+        _ => None,
+    };
+    if let Some((prompt, editor)) = editing {
+        let (text, column) = editor.visible(usize::from(line_area.width.saturating_sub(2)));
+        let prompt = Span::styled(prompt, Style::new().fg(ACCENT).bold());
+        frame.render_widget(Paragraph::new(Line::from(vec![prompt, Span::raw(text)])), line_area);
+        let cursor_x = line_area.x + 1 + u16::try_from(column).unwrap_or(u16::MAX);
         frame.set_cursor_position((cursor_x.min(line_area.right().saturating_sub(1)), line_area.y));
     } else if let Some(status) = &app.status {
         let (mark, colour) = match status.tone {
@@ -498,34 +547,42 @@ fn draw_command_line(frame: &mut Frame, app: &App, area: Rect, note: Option<Line
     }
 }
 
-/// Keys and what they do, for the footer.
-type KeyList = &'static [(&'static str, &'static str)];
-
-/// The footer's keys in a replay.
-const REPLAY_KEYS: KeyList = &[
-    ("space", "play/pause"),
-    (". ,", "step"),
-    ("n N", "update"),
-    ("> <", "fault"),
-    ("+ -", "speed"),
-    ("home end", "ends"),
-    ("pgup pgdn", "scrub"),
-    ("F", "faults"),
-    ("M", "metrics"),
-    ("y", "why"),
-    ("?", "help"),
-    ("q", "quit"),
-];
+/// The keymap's bindings that apply now and have a word for the footer, in its order; the
+/// words of toggles say what pressing does now.
+fn footer_keys(app: &App) -> Vec<(&'static str, &'static str)> {
+    let mut keys: Vec<(&str, &str)> = Vec::new();
+    for binding in keymap::BINDINGS {
+        if binding.hint.is_empty() || !app.applies(binding) {
+            continue;
+        }
+        let hint = match binding.action {
+            Action::Pause if app.engine.paused => "resume",
+            Action::Hang if app.selected_server().is_some_and(|id| app.servers[id].hung) => {
+                "unhang"
+            }
+            Action::Freeze if app.lists.frozen.is_some() => "follow",
+            _ => binding.hint,
+        };
+        if !keys.iter().any(|&(k, _)| k == binding.keys) {
+            keys.push((binding.keys, hint));
+        }
+    }
+    // While paused, resuming and stepping come first.
+    if app.engine.paused && app.replay.is_none() {
+        keys.sort_by_key(|&(k, _)| !matches!(k, "p" | "s"));
+    }
+    keys
+}
 
 /// The keys that work now, most useful first, as many as fit.
 fn footer_line(app: &App, width: u16) -> Paragraph<'static> {
-    let paused = app.engine.paused;
-    // While paused, stepping and resuming come first; else pausing comes later.
-    let (first, pause): (KeyList, KeyList) =
-        if paused { (&[("s", "step"), ("p", "resume")], &[]) } else { (&[], &[("p", "pause")]) };
     let keys: Vec<(&str, &str)> = match &app.mode {
         Mode::Command(_) => {
             vec![("enter", "run"), ("tab", "complete"), ("↑↓", "history"), ("esc", "cancel")]
+        }
+        Mode::Find(_) => vec![("enter", "keep"), ("esc", "clear")],
+        Mode::Confirm { effect: Effect::Quit, .. } => {
+            vec![("q y", "quit"), ("n", "stay")]
         }
         Mode::Confirm { .. } => vec![("y", "yes"), ("n", "no")],
         Mode::Help { .. } | Mode::Popup { .. } => vec![("↑↓", "scroll"), ("esc", "close")],
@@ -539,65 +596,7 @@ fn footer_line(app: &App, width: u16) -> Paragraph<'static> {
                 ("M", "metrics"),
             ]
         }
-        Mode::Normal if app.replay.is_some() => REPLAY_KEYS.to_vec(),
-        Mode::Normal => {
-            let mut keys = vec![("?", "help"), (":", "cmd")];
-            if app.lesson.as_ref().is_some_and(|l| !l.finished) {
-                keys.splice(0..0, [("n", "next step"), ("N", "step mode")]);
-            }
-            keys.extend_from_slice(first);
-            match app.selection {
-                Selection::Link(_) => {
-                    keys.extend([
-                        ("c/h", "cut/heal"),
-                        ("><", "1-way"),
-                        ("l", "loss"),
-                        ("d", "delay"),
-                        ("F", "faults"),
-                        ("M", "metrics"),
-                        ("u", "dup"),
-                        ("+-", "delay"),
-                        ("x", "reset"),
-                        ("tab", "select"),
-                    ]);
-                    keys.extend_from_slice(pause);
-                    keys.extend([("H", "heal all"), ("q", "quit")]);
-                }
-                Selection::Node(id) if !app.servers[id].up => {
-                    keys.extend([
-                        ("r", "restart"),
-                        ("F", "faults"),
-                        ("M", "metrics"),
-                        ("y", "why"),
-                        ("tab", "select"),
-                    ]);
-                    keys.extend_from_slice(pause);
-                    keys.extend([("x", "reset"), ("+-", "delay all"), ("q", "quit")]);
-                }
-                Selection::Node(id) => {
-                    let hang = if app.servers[id].hung { "unhang" } else { "hang" };
-                    keys.extend([
-                        ("i", "iamat"),
-                        ("w", "whatsat"),
-                        ("g", hang),
-                        ("k", "kill"),
-                        ("F", "faults"),
-                        ("M", "metrics"),
-                        ("y", "why"),
-                        ("r", "restart"),
-                        ("tab", "select"),
-                    ]);
-                    keys.extend_from_slice(pause);
-                    keys.extend([
-                        ("x", "reset"),
-                        ("+-", "delay all"),
-                        ("f", "filter"),
-                        ("q", "quit"),
-                    ]);
-                }
-            }
-            keys
-        }
+        Mode::Normal => footer_keys(app),
     };
     let mut spans = Vec::new();
     let mut used = 0;
@@ -624,57 +623,31 @@ pub(super) fn centered(area: Rect, width: u16, height: u16) -> Rect {
     }
 }
 
-/// The dashboard's keys, for the `?` overlay.
-pub const KEYS: &[(&str, &str)] = &[
-    (":", "open the command line (Tab completes, ↑↓ history)"),
-    ("?", "this help"),
-    ("Tab / S-Tab", "select the next / previous server, then link"),
-    ("← ↑ → ↓", "select the nearest server that way"),
-    ("i / w", "iamat / whatsat at the selected server"),
-    ("k / r", "kill (asks first) / restart the selected server"),
-    ("g", "hang / unhang the selected server"),
-    ("c / h", "cut / heal the selected link, both ways"),
-    ("> / <", "cut (or heal) one way of link A–B: A->B / B->A"),
-    ("l / d / u", "loss / delay / dup on the selected link (edit, then Enter)"),
-    ("+ / -", "the selected link's delay (a server: every link's) ± 100ms"),
-    ("H", "heal every cut"),
-    ("x", "reset: lift every fault but kills (asks first)"),
-    ("F", "the faults in force: counters, time left"),
-    ("M", "metrics per update: convergence, messages, reach, stranded servers"),
-    ("y", "why: did the selected server get the newest update (of a client it lacks)?"),
-    ("p / s", "pause / resume traffic between servers; step one held report"),
-    ("[ / ]", "replay slower / faster (display time per hop)"),
-    ("f", "traffic pane: only the selected server / all"),
-    ("q, Ctrl-C", "quit (stops the herd)"),
-];
-
-/// The keys of `herdctl replay`, for the `?` overlay.
-pub const REPLAY_HELP: KeyList = &[
-    ("space, p", "play / pause (at the end: play again from the start)"),
-    (". / ,", "one event forward (its hop is animated) / back"),
-    ("n / N", "jump to the next / previous update (a client's report)"),
-    ("> / <", "jump to the next / previous operator action, fault healing, kill or start"),
-    ("+ / -", "replay twice / half as fast (1/64× to 1024× the recording's time)"),
-    ("Home / End", "the recording's start / end"),
-    ("PgDn / PgUp", "a twentieth of the recording forward / back"),
-    ("Tab, arrows", "select a server or link"),
-    ("F / M", "the faults / the metrics at this instant"),
-    ("y", "why: did the selected server get the newest update?"),
-    ("[ / ]", "flood animation slower / faster (display time per hop)"),
-    ("f", "traffic pane: only the selected server / all"),
-    ("q, Ctrl-C", "quit"),
-];
-
 /// Every key, every command of the grammar and the graph's legend, for the `?` overlay,
 /// wrapped to `width`.
-fn help_lines(keys: KeyList, width: usize) -> Vec<Line<'static>> {
+fn help_lines(app: &App, width: usize) -> Vec<Line<'static>> {
     let heading = |text: &str| Line::styled(text.to_owned(), Style::new().bold().underlined());
     let mut lines = vec![heading("Keys")];
-    for (keys, what) in keys {
-        for (i, row) in
-            wrap_hanging(&format!("  {keys:<12}{what}"), 14, width).into_iter().enumerate()
+    // A replay's keys, or a live herd's: the other's are left out.
+    // A scenario's keys only while one plays.
+    let other = if app.replay.is_some() { When::Live } else { When::Replay };
+    let lesson = app.holds(When::Lesson);
+    let shown = |b: &&keymap::Binding| {
+        !b.when.contains(&other) && (lesson || !b.when.contains(&When::Lesson))
+    };
+    for binding in keymap::help_rows().filter(shown) {
+        let when = binding.when.iter().filter(|&&w| w != When::Live && w != When::Replay);
+        let when: Vec<When> = when.copied().collect();
+        let text = if when.is_empty() {
+            binding.help.to_owned()
+        } else {
+            format!("{} ({})", binding.help, keymap::describe(&when))
+        };
+        for (i, row) in wrap_hanging(&format!("  {:<13} {text}", binding.keys), 16, width)
+            .into_iter()
+            .enumerate()
         {
-            let split = if i == 0 { 14.min(row.len()) } else { 0 };
+            let split = if i == 0 { 16.min(row.len()) } else { 0 };
             let (keys, what) =
                 row.split_at(row.char_indices().nth(split).map_or(row.len(), |(b, _)| b));
             lines.push(Line::from(vec![
@@ -814,11 +787,10 @@ pub(super) fn wrap_hanging(text: &str, indent: usize, width: usize) -> Vec<Strin
     rows
 }
 
-fn draw_help(frame: &mut Frame, area: Rect, scroll: u16, replay: bool) {
+fn draw_help(frame: &mut Frame, area: Rect, scroll: u16, app: &App) {
     let popup =
         centered(area, area.width.saturating_sub(4).min(112), area.height.saturating_sub(2));
-    let keys = if replay { REPLAY_HELP } else { KEYS };
-    let lines = help_lines(keys, usize::from(popup.width.saturating_sub(2)));
+    let lines = help_lines(app, usize::from(popup.width.saturating_sub(2)));
     let rows = u16::try_from(lines.len()).unwrap_or(u16::MAX);
     let more = rows.saturating_sub(popup.height.saturating_sub(2));
     let title =
