@@ -14,7 +14,7 @@
 //! | server up | `●` (`◉` just stored an update, `⊘` dropped a duplicate) | its tint |
 //! | server hung (`hang`) | `❄`, name in italics | light blue |
 //! | server killed | `✖`, name crossed out | red |
-//! | selected server | `[● Name]` | reversed, bold |
+//! | selected server | `[● Name]` (or `[Name ●]`, `[Name]`, wherever its label goes) | reversed, bold |
 //! | link up | solid braille line | gray |
 //! | link reconnecting | dotted, `?` midway | yellow |
 //! | link stalled | long dashes, `≈` midway | magenta |
@@ -27,6 +27,16 @@
 //! | update moving | `◆` along the link | the update's colour |
 //! | update held (engine paused) | `‖` just outside the sender | the update's colour |
 //! | update dropped | `✗` | red |
+//!
+//! Midway marks are drawn bold. The legend shows each link state as a stretch of its braille
+//! line (as a level link draws it) followed by its midway mark.
+//!
+//! Labels ([`place_labels`]) never overlap one another nor touch another node's glyph: each
+//! goes right of its glyph (`● Name 2`), else left (`Name 2 ●`), else on the row above or
+//! below, centred; the selected server's (`[● Name 2]`) is placed first. A label that fits
+//! nowhere whole drops its client count, then is shortened to its first letters and `…`
+//! (at least three letters: `S12` stays `S12`, `Campbell` goes down to `Cam…`); one that does
+//! not fit even so is left off, and the node shows its glyph alone. Every glyph is drawn.
 //!
 //! Drawing order: links, their midway marks, node labels, then tokens (never over a label),
 //! so a label is never overdrawn. The widget draws straight into the buffer with its own
@@ -212,20 +222,59 @@ pub enum Mark {
     Delay,
     Dup,
     OneWay,
+    SelectedLink,
     Flood,
     Held,
     Dropped,
+}
+
+/// Which points of a link's braille line are drawn: the first `on` of every `every`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Dash {
+    pub on: u8,
+    pub every: u8,
+}
+
+impl Dash {
+    /// Whether point `i` along the line is drawn.
+    pub fn draws(self, i: usize) -> bool {
+        i % usize::from(self.every.max(1)) < usize::from(self.on)
+    }
 }
 
 /// How a [`Mark`] is drawn, and its name in the legend.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Look {
     pub mark: Mark,
-    /// Its glyph (a link's line is braille in this style; the legend shows a box-drawing
-    /// stand-in for its pattern).
+    /// Its glyph: a server's, an update's, or the mark drawn midway along a link (bold there);
+    /// empty for a link state with no midway mark.
     pub glyph: &'static str,
+    /// For a link state, its line's pattern (drawn in braille, in `style`).
+    pub dash: Option<Dash>,
     pub style: Style,
     pub name: &'static str,
+}
+
+impl Look {
+    /// What the legend shows for it: for a link state, a stretch of its line as a link running
+    /// across the pane draws it, then its midway mark; otherwise its glyph.
+    pub fn sample(&self) -> String {
+        let Some(dash) = self.dash else { return self.glyph.to_owned() };
+        // Along a level link the `i`th point is the left dot of a cell for odd `i`, the right
+        // one for even `i`, on the cell's third dot row.
+        let cell = |k: usize| {
+            let bits = if dash.draws(2 * k - 1) { braille_bit(0, 2) } else { 0 }
+                | if dash.draws(2 * k) { braille_bit(1, 2) } else { 0 };
+            if bits == 0 { ' ' } else { char::from_u32(0x2800 + u32::from(bits)).unwrap_or(' ') }
+        };
+        // One whole period of cells and one more, from the first with a dot.
+        let every = usize::from(dash.every.max(1));
+        let period = if every % 2 == 0 { every / 2 } else { every };
+        let first = (1..=period).find(|&k| cell(k) != ' ').unwrap_or(1);
+        let mut sample: String = (first..=first + period).map(cell).collect();
+        sample.push_str(self.glyph);
+        sample
+    }
 }
 
 const fn fg(colour: Color) -> Style {
@@ -236,41 +285,53 @@ const fn bold(colour: Color) -> Style {
     Style::new().fg(colour).add_modifier(Modifier::BOLD)
 }
 
-/// Every look of the pane, in [`Mark`] order (which is the legend's order).
-pub const LOOKS: [Look; 18] = [
-    Look { mark: Mark::Up, glyph: GLYPH_UP, style: fg(Color::Green), name: "up" },
-    Look { mark: Mark::Stored, glyph: GLYPH_STORED, style: bold(Color::Green), name: "stored" },
-    Look {
-        mark: Mark::Suppressed,
-        glyph: GLYPH_SUPPRESSED,
-        style: bold(Color::Yellow),
-        name: "duplicate",
-    },
-    Look { mark: Mark::Hung, glyph: GLYPH_HUNG, style: bold(Color::LightBlue), name: "hung" },
-    Look { mark: Mark::Killed, glyph: GLYPH_KILLED, style: bold(Color::Red), name: "killed" },
-    Look { mark: Mark::Link, glyph: "─", style: fg(Color::Gray), name: "link" },
-    Look {
-        mark: Mark::Reconnecting,
-        glyph: MARK_RECONNECTING,
-        style: fg(Color::Yellow),
-        name: "reconnecting",
-    },
-    Look { mark: Mark::Stalled, glyph: MARK_STALLED, style: fg(Color::Magenta), name: "stalled" },
-    Look { mark: Mark::Cut, glyph: MARK_CUT, style: fg(Color::Red), name: "cut" },
-    Look {
-        mark: Mark::CutOneWay,
-        glyph: MARK_CUT_ONE_WAY[0],
-        style: fg(Color::Red),
-        name: "cut one way (→ stopped)",
-    },
-    Look { mark: Mark::Idle, glyph: "┈", style: fg(Color::DarkGray), name: "idle" },
-    Look { mark: Mark::Loss, glyph: MARK_LOSS, style: bold(Color::LightRed), name: "loss" },
-    Look { mark: Mark::Delay, glyph: MARK_DELAY, style: bold(Color::LightCyan), name: "delay" },
-    Look { mark: Mark::Dup, glyph: MARK_DUP, style: bold(Color::LightMagenta), name: "dup" },
-    Look { mark: Mark::OneWay, glyph: ONE_WAY[0], style: bold(Color::White), name: "one way" },
-    Look { mark: Mark::Flood, glyph: GLYPH_TOKEN, style: bold(Color::Cyan), name: "flood" },
-    Look { mark: Mark::Held, glyph: GLYPH_HELD, style: bold(Color::Cyan), name: "held" },
-    Look { mark: Mark::Dropped, glyph: GLYPH_DROPPED, style: bold(Color::Red), name: "dropped" },
+const fn glyph(mark: Mark, glyph: &'static str, style: Style, name: &'static str) -> Look {
+    Look { mark, glyph, dash: None, style, name }
+}
+
+const fn line(
+    mark: Mark,
+    glyph: &'static str,
+    dash: Dash,
+    colour: Color,
+    name: &'static str,
+) -> Look {
+    Look { mark, glyph, dash: Some(dash), style: fg(colour), name }
+}
+
+/// Every look of the pane, in [`Mark`] order (which is the legend's order). The pane draws
+/// every glyph, line pattern and colour from here.
+pub const LOOKS: [Look; 19] = [
+    glyph(Mark::Up, GLYPH_UP, fg(Color::Green), "up"),
+    glyph(Mark::Stored, GLYPH_STORED, bold(Color::Green), "stored"),
+    glyph(Mark::Suppressed, GLYPH_SUPPRESSED, bold(Color::Yellow), "duplicate"),
+    glyph(Mark::Hung, GLYPH_HUNG, bold(Color::LightBlue), "hung"),
+    glyph(Mark::Killed, GLYPH_KILLED, bold(Color::Red), "killed"),
+    line(Mark::Link, "", Dash { on: 1, every: 1 }, Color::Gray, "link"),
+    line(
+        Mark::Reconnecting,
+        MARK_RECONNECTING,
+        Dash { on: 1, every: 2 },
+        Color::Yellow,
+        "reconnecting",
+    ),
+    line(Mark::Stalled, MARK_STALLED, Dash { on: 2, every: 3 }, Color::Magenta, "stalled"),
+    line(Mark::Cut, MARK_CUT, Dash { on: 3, every: 8 }, Color::Red, "cut"),
+    glyph(Mark::CutOneWay, MARK_CUT_ONE_WAY[0], bold(Color::Red), "cut one way (→ stopped)"),
+    line(Mark::Idle, "", Dash { on: 1, every: 4 }, Color::DarkGray, "an end down"),
+    glyph(Mark::Loss, MARK_LOSS, bold(Color::LightRed), "loss"),
+    glyph(Mark::Delay, MARK_DELAY, bold(Color::LightCyan), "delay"),
+    glyph(Mark::Dup, MARK_DUP, bold(Color::LightMagenta), "dup"),
+    glyph(Mark::OneWay, ONE_WAY[0], bold(Color::LightRed), "one way (after its fault)"),
+    glyph(
+        Mark::SelectedLink,
+        MARK_SELECTED,
+        Style::new().fg(Color::Gray).add_modifier(Modifier::BOLD.union(Modifier::REVERSED)),
+        "selected link",
+    ),
+    glyph(Mark::Flood, GLYPH_TOKEN, bold(Color::Cyan), "flood"),
+    glyph(Mark::Held, GLYPH_HELD, bold(Color::Cyan), "held"),
+    glyph(Mark::Dropped, GLYPH_DROPPED, bold(Color::Red), "dropped"),
 ];
 
 /// The look of `mark`.
@@ -307,8 +368,8 @@ impl GraphView<'_> {
         let labels = Label::place_all(self.nodes, &frame.cells, inner);
         let mut occupied = vec![false; usize::from(inner.width) * usize::from(inner.height)];
         for label in &labels {
-            for x in label.x..label.end {
-                if let Some(i) = index(inner, x, label.y) {
+            for (x, y) in label.cells() {
+                if let Some(i) = index(inner, x, y) {
                     occupied[i] = true;
                 }
             }
@@ -348,13 +409,9 @@ impl GraphView<'_> {
             }
         }
 
-        // The selected server's label last, so it is whole even where labels crowd.
-        for selected in [false, true] {
-            for (node, label) in self.nodes.iter().zip(&labels) {
-                if node.selected == selected {
-                    label.draw(buf);
-                }
-            }
+        // Labels never overlap (see `place_labels`), so their order does not matter.
+        for label in &labels {
+            label.draw(buf);
         }
 
         for token in self.tokens {
@@ -476,9 +533,9 @@ pub fn edge_badge(edge: &EdgeView, heading: Heading) -> Vec<(&'static str, Style
     }
     match (cut_ab, cut_ba) {
         (true, true) => badge.push(mark(Mark::Cut)),
-        (true, false) => badge.push((MARK_CUT_ONE_WAY[heading.index()], mark(Mark::Cut).1)),
+        (true, false) => badge.push((MARK_CUT_ONE_WAY[heading.index()], mark(Mark::CutOneWay).1)),
         (false, true) => {
-            badge.push((MARK_CUT_ONE_WAY[heading.reversed().index()], mark(Mark::Cut).1));
+            badge.push((MARK_CUT_ONE_WAY[heading.reversed().index()], mark(Mark::CutOneWay).1));
         }
         (false, false) => {}
     }
@@ -500,7 +557,7 @@ pub fn edge_badge(edge: &EdgeView, heading: Heading) -> Vec<(&'static str, Style
     }
     if edge.selected {
         if badge.is_empty() {
-            badge.push((MARK_SELECTED, style_of_edge(edge.state, false)));
+            badge.push((look(Mark::SelectedLink).glyph, style_of_edge(edge.state, false)));
         }
         for (_, style) in &mut badge {
             *style = style.add_modifier(Modifier::BOLD | Modifier::REVERSED);
@@ -532,15 +589,10 @@ fn draw_badge(
     }
 }
 
-/// Whether the `i`th point along a link in `state` is drawn: solid, dotted, long-dashed (stalled), dashed or sparse.
+/// Whether the `i`th point along a link in `state` is drawn: solid, dotted, long-dashed
+/// (stalled), dashed or sparse, as its [`Look`]'s [`Dash`] says.
 pub fn edge_dot(state: EdgeState, i: usize) -> bool {
-    match state {
-        EdgeState::Up => true,
-        EdgeState::Reconnecting => i % 2 == 0,
-        EdgeState::Stalled => i % 3 != 2,
-        EdgeState::Cut => i % 8 < 3,
-        EdgeState::Idle => i % 4 == 0,
-    }
+    look(state_mark(state)).dash.is_none_or(|dash| dash.draws(i))
 }
 
 /// The look of a server: killed beats hung, which beats a flash, which beats plain up.
@@ -584,11 +636,12 @@ pub fn node_styles(node: &NodeView) -> (Style, Style) {
 
 /// The glyph of an update in flight.
 pub fn token_glyph(state: TokenState) -> &'static str {
-    match state {
-        TokenState::Moving => GLYPH_TOKEN,
-        TokenState::Held => GLYPH_HELD,
-        TokenState::Dropped => GLYPH_DROPPED,
-    }
+    let mark = match state {
+        TokenState::Moving => Mark::Flood,
+        TokenState::Held => Mark::Held,
+        TokenState::Dropped => Mark::Dropped,
+    };
+    look(mark).glyph
 }
 
 fn token_style(token: &TokenView) -> Style {
@@ -600,12 +653,12 @@ fn token_style(token: &TokenView) -> Style {
     }
 }
 
-/// A key to the pane's glyphs, each styled as drawn, for a help screen or footer: glyph and
-/// name pairs of spans, in [`LOOKS`] order.
+/// A key to the pane's glyphs, each styled as drawn, for a help screen or footer: pairs of
+/// spans, [`Look::sample`] and name, in [`LOOKS`] order.
 pub fn legend() -> Vec<Span<'static>> {
     let mut spans = Vec::with_capacity(LOOKS.len() * 2);
     for (i, look) in LOOKS.iter().enumerate() {
-        spans.push(Span::styled(look.glyph, look.style));
+        spans.push(Span::styled(look.sample(), look.style));
         let gap = if i + 1 == LOOKS.len() { "" } else { "  " };
         spans.push(Span::raw(format!(" {}{gap}", look.name)));
     }
@@ -631,7 +684,44 @@ struct Frame {
 }
 
 impl Frame {
+    /// The mapping to use: nodes over the whole height, or, when that leaves names out or
+    /// shortened and a row free above and below the nodes would not, over all but those two
+    /// rows, so that crowded top and bottom rows can have their labels above and below them.
+    /// The choice looks at the names alone (not counts or selection), so nodes do not move
+    /// while those change.
     fn new(area: Rect, nodes: &[NodeView]) -> Self {
+        let whole = Self::map(area, nodes, 0);
+        if area.height < 8 {
+            return whole;
+        }
+        let score = |frame: &Self| {
+            let local: Vec<(u16, u16)> = frame
+                .cells
+                .iter()
+                .map(|&(x, y)| (x.saturating_sub(area.x), y.saturating_sub(area.y)))
+                .collect();
+            let texts: Vec<Vec<String>> =
+                nodes.iter().map(|n| label_texts(&n.name, None)).collect();
+            let placed = place_labels(&local, &texts, None, (area.width, area.height));
+            let shown = placed.iter().flatten().count();
+            let full = placed.iter().flatten().filter(|p| p.form == 0).count();
+            (shown, full)
+        };
+        let before = score(&whole);
+        if before.1 == nodes.len() {
+            return whole;
+        }
+        let spared = Self::map(area, nodes, 1);
+        if score(&spared) > before { spared } else { whole }
+    }
+
+    /// The nodes' cells, leaving `spare` rows free at the top and at the bottom.
+    fn map(area: Rect, nodes: &[NodeView], spare: u16) -> Self {
+        let area = Rect {
+            y: area.y + spare,
+            height: area.height.saturating_sub(2 * spare).max(1),
+            ..area
+        };
         // Room for `[` left of a glyph, and for the widest label right of one; stable while
         // counts and selection change, so nodes do not jump about.
         let left = u16::from(area.width > 4);
@@ -677,148 +767,277 @@ impl Frame {
     }
 }
 
-/// A node's label, placed: `[` (when selected), the glyph on the node's own cell, then
-/// ` name count]` as far as room allows on the right: up to another node's glyph or a label
-/// placed earlier, or the area's edge; near the edge the label shifts left over free cells
-/// instead. A name still cut short ends in `…`; with no room even for that, only the glyph is
-/// shown.
+/// Where a label sits, next to its node's glyph.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Side {
+    /// `● name` on the glyph's row.
+    Right,
+    /// `name ●` on the glyph's row.
+    Left,
+    /// On the row above, centred on the glyph.
+    Above,
+    /// On the row below, centred on the glyph.
+    Below,
+}
+
+/// The sides a label tries, in order.
+pub const SIDES: [Side; 4] = [Side::Right, Side::Left, Side::Above, Side::Below];
+
+/// Fewest letters an abbreviated name keeps before its `…`.
+pub const ABBREVIATION_MIN: usize = 3;
+
+/// A label as [`place_labels`] placed it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Placed {
+    /// Which of the node's texts it shows: 0 is the first (the full one).
+    pub form: usize,
+    pub side: Side,
+    /// The row it is on.
+    pub row: u16,
+    /// The cells `start..end` it takes on that row: its text, `[` `]` round it when selected,
+    /// and, on the right or left, the node's glyph and the space between them.
+    pub start: u16,
+    pub end: u16,
+}
+
+/// What a cell of the area holds while labels are placed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Claim {
+    Free,
+    Glyph(usize),
+    Label(usize),
+}
+
+/// The texts a node's label may show, the preferred first: `name count` (when there is a
+/// count), `name`, then the name shortened to its first letters and `…`, one letter fewer
+/// each time, keeping at least [`ABBREVIATION_MIN`] letters and always shorter than the
+/// name (so `S12` and `Bona` have no short form, and `Campbell` goes down to `Cam…`).
+pub fn label_texts(name: &str, count: Option<usize>) -> Vec<String> {
+    let mut texts = Vec::new();
+    if let Some(count) = count {
+        texts.push(format!("{name} {count}"));
+    }
+    texts.push(name.to_owned());
+    let span = Span::raw(name);
+    let letters: Vec<&str> = span.styled_graphemes(Style::new()).map(|g| g.symbol).collect();
+    for keep in (ABBREVIATION_MIN..letters.len().saturating_sub(1)).rev() {
+        texts.push(format!("{}…", letters[..keep].concat()));
+    }
+    texts
+}
+
+/// The cells a label of `width` (brackets included) takes on `side` of the glyph at `(x, y)`
+/// in an area of `size`: its row and `start..end`, if inside the area.
+fn label_span(
+    (x, y): (u16, u16),
+    width: u16,
+    place: Side,
+    size: (u16, u16),
+    selected: bool,
+) -> Option<(u16, u16, u16)> {
+    let bracket = u16::from(selected);
+    let (row, start, end) = match place {
+        // `[● text]`: the glyph, a space, the text.
+        Side::Right => (y, x.checked_sub(bracket)?, x.checked_add(2 + width - bracket)?),
+        // `[text ●]`.
+        Side::Left => (y, x.checked_sub(1 + width - bracket)?, x + 1 + bracket),
+        Side::Above | Side::Below => {
+            let row = if place == Side::Above { y.checked_sub(1)? } else { y + 1 };
+            if width > size.0 {
+                return None;
+            }
+            let start = x.saturating_sub(width / 2).min(size.0 - width);
+            (row, start, start + width)
+        }
+    };
+    (row < size.1 && end <= size.0 && start < end).then_some((row, start, end))
+}
+
+/// Places a label next to each node's glyph so that no two labels overlap or touch, and none
+/// covers or touches another node's glyph.
+///
+/// `glyphs` are the nodes' cells in an area of `size` (x right, y down, from 0); `texts` are
+/// each node's candidate texts, the preferred first (as [`label_texts`] gives them). The
+/// `selected` node goes first and is bracketed (`[● text]`); the others follow in order.
+/// Each node takes its first text that fits on any side, trying the sides in [`SIDES`]
+/// order, so a label is shortened only when it fits nowhere in full; a node none of whose
+/// texts fits gets `None`, and shows its glyph alone. Glyphs are never covered, so every
+/// node's glyph is always drawn.
+pub fn place_labels(
+    glyphs: &[(u16, u16)],
+    texts: &[Vec<String>],
+    selected: Option<usize>,
+    size: (u16, u16),
+) -> Vec<Option<Placed>> {
+    let (width, height) = (usize::from(size.0), usize::from(size.1));
+    let at = |x: u16, y: u16| {
+        (x < size.0 && y < size.1).then(|| usize::from(y) * width + usize::from(x))
+    };
+    let mut claims = vec![Claim::Free; width * height];
+    for (i, &(x, y)) in glyphs.iter().enumerate() {
+        if let Some(k) = at(x, y)
+            && claims[k] == Claim::Free
+        {
+            claims[k] = Claim::Glyph(i);
+        }
+    }
+    let count = glyphs.len().min(texts.len());
+    let mut order: Vec<usize> = (0..count).collect();
+    order.sort_by_key(|&i| Some(i) != selected);
+    let mut placed = vec![None; count];
+    for i in order {
+        let glyph = glyphs[i];
+        if at(glyph.0, glyph.1).is_none() {
+            continue;
+        }
+        let is_selected = Some(i) == selected;
+        let fits = |claims: &[Claim], (row, start, end): (u16, u16, u16)| {
+            let inside = (start..end)
+                .all(|x| at(x, row).is_some_and(|k| claims[k] == Claim::Free || (x, row) == glyph));
+            let clear = |x: Option<u16>| {
+                x.and_then(|x| at(x, row)).is_none_or(|k| match claims[k] {
+                    Claim::Free => true,
+                    Claim::Glyph(j) | Claim::Label(j) => j == i,
+                })
+            };
+            inside && clear(start.checked_sub(1)) && clear(Some(end))
+        };
+        let found = texts[i].iter().enumerate().find_map(|(form, text)| {
+            let text_width = u16::try_from(Span::raw(text.as_str()).width()).ok()?;
+            let width = text_width.checked_add(2 * u16::from(is_selected))?;
+            SIDES.iter().find_map(|&side| {
+                let span = label_span(glyph, width, side, size, is_selected)?;
+                let (row, start, end) = span;
+                fits(&claims, span).then_some(Placed { form, side, row, start, end })
+            })
+        });
+        if let Some(label) = found {
+            for x in label.start..label.end {
+                if let Some(k) = at(x, label.row)
+                    && claims[k] == Claim::Free
+                {
+                    claims[k] = Claim::Label(i);
+                }
+            }
+        }
+        placed[i] = found;
+    }
+    placed
+}
+
+/// A node's glyph and its label, ready to draw, in buffer cells.
 #[derive(Default)]
 struct Label {
-    y: u16,
-    /// The first cell (the `[` or the glyph).
-    x: u16,
-    /// One past the last cell kept clear of links: the text and, when whole, a blank after it.
-    end: u16,
-    bracket: Option<Span<'static>>,
-    glyph_x: u16,
+    glyph_at: (u16, u16),
     glyph: Span<'static>,
-    tail: Line<'static>,
-    tail_width: u16,
+    /// The label's row, first cell and text (with the glyph in it on the right or left).
+    text: Option<(u16, u16, Line<'static>)>,
+    /// The cells `from..to` of that row kept clear of links: the label, and a blank beside it
+    /// away from the glyph.
+    row: u16,
+    from: u16,
+    to: u16,
 }
 
 impl Label {
-    /// Labels for all nodes, in node order; the selected ones get first claim on the room.
+    /// Labels for all nodes, in node order, at the glyph cells `cells` of `area`.
     fn place_all(nodes: &[NodeView], cells: &[(u16, u16)], area: Rect) -> Vec<Self> {
-        const FREE: usize = usize::MAX;
-        let mut owner = vec![FREE; usize::from(area.width) * usize::from(area.height)];
-        for (i, &(x, y)) in cells.iter().enumerate() {
-            if let Some(k) = index(area, x, y)
-                && owner[k] == FREE
-            {
-                owner[k] = i;
-            }
-        }
-        let mut order: Vec<usize> = (0..nodes.len().min(cells.len())).collect();
-        order.sort_by_key(|&i| !nodes[i].selected);
-        let mut labels: Vec<Self> = (0..order.len()).map(|_| Self::default()).collect();
-        for i in order {
-            let node = &nodes[i];
-            let (mut gx, gy) = cells[i];
-            let free = |owner: &[usize], x: u16| {
-                index(area, x, gy).is_some_and(|k| owner[k] == FREE || owner[k] == i)
-            };
-            let (glyph_style, name_style) = node_styles(node);
-            let mut room = 0;
-            while gx + 1 + room < area.right() && free(&owner, gx + 1 + room) {
-                room += 1;
-            }
-            // Cut short by the area's right edge (not by a neighbour): shift left as far as
-            // needed and possible, over free cells only.
-            let needed = tail(node, name_style, usize::MAX).0.width();
-            if gx + 1 + room == area.right() && needed > usize::from(room) {
-                let lead = u16::from(node.selected);
-                let most = gx.saturating_sub(area.x + lead);
-                let shift = (needed - usize::from(room)).min(usize::from(most)) as u16;
-                if shift > 0 && (gx - shift - lead..gx).all(|x| free(&owner, x)) {
-                    gx -= shift;
-                    room += shift;
+        let count = nodes.len().min(cells.len());
+        let local: Vec<(u16, u16)> = cells[..count]
+            .iter()
+            .map(|&(x, y)| (x.saturating_sub(area.x), y.saturating_sub(area.y)))
+            .collect();
+        let texts: Vec<Vec<String>> =
+            nodes[..count].iter().map(|n| label_texts(&n.name, shown_count(n))).collect();
+        let selected = nodes[..count].iter().position(|n| n.selected);
+        let placed = place_labels(&local, &texts, selected, (area.width, area.height));
+        nodes[..count]
+            .iter()
+            .zip(cells)
+            .zip(placed)
+            .zip(&texts)
+            .map(|(((node, &glyph_at), placed), texts)| {
+                let (glyph_style, name_style) = node_styles(node);
+                let glyph = Span::styled(node_glyph(node.state, node.flash), glyph_style);
+                let Some(placed) = placed else {
+                    return Self { glyph_at, glyph, text: None, row: glyph_at.1, from: 0, to: 0 };
+                };
+                let text = &texts[placed.form];
+                let mut spans = Vec::new();
+                let open = node.selected.then(|| Span::styled("[", name_style));
+                let close = node.selected.then(|| Span::styled("]", name_style));
+                let words = label_spans(node, text, placed.form, name_style);
+                match placed.side {
+                    Side::Right => {
+                        spans.extend(open);
+                        spans.extend([glyph.clone(), Span::styled(" ", name_style)]);
+                        spans.extend(words);
+                        spans.extend(close);
+                    }
+                    Side::Left => {
+                        spans.extend(open);
+                        spans.extend(words);
+                        spans.extend([Span::styled(" ", name_style), glyph.clone()]);
+                        spans.extend(close);
+                    }
+                    Side::Above | Side::Below => {
+                        spans.extend(open);
+                        spans.extend(words);
+                        spans.extend(close);
+                    }
                 }
-            }
-            let (tail, whole) = tail(node, name_style, usize::from(room));
-            let tail_width = tail.width() as u16;
-            if let Some(k) = index(area, gx, gy) {
-                owner[k] = i;
-            }
-            for x in gx + 1..gx + 1 + tail_width {
-                if let Some(k) = index(area, x, gy) {
-                    owner[k] = i;
-                }
-            }
-            let mut end = gx + 1 + tail_width;
-            if whole && end < area.right() && free(&owner, end) {
-                end += 1;
-            }
-            let bracket = (node.selected && gx > area.x && free(&owner, gx - 1)).then(|| {
-                if let Some(k) = index(area, gx - 1, gy) {
-                    owner[k] = i;
-                }
-                Span::styled("[", name_style)
-            });
-            labels[i] = Self {
-                y: gy,
-                x: if bracket.is_some() { gx - 1 } else { gx },
-                end,
-                bracket,
-                glyph_x: gx,
-                glyph: Span::styled(node_glyph(node.state, node.flash), glyph_style),
-                tail,
-                tail_width,
-            };
-        }
-        labels
+                let row = area.y + placed.row;
+                let (start, end) = (area.x + placed.start, area.x + placed.end);
+                // A blank away from the glyph (both ends above or below), where the area has it.
+                let before = matches!(placed.side, Side::Left | Side::Above | Side::Below);
+                let after = matches!(placed.side, Side::Right | Side::Above | Side::Below);
+                let from = if before && start > area.x { start - 1 } else { start };
+                let to = if after && end < area.right() { end + 1 } else { end };
+                Self { glyph_at, glyph, text: Some((row, start, Line::from(spans))), row, from, to }
+            })
+            .collect()
     }
 
     fn draw(&self, buf: &mut Buffer) {
-        if let Some(bracket) = &self.bracket {
-            buf.set_span(self.x, self.y, bracket, 1);
+        put(buf, self.glyph_at.0, self.glyph_at.1, &self.glyph.content, self.glyph.style);
+        if let Some((y, x, line)) = &self.text {
+            buf.set_line(*x, *y, line, line.width() as u16);
         }
-        buf.set_span(self.glyph_x, self.y, &self.glyph, 1);
-        buf.set_line(self.glyph_x + 1, self.y, &self.tail, self.tail_width);
     }
 
+    /// Whether the glyph or the label (with its blank) takes cell `(x, y)`.
     fn covers(&self, (x, y): (u16, u16)) -> bool {
-        y == self.y && x >= self.x && x < self.end
+        (x, y) == self.glyph_at || (y == self.row && x >= self.from && x < self.to)
+    }
+
+    /// Every cell [`Self::covers`].
+    fn cells(&self) -> impl Iterator<Item = (u16, u16)> + '_ {
+        std::iter::once(self.glyph_at).chain((self.from..self.to).map(|x| (x, self.row)))
     }
 }
 
-/// What follows a node's glyph in at most `room` cells: ` name count]`, or the name cut short
-/// with `…`, or nothing; and whether it is whole.
-fn tail(node: &NodeView, name_style: Style, room: usize) -> (Line<'static>, bool) {
-    let mut spans =
-        vec![Span::styled(" ", name_style), Span::styled(node.name.clone(), name_style)];
-    if node.clients > 0 && node.state != NodeState::Killed {
-        let count = Style::new().fg(Color::Gray);
-        let count = if node.selected {
-            count.add_modifier(Modifier::REVERSED | Modifier::BOLD)
-        } else {
-            count
-        };
-        spans.push(Span::styled(format!(" {}", node.clients), count));
-    }
-    if node.selected {
-        spans.push(Span::styled("]", name_style));
-    }
-    let line = Line::from(spans);
-    if line.width() <= room {
-        return (line, true);
-    }
-    if room < 3 {
-        return (Line::default(), false);
-    }
-    // A space, as much of the name as fits, and an ellipsis.
-    let mut name = String::new();
-    let mut used = 0;
-    for grapheme in Span::raw(node.name.as_str()).styled_graphemes(Style::new()) {
-        let width = Span::raw(grapheme.symbol).width();
-        if used + width > room - 2 {
-            break;
+/// The client count a node's label shows: only when it has clients and is not killed.
+fn shown_count(node: &NodeView) -> Option<usize> {
+    (node.clients > 0 && node.state != NodeState::Killed).then_some(node.clients)
+}
+
+/// The styled words of a label showing `text`, its `form`th: the name in `name_style` and, in
+/// the full form, the client count in gray.
+fn label_spans(node: &NodeView, text: &str, form: usize, name_style: Style) -> Vec<Span<'static>> {
+    match shown_count(node) {
+        Some(count) if form == 0 => {
+            let count = format!(" {count}");
+            let name = text.strip_suffix(count.as_str()).unwrap_or(text);
+            let style = Style::new().fg(Color::Gray);
+            let style = if node.selected {
+                style.add_modifier(Modifier::REVERSED | Modifier::BOLD)
+            } else {
+                style
+            };
+            vec![Span::styled(name.to_owned(), name_style), Span::styled(count, style)]
         }
-        used += width;
-        name.push_str(grapheme.symbol);
+        _ => vec![Span::styled(text.to_owned(), name_style)],
     }
-    name.push('…');
-    let line = Line::from(vec![Span::styled(" ", name_style), Span::styled(name, name_style)]);
-    (line, false)
 }
 
 /// The points of a link in braille-dot space (two dots across, four down per cell), from the
@@ -1267,9 +1486,12 @@ mod tests {
         }
         let screen = text(&buf);
         assert!(screen.contains("● Left"), "{screen}");
-        // The long name is cut at the border, its glyph kept.
-        assert!(screen.contains("│● AVeryLongServerName…│"), "{screen}");
-        assert!(screen.contains("[● Bottom 12345]│"), "{screen}");
+        // The long name fits nowhere whole: shortened to the widest room (the row above its
+        // glyph), its glyph kept.
+        assert!(screen.contains("│AVeryLongServerNameIn…│"), "{screen}");
+        assert_eq!(find(&buf, "●").len(), 3, "{screen}");
+        // The selected one, pushed to the left by the border.
+        assert!(screen.contains("│[Bottom 12345 ●]"), "{screen}");
 
         // Degenerate areas do not panic.
         for (w, h) in [(0, 0), (1, 1), (2, 5), (5, 1), (3, 3)] {
@@ -1515,5 +1737,244 @@ mod tests {
         // Well under a millisecond in release builds; generous here for debug builds.
         assert!(each.as_millis() < 25, "{each:?} per render");
         assert!(!find(&buf, "◆").is_empty());
+    }
+    /// Checks `placed` against the rules of [`place_labels`]; returns how many were placed.
+    fn check_placement(
+        what: &str,
+        glyphs: &[(u16, u16)],
+        texts: &[Vec<String>],
+        selected: Option<usize>,
+        size: (u16, u16),
+        placed: &[Option<Placed>],
+    ) -> usize {
+        assert_eq!(placed.len(), glyphs.len(), "{what}");
+        let spans: Vec<(usize, Placed)> =
+            placed.iter().enumerate().filter_map(|(i, p)| Some((i, (*p)?))).collect();
+        for &(i, p) in &spans {
+            assert!(p.start < p.end && p.end <= size.0 && p.row < size.1, "{what}: {p:?}");
+            let width = Span::raw(texts[i][p.form].as_str()).width() as u16
+                + 2 * u16::from(selected == Some(i))
+                + if matches!(p.side, Side::Right | Side::Left) { 2 } else { 0 };
+            assert_eq!(p.end - p.start, width, "{what}: {i} {p:?}");
+            let (gx, gy) = glyphs[i];
+            match p.side {
+                Side::Right | Side::Left => {
+                    assert!(p.row == gy && (p.start..p.end).contains(&gx), "{what}: {p:?}");
+                }
+                Side::Above => assert_eq!(p.row + 1, gy, "{what}"),
+                Side::Below => assert_eq!(p.row, gy + 1, "{what}"),
+            }
+            // No other glyph under it or right beside it.
+            for (j, &(x, y)) in glyphs.iter().enumerate() {
+                if j != i && y == p.row {
+                    assert!(
+                        x + 1 < p.start || x > p.end,
+                        "{what}: label of {i} {p:?} on or by the glyph of {j} at {x}"
+                    );
+                }
+            }
+            // No other label over it or right beside it.
+            for &(j, q) in &spans {
+                if j != i && q.row == p.row {
+                    assert!(
+                        q.end < p.start || p.end < q.start,
+                        "{what}: labels of {i} {p:?} and {j} {q:?} touch"
+                    );
+                }
+            }
+        }
+        spans.len()
+    }
+
+    type Scene = (Vec<NodeView>, Vec<(u16, u16)>, Vec<Vec<String>>);
+
+    /// The nodes, glyph cells and label texts of `spec` mapped into `width × height`.
+    fn scene(spec: &str, width: u16, height: u16) -> Scene {
+        let (_, nodes, _) = herd(spec);
+        let frame = Frame::new(Rect::new(0, 0, width, height), &nodes);
+        let texts = nodes.iter().map(|n| label_texts(&n.name, None)).collect();
+        (nodes, frame.cells, texts)
+    }
+
+    #[test]
+    fn labels_never_overlap_and_the_selected_one_is_always_shown() {
+        // Topology panes at 80×24, 120×36 and 200×60, and some smaller ones.
+        let sizes = [(78, 18), (74, 15), (124, 27), (40, 12), (30, 10)];
+        for spec in ["tree:30", "ring:30", "grid:5x6", "full:12", "cs131", "star:12"] {
+            for (width, height) in sizes {
+                let (nodes, glyphs, texts) = scene(spec, width, height);
+                for selected in [None, Some(0), Some(nodes.len() / 2), Some(nodes.len() - 1)] {
+                    let what = format!("{spec} at {width}×{height}, {selected:?} selected");
+                    let placed = place_labels(&glyphs, &texts, selected, (width, height));
+                    let shown =
+                        check_placement(&what, &glyphs, &texts, selected, (width, height), &placed);
+                    if let Some(s) = selected {
+                        let label = placed[s].unwrap_or_else(|| panic!("{what}: not shown"));
+                        assert_eq!(label.form, 0, "{what}: {label:?}");
+                    }
+                    // Roomy panes show every name whole.
+                    if width >= 74 {
+                        assert_eq!(shown, nodes.len(), "{what}: {placed:?}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn every_glyph_is_drawn_and_labels_hold_no_glyph() {
+        for spec in ["tree:30", "ring:30", "grid:5x6", "full:12", "cs131"] {
+            for (width, height) in [(78, 18), (74, 15), (40, 12)] {
+                let (_, mut nodes, edges) = herd(spec);
+                nodes[1].selected = true;
+                nodes[1].clients = 3;
+                let view = GraphView { nodes: &nodes, edges: &edges, tokens: &[], block: None };
+                let buf = render(&view, width, height);
+                let cells = Frame::new(Rect::new(0, 0, width, height), &nodes).cells;
+                for (node, &(x, y)) in nodes.iter().zip(&cells) {
+                    assert_eq!(buf[(x, y)].symbol(), "●", "{spec} {}:\n{}", node.name, text(&buf));
+                }
+                assert_eq!(find(&buf, "●").len(), nodes.len(), "{spec}:\n{}", text(&buf));
+                let screen = text(&buf);
+                assert!(screen.contains(&format!("{} 3", nodes[1].name)), "{spec}:\n{screen}");
+            }
+        }
+    }
+
+    #[test]
+    fn crowded_labels_go_round_their_glyph() {
+        // Three in a row, two cells apart: no room on the right of the first two.
+        let glyphs = [(4, 2), (7, 2), (10, 2)];
+        let texts: Vec<Vec<String>> =
+            ["A1", "B2", "C3"].iter().map(|n| label_texts(n, None)).collect();
+        let placed = place_labels(&glyphs, &texts, Some(1), (20, 5));
+        check_placement("row", &glyphs, &texts, Some(1), (20, 5), &placed);
+        let sides: Vec<Option<Side>> = placed.iter().map(|p| p.map(|p| p.side)).collect();
+        // The selected one first: no room beside it, so above as `[B2]`; then A on the left,
+        // C on the right.
+        assert_eq!(sides, [Some(Side::Left), Some(Side::Above), Some(Side::Right)]);
+
+        // Long names that fit nowhere whole are shortened, then left off.
+        let glyphs = [(1, 0), (9, 0), (17, 0)];
+        let texts: Vec<Vec<String>> =
+            ["Campbell", "Jaquez", "Bona"].iter().map(|n| label_texts(n, Some(2))).collect();
+        let placed = place_labels(&glyphs, &texts, None, (20, 1));
+        check_placement("one row", &glyphs, &texts, None, (20, 1), &placed);
+        let shown: Vec<Option<&str>> =
+            placed.iter().zip(&texts).map(|(p, texts)| p.map(|p| texts[p.form].as_str())).collect();
+        assert_eq!(shown, [Some("Camp…"), Some("Jaqu…"), None]);
+    }
+
+    #[test]
+    fn names_are_shortened_to_three_letters_at_least() {
+        assert_eq!(label_texts("S12", None), ["S12"]);
+        assert_eq!(label_texts("Bona", Some(2)), ["Bona 2", "Bona"]);
+        assert_eq!(label_texts("Clark", None), ["Clark", "Cla…"]);
+        assert_eq!(
+            label_texts("Campbell", None),
+            ["Campbell", "Campbe…", "Campb…", "Camp…", "Cam…"]
+        );
+        // By letters, not bytes.
+        assert_eq!(label_texts("Zürich1", None).last().map(String::as_str), Some("Zür…"));
+    }
+
+    /// Where `text` is drawn, cell by cell, in `buf`.
+    fn find_text(buf: &Buffer, text: &str) -> Option<(u16, u16)> {
+        let chars: Vec<String> = text.chars().map(String::from).collect();
+        (buf.area.top()..buf.area.bottom()).find_map(|y| {
+            (buf.area.left()..buf.area.right()).find_map(|x| {
+                chars
+                    .iter()
+                    .enumerate()
+                    .all(|(k, c)| {
+                        let x = x + k as u16;
+                        x < buf.area.right() && buf[(x, y)].symbol() == c
+                    })
+                    .then_some((x, y))
+            })
+        })
+    }
+
+    /// The pane drawing `mark`: two servers on one row and the link between, with `mark` on
+    /// the first server, the link or an update on it.
+    fn drawing_of(mark: Mark) -> Buffer {
+        let mut nodes = vec![node("A", (0.0, 0.5)), node("B", (1.0, 0.5))];
+        let mut link = edge(0, 1, EdgeState::Up);
+        let mut tokens = Vec::new();
+        let fault = EdgeFaults::default();
+        let colour = look(mark).style.fg.unwrap_or(Color::Cyan);
+        match mark {
+            Mark::Up | Mark::Link => {}
+            Mark::Stored => nodes[0].flash = Some(Flash::Stored),
+            Mark::Suppressed => nodes[0].flash = Some(Flash::Suppressed),
+            Mark::Hung => nodes[0].state = NodeState::Hung,
+            Mark::Killed => nodes[0].state = NodeState::Killed,
+            Mark::Reconnecting => link.state = EdgeState::Reconnecting,
+            Mark::Stalled => link.state = EdgeState::Stalled,
+            Mark::Cut => link.state = EdgeState::Cut,
+            Mark::Idle => link.state = EdgeState::Idle,
+            Mark::CutOneWay => link.a_to_b = EdgeFaults { cut: true, ..fault },
+            Mark::Loss => {
+                let loss = EdgeFaults { loss: true, ..fault };
+                (link.a_to_b, link.b_to_a) = (loss, loss);
+            }
+            Mark::Delay => {
+                let delay = EdgeFaults { delay: true, ..fault };
+                (link.a_to_b, link.b_to_a) = (delay, delay);
+            }
+            Mark::Dup => {
+                let dup = EdgeFaults { dup: true, ..fault };
+                (link.a_to_b, link.b_to_a) = (dup, dup);
+            }
+            Mark::OneWay => link.a_to_b = EdgeFaults { loss: true, ..fault },
+            Mark::SelectedLink => link.selected = true,
+            Mark::Flood => {
+                tokens.push(TokenView { colour, ..token(0, 1, 0.3, TokenState::Moving) });
+            }
+            Mark::Held => {
+                tokens.push(TokenView { colour, ..token(0, 1, 0.0, TokenState::Held) });
+            }
+            Mark::Dropped => tokens.push(token(0, 1, 0.3, TokenState::Dropped)),
+        }
+        let view = GraphView { nodes: &nodes, edges: &[link], tokens: &tokens, block: None };
+        render(&view, 60, 3)
+    }
+
+    #[test]
+    fn the_legend_shows_what_the_pane_draws() {
+        let legend = legend();
+        assert_eq!(legend.len(), 2 * LOOKS.len());
+        // As the README shows them.
+        let samples: Vec<String> = [Mark::Link, Mark::Reconnecting, Mark::Stalled, Mark::Cut]
+            .into_iter()
+            .chain([Mark::Idle])
+            .map(|mark| look(mark).sample())
+            .collect();
+        assert_eq!(samples, ["⠤⠤", "⠠⠠?", "⠄⠤⠠⠄≈", "⠤  ⠠⠤╳", "⠠ ⠠"]);
+        for (look, pair) in LOOKS.iter().zip(legend.chunks(2)) {
+            let (sample, name) = (&pair[0], &pair[1]);
+            assert_eq!(sample.content, look.sample());
+            assert_eq!(sample.style, look.style);
+            assert_eq!(name.content.trim(), look.name);
+            let buf = drawing_of(look.mark);
+            let screen = text(&buf);
+            if look.dash.is_some() {
+                // The legend's stretch of line is on the link's row, in the link's colour.
+                let line = sample.content.strip_suffix(look.glyph).unwrap_or_default();
+                assert!(line.chars().any(|c| c != ' ') && !line.contains('─'), "{look:?}");
+                let (x, y) = find_text(&buf, line)
+                    .unwrap_or_else(|| panic!("{:?}: no {line:?} in\n{screen}", look.mark));
+                assert_eq!(buf[(x, y)].fg, look.style.fg.unwrap_or_default(), "{look:?}");
+            }
+            if !look.glyph.is_empty() {
+                let (x, y) = find_text(&buf, look.glyph)
+                    .unwrap_or_else(|| panic!("{:?}: no {} in\n{screen}", look.mark, look.glyph));
+                let cell = &buf[(x, y)];
+                assert_eq!(cell.fg, look.style.fg.unwrap_or_default(), "{look:?}\n{screen}");
+                if look.dash.is_none() {
+                    assert!(cell.modifier.contains(look.style.add_modifier), "{look:?}");
+                }
+            }
+        }
     }
 }
