@@ -180,6 +180,12 @@ impl HerdHandle {
             .await
             .map_err(|err| ControlError::Rebind(name.clone(), err.to_string()))?;
         launch(&self.shared, id, listener);
+        // Its neighbours need not wait out their reconnect backoff: it listens now.
+        for &from in &self.shared.topology.servers[id].neighbours {
+            if let Some(stats) = self.shared.stats.get(&(from, id)) {
+                stats.wake();
+            }
+        }
         self.shared.logs[id].note("restarted by operator");
         Ok(Applied::changed(format!("restarted {name}")))
     }
