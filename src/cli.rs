@@ -13,7 +13,13 @@ use crate::places::{GooglePlaces, Places};
 
 /// Run a proxy herd on real loopback TCP: watch it flood, and break it on purpose.
 #[derive(Debug, Parser)]
-#[command(name = "herdctl", version, about, after_help = presets_help())]
+#[command(
+    name = "herdctl",
+    version,
+    about,
+    after_help = presets_help(),
+    args_conflicts_with_subcommands = true
+)]
 pub struct Cli {
     #[command(flatten)]
     pub herd: HerdArgs,
@@ -36,11 +42,11 @@ pub struct Cli {
     /// next step at once, `N` switches to stepping (each `n` runs one step).
     #[arg(long, value_name = "FILE", conflicts_with = "headless")]
     pub scenario: Option<PathBuf>,
-    /// With --scenario or `tour`: start stepping, each step waiting for `n`.
-    #[arg(long, global = true)]
+    /// With --scenario: start stepping, each step waiting for `n`.
+    #[arg(long)]
     pub step: bool,
     /// Dashboard: how long each hop of a flood is shown in the slowed replay.
-    #[arg(long, default_value = "600ms", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "600ms", value_parser = parse_duration)]
     pub hop_time: Duration,
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -53,14 +59,18 @@ pub enum Command {
     Serve {
         /// The server's name in the topology.
         name: String,
+        #[command(flatten)]
+        herd: HerdArgs,
     },
-    /// Show a topology (a preset or a file) as TOML, to start a file of your own from.
+    /// Print a topology (a preset or a file) as TOML, to start a file of your own from.
     Topology {
-        /// Print the topology as TOML (the only thing this subcommand does, said explicitly).
-        #[arg(long, required = true)]
-        print: bool,
         /// A preset or file; defaults to --topology.
         preset: Option<String>,
+        /// Print the topology (what this subcommand does anyway; kept for older scripts).
+        #[arg(long, hide = true)]
+        print: bool,
+        #[command(flatten)]
+        at: TopologyArgs,
     },
     /// Run a scenario file (a lesson or a test in the console's grammar, with timing and
     /// expectations) headless on real sockets: each step is printed with ✓/✗. Exit 0 if every
@@ -73,11 +83,22 @@ pub enum Command {
         /// Also write the report as JSON to this file.
         #[arg(long, value_name = "PATH")]
         json: Option<PathBuf>,
+        #[command(flatten)]
+        herd: HerdArgs,
     },
     /// A newcomer's first minute: the dashboard over the default herd plays a short lesson
     /// with captions (a report floods, a link is cut, a server killed, the flood routes
     /// around, the server restarts). `n` skips ahead; the herd is yours once it ends.
-    Tour,
+    Tour {
+        /// Start stepping, each step waiting for `n`.
+        #[arg(long)]
+        step: bool,
+        /// How long each hop of a flood is shown in the slowed replay.
+        #[arg(long, default_value = "600ms", value_parser = parse_duration)]
+        hop_time: Duration,
+        #[command(flatten)]
+        herd: HerdArgs,
+    },
     /// Open the dashboard on a trace written by --record: play, pause, step event by event,
     /// change speed, jump to the next update or fault, scrub the timeline; every pane shows
     /// the herd as it was at that instant. Nothing runs: no port is opened.
@@ -90,6 +111,9 @@ pub enum Command {
         /// The recording's time per wall-clock time (e.g. 0.25, 4).
         #[arg(long, default_value_t = 1.0, value_parser = parse_speed)]
         speed: f64,
+        /// How long each hop of a flood is shown in the slowed replay.
+        #[arg(long, default_value = "600ms", value_parser = parse_duration)]
+        hop_time: Duration,
     },
     /// Write a recorded trace (or a topology) in another format.
     Export {
@@ -112,6 +136,9 @@ pub enum Export {
         /// Write here instead of standard output.
         #[arg(short, long, value_name = "FILE")]
         output: Option<PathBuf>,
+        /// The topology drawn when no TRACE is given.
+        #[command(flatten)]
+        at: TopologyArgs,
     },
     /// A space-time (Lamport) diagram of TRACE as SVG: a column per server, an arrow per hop
     /// coloured by update, drops and faults marked.
@@ -140,72 +167,113 @@ fn parse_speed(text: &str) -> Result<f64, String> {
     }
 }
 
-/// Flags every face of the herd shares.
+/// Which topology, and where its presets listen.
 #[derive(Debug, Clone, Args)]
-pub struct HerdArgs {
+pub struct TopologyArgs {
     /// A topology file, or a preset: cs131, cs131-2019, ring:N, line:N, star:N, full:N,
     /// grid:RxC, tree:N [default: cs131, or a scenario's own].
-    #[arg(long, short = 't', global = true)]
+    #[arg(long, short = 't')]
     pub topology: Option<String>,
-    /// First port of a preset's servers.
-    #[arg(long, global = true, default_value_t = config::DEFAULT_BASE_PORT)]
+    /// First port of a preset's servers (0: free ports chosen by the system).
+    #[arg(long, default_value_t = config::DEFAULT_BASE_PORT)]
     pub base_port: u16,
+}
+
+impl TopologyArgs {
+    /// The topology asked for: `--topology`, else cs131.
+    pub fn spec(&self) -> &str {
+        self.topology.as_deref().unwrap_or(DEFAULT_TOPOLOGY)
+    }
+
+    /// `preset` if given, else `--topology`, else cs131, with its ports from `--base-port`.
+    pub fn load(&self, preset: Option<&str>) -> Result<Topology, UsageError> {
+        Ok(Topology::load(preset.unwrap_or(self.spec()), self.base_port)?)
+    }
+}
+
+/// Flags of every face that runs a herd: the dashboard, `--headless`, `serve`, `scenario`
+/// and `tour`.
+#[derive(Debug, Clone, Args)]
+pub struct HerdArgs {
+    #[command(flatten)]
+    pub at: TopologyArgs,
     /// Directory for the per-server log files (created if missing); `none` logs nowhere.
-    #[arg(long, global = true, default_value = "logs")]
+    #[arg(long, default_value = "logs")]
     pub log_dir: PathBuf,
     /// Rotate a server's log past this size (e.g. 64MiB, 10MB, 1048576), keeping 3 old files.
-    #[arg(long, global = true, default_value = "64MiB", value_parser = parse_size)]
+    #[arg(long, default_value = "64MiB", value_parser = parse_size)]
     pub log_max_size: u64,
     /// Where WHATSAT answers come from.
-    #[arg(long, global = true, value_enum, default_value_t = PlacesKind::Offline)]
+    #[arg(long, value_enum, default_value_t = PlacesKind::Offline)]
     pub places: PlacesKind,
     /// Base URL of the Places service (for --places google).
-    #[arg(long, global = true, default_value = "https://maps.googleapis.com")]
+    #[arg(long, default_value = "https://maps.googleapis.com")]
     pub places_url: String,
     // The doc comments here are --help text, where backticks would show.
     #[allow(clippy::doc_markdown)]
     /// API key for --places google. Prefer --places-key-file or the GOOGLE_PLACES_API_KEY
     /// environment variable: a key given here shows in /proc/PID/cmdline to every user.
-    #[arg(long, global = true, value_name = "KEY", conflicts_with = "places_key_file")]
+    #[arg(long, value_name = "KEY", conflicts_with = "places_key_file")]
     pub places_key: Option<String>,
     #[allow(clippy::doc_markdown)]
     /// Read the API key for --places google from this file (trailing white space and newline
     /// trimmed). With neither flag, the key comes from GOOGLE_PLACES_API_KEY.
-    #[arg(long, global = true, value_name = "PATH")]
+    #[arg(long, value_name = "PATH")]
     pub places_key_file: Option<PathBuf>,
     /// A real delay on every hop between servers (e.g. 300ms), to watch floods and race them.
-    #[arg(long, global = true, default_value = "0s", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "0s", value_parser = parse_duration)]
     pub link_delay: Duration,
     /// A link whose writes make no progress for this long is stalled (its neighbour stopped
     /// reading): reports for that neighbour are dropped, and counted, until it reads again.
-    #[arg(long, global = true, default_value = "1s", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "1s", value_parser = parse_duration)]
     pub link_stall: Duration,
     /// Client connections each server holds at most; more are closed at once, counted and
     /// logged. Fewer are admitted when the process's file-descriptor limit leaves less room.
-    #[arg(long, global = true, default_value_t = crate::herd::DEFAULT_MAX_CONNECTIONS)]
+    #[arg(long, default_value_t = crate::herd::DEFAULT_MAX_CONNECTIONS)]
     pub max_connections: usize,
     /// Refuse an IAMAT or AT whose time is further than this ahead of the server clock (e.g.
     /// 1h): IAMAT is answered `? `, AT is dropped and logged. Off unless given.
-    #[arg(long, global = true, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub max_future: Option<Duration>,
     /// Seed of every fault's fate (loss, dup, jitter) and every random choice of a policy:
     /// the same seed and inputs give the same fates. Random unless given; printed at start.
-    #[arg(long, global = true, value_name = "N")]
+    #[arg(long, value_name = "N")]
     pub seed: Option<u64>,
     /// How servers flood: spec (the course rule), or the off-spec storm [ttl=N], echo,
     /// gossip fanout=K. Switchable live with the `policy` command.
-    #[arg(long, global = true, default_value = "spec", value_parser = parse_policy)]
+    #[arg(long, default_value = "spec", value_parser = parse_policy)]
     pub policy: Policy,
     /// Record every event of the run to this file (NDJSON: a header line, then one line per
     /// event; a gap or a cut, if any, is written where it happened).
-    #[arg(long, global = true, value_name = "FILE")]
+    #[arg(long, value_name = "FILE")]
     pub record: Option<PathBuf>,
     /// Stop recording (and say so in the trace) before the file would pass this size.
-    #[arg(long, global = true, default_value = "1GiB", value_parser = parse_size)]
+    #[arg(long, default_value = "1GiB", value_parser = parse_size)]
     pub record_max_size: u64,
     /// Give up on a Places request after this long.
-    #[arg(long, global = true, default_value = "5s", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
     pub places_timeout: Duration,
+}
+
+impl Cli {
+    /// The herd flags of the face that runs a herd (the dashboard, `--headless`, `serve`,
+    /// `scenario`, `tour`); `None` for the subcommands that run none.
+    pub fn herd_args(&self) -> Option<&HerdArgs> {
+        match &self.command {
+            None => Some(&self.herd),
+            Some(
+                Command::Serve { herd, .. }
+                | Command::Scenario { herd, .. }
+                | Command::Tour { herd, .. },
+            ) => Some(herd),
+            Some(
+                Command::Topology { .. }
+                | Command::Replay { .. }
+                | Command::Export { .. }
+                | Command::Bench(_),
+            ) => None,
+        }
+    }
 }
 
 /// The herd when no topology is named.
@@ -257,11 +325,20 @@ pub enum UsageError {
 impl HerdArgs {
     /// The topology asked for: `--topology`, else cs131.
     pub fn topology_spec(&self) -> &str {
-        self.topology.as_deref().unwrap_or(DEFAULT_TOPOLOGY)
+        self.at.spec()
     }
 
     pub fn load_topology(&self) -> Result<Topology, UsageError> {
-        Ok(Topology::load(self.topology_spec(), self.base_port)?)
+        self.at.load(None)
+    }
+
+    /// These flags with a scenario's own `topology` and `seed` lines where the command line
+    /// gives none.
+    #[must_use]
+    pub fn or_scenario(mut self, topology: Option<String>, seed: Option<u64>) -> Self {
+        self.at.topology = self.at.topology.or(topology);
+        self.seed = self.seed.or(seed);
+        self
     }
 
     pub fn places(&self) -> Result<Places, UsageError> {
@@ -318,6 +395,13 @@ impl HerdArgs {
     }
 }
 
+/// A duration flag: `300ms`, `1.5s`, `2m`, `1h 30m` (what humantime reads), with a message
+/// that says what is expected rather than where the parse stopped.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    humantime::parse_duration(text.trim())
+        .map_err(|_| "expected a duration such as 300ms, 1.5s or 2m".to_owned())
+}
+
 /// A size in bytes: `1048576`, `10MB`, `10 kB` (powers of 1000), `64MiB`, `1GiB` (of 1024).
 fn parse_size(text: &str) -> Result<u64, String> {
     let text = text.trim();
@@ -369,14 +453,45 @@ mod tests {
     use super::*;
 
     #[test]
-    fn shared_flags_work_before_and_after_the_subcommand() {
+    fn herd_flags_belong_to_the_faces_that_run_a_herd() {
         let cli =
             Cli::try_parse_from(["herdctl", "serve", "Bona", "--topology", "ring:5"]).unwrap();
-        assert_eq!(cli.herd.topology_spec(), "ring:5");
-        assert!(matches!(cli.command, Some(Command::Serve { ref name }) if name == "Bona"));
+        assert_eq!(cli.herd_args().unwrap().topology_spec(), "ring:5");
+        assert!(matches!(cli.command, Some(Command::Serve { ref name, .. }) if name == "Bona"));
         let cli = Cli::try_parse_from(["herdctl", "--places", "google", "--headless"]).unwrap();
         assert_eq!(cli.herd.places, PlacesKind::Google);
         assert!(cli.headless);
+        let cli = Cli::try_parse_from(["herdctl", "tour", "--step", "--seed", "3"]).unwrap();
+        assert!(matches!(cli.command, Some(Command::Tour { step: true, .. })));
+        assert_eq!(cli.herd_args().unwrap().seed, Some(3));
+
+        // Before the subcommand they would be the dashboard's: refused, not ignored.
+        let err = Cli::try_parse_from(["herdctl", "--seed", "7", "serve", "Bona"]).unwrap_err();
+        assert_eq!(err.kind(), clap::error::ErrorKind::ArgumentConflict, "{err}");
+        // Subcommands that run no herd take no herd flags.
+        for args in [
+            &["herdctl", "topology", "--seed", "7"][..],
+            &["herdctl", "replay", "x.ndjson", "--link-delay", "1s"],
+            &["herdctl", "export", "svg", "x.ndjson", "-t", "ring:3"],
+            &["herdctl", "bench", "--log-dir", "none"],
+        ] {
+            assert!(Cli::try_parse_from(args).is_err(), "{args:?}");
+        }
+        let cli = Cli::try_parse_from(["herdctl", "topology", "-t", "ring:3", "--base-port", "0"]);
+        assert!(cli.unwrap().herd_args().is_none());
+    }
+
+    #[test]
+    fn every_duration_flag_says_what_a_duration_looks_like() {
+        for flag in
+            ["--link-delay", "--link-stall", "--max-future", "--places-timeout", "--hop-time"]
+        {
+            let err = Cli::try_parse_from(["herdctl", flag, "banana"]).unwrap_err().to_string();
+            assert!(err.contains("expected a duration such as 300ms, 1.5s or 2m"), "{err}");
+            assert!(err.contains(flag) && err.contains("'banana'"), "{err}");
+        }
+        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("1h 30m"), Ok(Duration::from_secs(5400)));
     }
 
     #[test]

@@ -130,8 +130,9 @@ impl HerdConfig {
 
 #[derive(Debug, thiserror::Error)]
 pub enum HerdError {
-    #[error("cannot listen for {name} on {addr}: {source}")]
-    Bind { name: String, addr: String, source: std::io::Error },
+    /// The error is part of the message (not a source): it reads as the cause, with advice.
+    #[error("{name} cannot listen on {addr}: {}", bind_problem(.error))]
+    Bind { name: String, addr: String, error: std::io::Error },
     #[error("cannot create log directory {}: {source}", path.display())]
     LogDir { path: PathBuf, source: std::io::Error },
     #[error("cannot open the log of {name}: {source}")]
@@ -143,6 +144,17 @@ pub enum HerdError {
          for clients), but the limit is {limit}: raise it (ulimit -n) or run fewer servers here"
     )]
     Descriptors { needed: u64, limit: u64 },
+}
+
+/// Why a server could not listen, with what to do about a port that is taken.
+fn bind_problem(error: &std::io::Error) -> String {
+    if error.kind() == std::io::ErrorKind::AddrInUse {
+        "address in use; another herd may be running (try --base-port 0 for free ports, or \
+         --base-port N; a topology file sets its own ports)"
+            .to_owned()
+    } else {
+        error.to_string()
+    }
 }
 
 /// The herd's state shared by its tasks.
@@ -242,10 +254,10 @@ impl Herd {
         for (id, spec) in topology.servers.iter().enumerate() {
             if local[id] {
                 let listener =
-                    bind(&spec.host, spec.port).await.map_err(|source| HerdError::Bind {
+                    bind(&spec.host, spec.port).await.map_err(|error| HerdError::Bind {
                         name: spec.name.clone(),
                         addr: format!("{}:{}", spec.host, spec.port),
-                        source,
+                        error,
                     })?;
                 addrs.push(listener.local_addr().ok());
                 listeners.push(Some(listener));

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use color_eyre::eyre::{Result, WrapErr};
 use herdctl::cli::{Cli, Command, ControlFrom, Export, HerdArgs, UsageError};
-use herdctl::config::{ConfigError, Topology};
+use herdctl::config::ConfigError;
 use herdctl::export;
 use herdctl::herd::{Herd, HerdError, HerdHandle};
 use herdctl::lab::file::MetricsFile;
@@ -28,7 +28,10 @@ fn main() -> ExitCode {
     if let Err(err) = color_eyre::install() {
         eprintln!("herdctl: {err}");
     }
-    if let Some(dir) = cli.herd.log_directory() {
+    // Subcommands that run no herd keep their debug log where a herd's would go by default.
+    let debug_dir =
+        cli.herd_args().map_or(Some(Path::new(DEFAULT_LOG_DIR)), HerdArgs::log_directory);
+    if let Some(dir) = debug_dir {
         init_debug_log(dir);
     }
     herdctl::herd::raise_descriptor_limit();
@@ -91,28 +94,30 @@ fn one_line(report: &color_eyre::Report) -> String {
 /// dashboard's (which is allocated in full up front).
 const UNWATCHED_EVENT_BUFFER: usize = 16;
 
+/// Where `RUST_LOG` debug logging goes for the subcommands without `--log-dir`.
+const DEFAULT_LOG_DIR: &str = "logs";
+
 async fn run(cli: Cli) -> Result<ExitCode> {
-    if let Some(Command::Scenario { file, json }) = &cli.command {
-        return scenario(&cli, file, json.as_deref()).await;
+    if let Some(Command::Scenario { file, json, herd }) = &cli.command {
+        return scenario(herd, file, json.as_deref()).await;
     }
     run_face(&cli).await.map(|()| ExitCode::SUCCESS)
 }
 
 async fn run_face(cli: &Cli) -> Result<()> {
     match &cli.command {
-        Some(Command::Topology { print: _, preset }) => {
-            let spec = preset.as_deref().unwrap_or(cli.herd.topology_spec());
-            let topology = Topology::load(spec, cli.herd.base_port).map_err(UsageError::from)?;
+        Some(Command::Topology { preset, print: _, at }) => {
+            let topology = at.load(preset.as_deref())?;
             print!("{}", topology.to_toml());
             Ok(())
         }
         Some(Command::Bench(args)) => herdctl::bench::run(args.clone()).await,
-        Some(Command::Export { what }) => export(&cli.herd, what),
-        Some(Command::Replay { trace: path, play, speed }) => {
+        Some(Command::Export { what }) => export(what),
+        Some(Command::Replay { trace: path, play, speed, hop_time }) => {
             let trace = trace::read(path).map_err(UsageError::from)?;
             let options = tui::Options {
                 title: String::new(),
-                hop: cli.hop_time,
+                hop: *hop_time,
                 history: history::default_path(),
                 lesson: None,
             };
@@ -120,9 +125,9 @@ async fn run_face(cli: &Cli) -> Result<()> {
             tui::replay(trace, &name, options, *play, *speed).await
         }
         Some(Command::Scenario { .. }) => Ok(()),
-        Some(Command::Serve { name }) => {
-            let mut config = cli.herd.herd_config()?;
-            if cli.herd.record.is_none() {
+        Some(Command::Serve { name, herd: args }) => {
+            let mut config = args.herd_config()?;
+            if args.record.is_none() {
                 config.event_buffer = UNWATCHED_EVENT_BUFFER;
             }
             let id = config.topology.index_of(name).ok_or_else(|| UsageError::UnknownServer {
@@ -137,7 +142,7 @@ async fn run_face(cli: &Cli) -> Result<()> {
             })?;
             config.only = Some(id);
             let herd = Herd::start(config).await?;
-            let recording = record(&cli.herd, &herd)?;
+            let recording = record(args, &herd)?;
             serve_headless(herd, None, None).await?;
             finish(recording).await
         }
@@ -153,18 +158,19 @@ async fn run_face(cli: &Cli) -> Result<()> {
             serve_headless(herd, cli.control, metrics).await?;
             finish(recording).await
         }
-        Some(Command::Tour) => {
-            let (args, play) = prepare(cli, TOUR, "tour")?;
-            dashboard(cli, &args, Some(play)).await
+        Some(Command::Tour { step, hop_time, herd }) => {
+            let (args, play) = prepare(herd, TOUR, "tour", *step)?;
+            dashboard(&args, *hop_time, Some(play)).await
         }
         None => match &cli.scenario {
             Some(file) => {
                 let text = std::fs::read_to_string(file)
                     .map_err(|source| UsageError::ScenarioFile { path: file.clone(), source })?;
-                let (args, play) = prepare(cli, &text, &file.display().to_string())?;
-                dashboard(cli, &args, Some(play)).await
+                let name = file.display().to_string();
+                let (args, play) = prepare(&cli.herd, &text, &name, cli.step)?;
+                dashboard(&args, cli.hop_time, Some(play)).await
             }
-            None => dashboard(cli, &cli.herd, None).await,
+            None => dashboard(&cli.herd, cli.hop_time, None).await,
         },
     }
 }
@@ -174,25 +180,32 @@ const TOUR: &str = include_str!("../assets/scenarios/tour.herd");
 
 /// The herd's flags for a scenario (its `topology` and `seed` lines, where the command line
 /// gives none) and the scenario parsed against that herd, ready to play.
-fn prepare(cli: &Cli, text: &str, name: &str) -> Result<(HerdArgs, tui::Play)> {
+fn prepare(
+    herd: &HerdArgs,
+    text: &str,
+    name: &str,
+    stepping: bool,
+) -> Result<(HerdArgs, tui::Play)> {
     let (topology, seed) = scenario::header(text);
-    let mut args = cli.herd.clone();
-    args.topology = args.topology.or(topology);
-    args.seed = args.seed.or(seed);
+    let args = herd.clone().or_scenario(topology, seed);
     let topology = args.load_topology()?;
     let context = herdctl::command::Context::new(&topology);
     let parsed = scenario::parse(text, name, &context).map_err(UsageError::from)?;
-    let play = tui::Play { file: name.to_owned(), scenario: parsed, stepping: cli.step };
+    let play = tui::Play { file: name.to_owned(), scenario: parsed, stepping };
     Ok((args, play))
 }
 
 /// The dashboard over a herd started from `args`, playing `lesson` if there is one.
-async fn dashboard(cli: &Cli, args: &HerdArgs, lesson: Option<tui::Play>) -> Result<()> {
+async fn dashboard(
+    args: &HerdArgs,
+    hop: std::time::Duration,
+    lesson: Option<tui::Play>,
+) -> Result<()> {
     let herd = Herd::start(args.herd_config()?).await?;
     let recording = record(args, &herd)?;
     let options = tui::Options {
         title: args.topology_spec().to_owned(),
-        hop: cli.hop_time,
+        hop,
         history: history::default_path(),
         lesson,
     };
@@ -204,14 +217,12 @@ async fn dashboard(cli: &Cli, args: &HerdArgs, lesson: Option<tui::Play>) -> Res
 
 /// `herdctl scenario FILE`: runs it headless and exits with its code (0 every expectation
 /// held, 1 one failed, 2 the file or command line is invalid, 3 the herd did not start).
-async fn scenario(cli: &Cli, file: &Path, json: Option<&Path>) -> Result<ExitCode> {
+async fn scenario(herd: &HerdArgs, file: &Path, json: Option<&Path>) -> Result<ExitCode> {
     let name = file.display().to_string();
     let text = std::fs::read_to_string(file)
         .map_err(|source| UsageError::ScenarioFile { path: file.to_path_buf(), source })?;
     let (topology, seed) = scenario::header(&text);
-    let mut args = cli.herd.clone();
-    args.topology = args.topology.or(topology);
-    args.seed = args.seed.or(seed);
+    let args = herd.clone().or_scenario(topology, seed);
     let config = args.herd_config()?;
     let context = herdctl::command::Context::new(&config.topology);
     let parsed = match scenario::parse(&text, &name, &context) {
@@ -263,12 +274,14 @@ async fn finish(recording: Option<Recorder>) -> Result<()> {
 }
 
 /// `herdctl export`.
-fn export(args: &HerdArgs, what: &Export) -> Result<()> {
+fn export(what: &Export) -> Result<()> {
     let read = |path: &Path| trace::read(path).map_err(UsageError::from);
     let (text, output) = match what {
-        Export::Dot { trace: Some(path), output } => (export::dot_from_trace(&read(path)?), output),
-        Export::Dot { trace: None, output } => {
-            let topology = args.load_topology()?;
+        Export::Dot { trace: Some(path), output, at: _ } => {
+            (export::dot_from_trace(&read(path)?), output)
+        }
+        Export::Dot { trace: None, output, at } => {
+            let topology = at.load(None)?;
             let names: Vec<String> = topology.servers.iter().map(|s| s.name.clone()).collect();
             (export::dot(&names, &topology.links(), &export::Faults::default()), output)
         }

@@ -107,6 +107,122 @@ fn topology_print_gives_a_loadable_file() {
 }
 
 #[test]
+fn topology_prints_without_being_asked_to() {
+    let cases: [(&[&str], &str, u16); 4] = [
+        (&["topology"], "cs131", 12401),
+        (&["topology", "cs131-2019"], "cs131-2019", 12401),
+        (&["topology", "-t", "ring:4", "--base-port", "20000"], "ring:4", 20000),
+        (&["topology", "--print"], "cs131", 12401),
+    ];
+    for (args, preset, base_port) in cases {
+        let out = herdctl().args(args).output().unwrap();
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        let text = String::from_utf8(out.stdout).unwrap();
+        let printed = Topology::from_toml(&text, "printed").unwrap();
+        assert_eq!(printed, Topology::load(preset, base_port).unwrap(), "{args:?}");
+    }
+}
+
+#[test]
+fn a_bad_duration_says_what_a_duration_looks_like() {
+    let cases: [&[&str]; 6] = [
+        &["--link-delay", "banana"],
+        &["--headless", "--link-stall", "banana"],
+        &["serve", "Bona", "--places-timeout", "banana"],
+        &["scenario", "x.herd", "--max-future", "banana"],
+        &["tour", "--hop-time", "banana"],
+        &["replay", "x.ndjson", "--hop-time", "banana"],
+    ];
+    for args in cases {
+        let out = herdctl().args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let flag = args[args.len() - 2];
+        let wanted = format!("invalid value 'banana' for '{flag} <");
+        assert!(stderr.contains(&wanted), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("': expected a duration such as 300ms, 1.5s or 2m"),
+            "{args:?}: {stderr}"
+        );
+        assert!(!stderr.contains("expected number at"), "{args:?}: {stderr}");
+    }
+}
+
+/// The long flags `herdctl ARGS --help` lists.
+fn flags_in_help(args: &[&str]) -> Vec<String> {
+    let out = herdctl().args(args).arg("--help").output().unwrap();
+    assert!(out.status.success(), "{args:?}");
+    let help = String::from_utf8(out.stdout).unwrap();
+    help.lines()
+        .filter_map(|line| {
+            let line = line.trim_start();
+            let line = line.trim_start_matches("-t, ").trim_start_matches("-o, ");
+            let line = line.trim_start_matches("-h, ").trim_start_matches("-V, ");
+            let flag = line.strip_prefix("--")?;
+            Some(flag.split([' ', '=']).next().unwrap_or(flag).to_owned())
+        })
+        .collect()
+}
+
+#[test]
+fn each_subcommand_lists_only_the_flags_it_takes() {
+    let herd = [
+        "topology",
+        "base-port",
+        "log-dir",
+        "log-max-size",
+        "places",
+        "places-url",
+        "places-key",
+        "places-key-file",
+        "link-delay",
+        "link-stall",
+        "max-connections",
+        "max-future",
+        "seed",
+        "policy",
+        "record",
+        "record-max-size",
+        "places-timeout",
+    ];
+    let with = |more: &[&str]| -> Vec<String> {
+        let mut flags: Vec<String> = more.iter().chain(&herd).map(|f| (*f).to_owned()).collect();
+        flags.push("help".into());
+        flags.sort();
+        flags
+    };
+    let only = |flags: &[&str]| -> Vec<String> {
+        let mut flags: Vec<String> = flags.iter().map(|f| (*f).to_owned()).collect();
+        flags.push("help".into());
+        flags.sort();
+        flags
+    };
+    let cases: Vec<(&[&str], Vec<String>)> = vec![
+        (&["topology"], only(&["topology", "base-port"])),
+        (&["serve"], with(&[])),
+        (&["scenario"], with(&["json"])),
+        (&["tour"], with(&["step", "hop-time"])),
+        (&["replay"], only(&["play", "speed", "hop-time"])),
+        (&["export", "dot"], only(&["output", "topology", "base-port"])),
+        (&["export", "svg"], only(&["output"])),
+        (&["export", "chrome-trace"], only(&["output"])),
+    ];
+    for (args, wanted) in cases {
+        let mut listed = flags_in_help(args);
+        listed.sort();
+        assert_eq!(listed, wanted, "herdctl {} --help", args.join(" "));
+    }
+    let top = flags_in_help(&[]);
+    for flag in ["headless", "scenario", "step", "hop-time", "seed", "topology", "version"] {
+        assert!(top.iter().any(|f| f == flag), "herdctl --help lacks --{flag}: {top:?}");
+    }
+    let bench = flags_in_help(&["bench"]);
+    for flag in ["seed", "topology", "log-dir", "step", "hop-time"] {
+        assert!(!bench.iter().any(|f| f == flag), "herdctl bench --help lists --{flag}");
+    }
+}
+
+#[test]
 fn bad_topology_is_a_clear_exit_2() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bad.toml");
@@ -230,7 +346,24 @@ fn port_in_use_names_the_server_and_port() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("S2") && stderr.contains(&port.to_string()), "{stderr}");
+    let wanted = format!("herdctl: error: S2 cannot listen on 127.0.0.1:{port}: address in use;");
+    assert!(stderr.starts_with(&wanted), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+
+    // A preset on a taken port: named, with the way out.
+    let out = herdctl()
+        .args(["--headless", "--log-dir", "none", "-t", "line:2", "--base-port"])
+        .arg(port.to_string())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let wanted = format!(
+        "herdctl: error: S1 cannot listen on 127.0.0.1:{port}: address in use; another herd may \
+         be running (try --base-port 0 for free ports, or --base-port N"
+    );
+    assert!(stderr.starts_with(&wanted), "{stderr}");
+    drop(taken);
 }
 
 #[tokio::test(flavor = "multi_thread")]

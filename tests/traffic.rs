@@ -28,6 +28,7 @@ async fn pause_holds_floods_step_releases_one_resume_the_rest() {
     let mut t = common::start("line:3").await;
     t.control("pause").await;
     assert!(t.herd.paused());
+    assert_eq!(t.control("step").await, Applied::unchanged("nothing is held"));
     let reply = t.grading("S1", &format!("IAMAT kiwi +1+1 {}", common::now_text())).await;
     assert!(reply.starts_with("AT S1 "), "{reply}");
     t.wait_for("the hop to S2 held", |e| matches!(e, EventKind::FloodHeld { .. })).await;
@@ -37,7 +38,9 @@ async fn pause_holds_floods_step_releases_one_resume_the_rest() {
 
     let stepped = t.control("step").await;
     assert!(matches!(stepped, Applied::Changed { .. }), "{stepped:?}");
-    assert!(stepped.text().contains("kiwi") && stepped.text().contains("S1 to S2"), "{stepped:?}");
+    let text = stepped.text();
+    assert!(text.starts_with("released kiwi@"), "{stepped:?}");
+    assert!(text.ends_with(" on S1->S2 (0 still held)"), "{stepped:?}");
     t.wait_stored_at(&["S2"], "kiwi").await;
     // S2 forwarded to S3, and that hop is held in turn.
     t.wait_for("the hop to S3 held", |e| matches!(e, EventKind::FloodHeld { .. })).await;

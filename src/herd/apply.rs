@@ -180,6 +180,12 @@ impl HerdHandle {
             .await
             .map_err(|err| ControlError::Rebind(name.clone(), err.to_string()))?;
         launch(&self.shared, id, listener);
+        // Its neighbours need not wait out their reconnect backoff: it listens now.
+        for &from in &self.shared.topology.servers[id].neighbours {
+            if let Some(stats) = self.shared.stats.get(&(from, id)) {
+                stats.wake();
+            }
+        }
         self.shared.logs[id].note("restarted by operator");
         Ok(Applied::changed(format!("restarted {name}")))
     }
@@ -374,11 +380,15 @@ impl HerdHandle {
 
     fn step(&self) -> Applied {
         match self.shared.traffic.step(&self.shared.events) {
-            Some((from, to, update)) => Applied::changed(format!(
-                "released the report of {update} from {} to {}",
-                self.server_name(from),
-                self.server_name(to)
-            )),
+            Some(stepped) => {
+                let link = Directed::new(stepped.from, stepped.to);
+                Applied::changed(format!(
+                    "released {} on {} ({} still held)",
+                    stepped.update,
+                    link_name(link, &self.shared.names),
+                    stepped.still_held
+                ))
+            }
             None if self.shared.traffic.paused() => Applied::unchanged("nothing is held"),
             None => Applied::unchanged("not paused: pause first"),
         }

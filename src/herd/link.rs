@@ -1,6 +1,6 @@
 //! One directed server-to-neighbour link: a task that owns the outbound TCP connection, writes
 //! flooded AT lines to it in batches, notices the neighbour's EOF at once, reconnects with
-//! capped backoff, and holds back each report until its link delay is up (with jitter, later
+//! capped backoff (at once when the herd restarts the neighbour), and holds back each report until its link delay is up (with jitter, later
 //! reports may overtake it). While its server is hung it writes nothing. Nothing sent into a
 //! link is lost silently: every report it cannot deliver is counted, logged and announced.
 //!
@@ -24,7 +24,7 @@ use bytes::Bytes;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc};
 use tokio::time::{Instant, sleep_until, timeout};
 
 use super::admission::{LinkEnd, LinkEnds};
@@ -134,6 +134,9 @@ pub struct LinkStats {
     state: AtomicU8,
     sent: AtomicU64,
     dropped: AtomicU64,
+    /// Poked when the neighbour is known to listen again (the herd restarted it): a link
+    /// waiting out its backoff reconnects at once.
+    wake: Notify,
 }
 
 impl LinkStats {
@@ -166,6 +169,12 @@ impl LinkStats {
 
     pub(super) fn count_dropped(&self, n: usize) {
         self.dropped.fetch_add(n as u64, Ordering::Relaxed);
+    }
+
+    /// Tells the link that its neighbour listens again: if it is down, it retries now, its
+    /// backoff started over. A wake while it is up is kept and costs one early retry later.
+    pub(super) fn wake(&self) {
+        self.wake.notify_one();
     }
 }
 
@@ -270,6 +279,7 @@ impl Link {
     /// Runs until the inbox closes (the server stopped) or the task is cancelled.
     pub async fn run(mut self) {
         let mut backoff = Backoff(Backoff::FIRST);
+        let stats = self.stats.clone();
         let mut connection: Option<Connection> = None;
         let mut retry_at = Instant::now();
         let mut announced_down = false;
@@ -313,6 +323,10 @@ impl Link {
                             backoff.reset();
                             announced_down = false;
                         }
+                    }
+                    () = stats.wake.notified() => {
+                        backoff.reset();
+                        retry_at = Instant::now();
                     }
                     () = sleep_until(retry_at) => {
                         match self.connect().await {

@@ -18,6 +18,16 @@ use super::link::{Flood, LinkState, LinkStats, RelayQueue};
 /// Most reports held while paused; past that they are dropped and counted.
 pub const MAX_HELD: usize = 100_000;
 
+/// A report released by a step: on which link it was held, and what is left.
+#[derive(Debug, Clone)]
+pub struct Stepped {
+    pub from: ServerId,
+    pub to: ServerId,
+    pub update: Update,
+    /// Reports still held after it.
+    pub still_held: usize,
+}
+
 /// A report waiting for the operator to step or resume.
 struct Held {
     from: ServerId,
@@ -145,10 +155,15 @@ impl Traffic {
         self.paused.store(true, Ordering::Relaxed);
     }
 
-    /// Releases the oldest held report; returns which it was.
-    pub fn step(&self, events: &EventBus) -> Option<(ServerId, ServerId, Update)> {
-        let held = self.lock().pop_front()?;
-        let released = (held.from, held.to, held.flood.update.clone());
+    /// Releases the oldest held report; returns which it was, and how many are still held.
+    pub fn step(&self, events: &EventBus) -> Option<Stepped> {
+        let (held, still_held) = {
+            let mut queue = self.lock();
+            let held = queue.pop_front()?;
+            (held, queue.len())
+        };
+        let released =
+            Stepped { from: held.from, to: held.to, update: held.flood.update.clone(), still_held };
         let events = events.clone();
         // A relayed report or a client's with room goes at once: nothing here waits.
         tokio::spawn(async move { release(held, &events, false).await });
