@@ -1514,6 +1514,81 @@ fn the_same_report_stored_at_k_servers_is_known_by_k() {
     assert_eq!((row.known_count(), row.origin.as_str()), (1, "Clark"));
 }
 
+/// The servers whose name label (`Name 1`) in the topology says they hold a client, and those
+/// drawn with the just-stored flash, on a 120×36 screen.
+fn labels(buf: &Buffer, names: &[&str]) -> (Vec<bool>, Vec<bool>) {
+    let pane: Vec<String> = topology_rows(buf)
+        .into_iter()
+        .map(|y| (0..buf.area.width / 2).map(|x| buf[(x, y)].symbol()).collect())
+        .collect();
+    let stored = graph::look(Mark::Stored).glyph;
+    let at = |name: &str| {
+        pane.iter()
+            .find_map(|row| row.find(&format!(" {name}")).map(|i| row[i..].to_owned()))
+            .unwrap_or_else(|| panic!("{name} not drawn:\n{}", pane.join("\n")))
+    };
+    let holds = names.iter().map(|name| at(name).starts_with(&format!(" {name} 1"))).collect();
+    let flashed = names
+        .iter()
+        .map(|name| pane.iter().any(|row| row.contains(&format!("{stored} {name}"))))
+        .collect();
+    (holds, flashed)
+}
+
+/// What the audience sees agrees: at every frame of a flood the herd finished long before the
+/// view, the clients table's `known k/5` and each server's client count in the topology are
+/// the servers the animation has shown storing it (their flash), never ahead of it; the header
+/// says how far behind the herd the view is until it catches up; `L` jumps to live.
+#[test]
+fn the_tables_follow_the_animation_not_the_herd() {
+    let mut rig = Rig::new();
+    let names: Vec<&str> = ["Bailey", "Bona", "Campbell", "Clark", "Jaquez"].into();
+    let events = rig.flood(BAILEY, &kiwi(), KIWI_IAMAT, KIWI_AT);
+    let start = rig.at(0);
+    rig.apply_from(start, events);
+    let mut shown = [false; 5];
+    let mut frames_behind = 0;
+    // Frames 25 ms apart: a flash lasts a hop (600 ms), so none is missed.
+    for frame in 1..=120 {
+        rig.tick(frame * 25);
+        let buf = draw(&rig.app, 120, 36);
+        let (holds, flashed) = labels(&buf, &names);
+        for (s, flash) in flashed.into_iter().enumerate() {
+            shown[s] |= flash;
+        }
+        let at = frame * 25;
+        assert_eq!(holds, shown, "at {at} ms the labels run ahead of the flashes");
+        let known = shown.iter().filter(|s| **s).count();
+        let screen = text(&buf);
+        assert!(screen.contains(&format!(" {known}/5 ")), "at {at} ms, known {known}:\n{screen}");
+        if known < 5 {
+            assert!(row_text(&buf, 0).contains("view behind"), "{}", row_text(&buf, 0));
+            frames_behind += 1;
+        } else {
+            assert!(!row_text(&buf, 0).contains("behind"), "{}", row_text(&buf, 0));
+        }
+    }
+    assert_eq!(shown, [true; 5], "the flood was shown to its end");
+    assert!(frames_behind > 40, "the view was behind for {frames_behind} frames");
+
+    // A newer report floods; L shows it everywhere at once, and the hops skipped are counted.
+    let newer = update(KIWI, "1621464999.5");
+    let line = "AT Bailey +0.5 kiwi.cs.ucla.edu +34.1-118.4 1621464999.5";
+    let events = rig.flood(BAILEY, &newer, KIWI_IAMAT, line);
+    let start = rig.at(5000);
+    rig.apply_from(start, events);
+    rig.tick(5100);
+    assert_eq!(rig.app.clients.rows().next().unwrap().known_count(), 1);
+    assert!(rig.char('L').is_empty());
+    assert_eq!(rig.app.clients.rows().next().unwrap().known_count(), 5);
+    let header = row_text(&draw(&rig.app, 120, 36), 0);
+    assert!(!header.contains("behind") && header.contains("skipped"), "{header}");
+    assert!(rig.app.status.as_ref().unwrap().text.starts_with("live: "));
+    // Once live, L says there is nothing to catch up.
+    rig.char('L');
+    assert_eq!(rig.app.status.as_ref().unwrap().tone, Tone::Error);
+}
+
 #[test]
 fn a_lagged_view_counts_and_resyncs() {
     let mut rig = Rig::flooded();
@@ -1586,9 +1661,9 @@ fn the_replay_keeps_causal_order() {
     let events = rig.flood(BAILEY, &kiwi(), KIWI_IAMAT, KIWI_AT);
     let start = rig.at(0);
     rig.apply_from(start, events);
-    // The truth is known at once...
-    assert_eq!(rig.app.clients.rows().next().unwrap().known_count(), 5);
-    // ...but the replay shows only the first hops moving at first.
+    // The herd is done at once, but the view shows the origin's store only (its table too)...
+    assert_eq!(rig.app.clients.rows().next().unwrap().known_count(), 1);
+    // ...and only the first hops moving at first.
     rig.tick(300);
     let moving: Vec<_> = rig
         .app

@@ -39,6 +39,7 @@ impl App {
             When::Link => self.selected_link().is_some(),
             When::GraphFocus => matches!(self.focus, Pane::Graph | Pane::Map),
             When::ListFocus => self.focus.is_list(),
+            When::Behind => self.behind().is_some(),
         }
     }
 
@@ -76,6 +77,9 @@ impl App {
             Some(When::Server) => format!("{}: {SELECT_SERVER}", binding.keys),
             Some(When::Link) => format!("{}: select a link first (e)", binding.keys),
             Some(When::GraphFocus) => format!("{} acts on the topology: press 1", binding.keys),
+            Some(When::Behind) => {
+                "the view shows the herd as it is: nothing to catch up".to_owned()
+            }
             Some(When::ListFocus) => {
                 format!("{} acts on a list: press 2 (clients) or 3 (traffic)", binding.keys)
             }
@@ -179,6 +183,7 @@ impl App {
                     self.say("filter cleared");
                 }
             }
+            Action::Live => self.jump_to_live(),
             Action::LessonNext => return vec![Effect::Lesson(Key::Next)],
             Action::LessonStepping => return self.toggle_stepping(),
             _ => self.replay_action(action),

@@ -6,7 +6,7 @@
 //! comes out as one typed [`Control`] ([`Effect::Control`]), client traffic as the protocol
 //! line to send ([`Effect::Send`]); `filter`, `help` and `quit` stay here.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -336,6 +336,8 @@ pub struct App {
     pub rate: Rate,
     /// Events the view missed because it lagged behind the herd.
     pub lagged: u64,
+    /// Reports the herd dropped between servers, by reason (every `dropped` event).
+    pub drops: BTreeMap<&'static str, u64>,
     pub engine: EngineStatus,
     pub faults: FaultList,
     pub mode: Mode,
@@ -385,6 +387,7 @@ impl App {
             playback: Playback::new(DEFAULT_HOP),
             rate: Rate::default(),
             lagged: 0,
+            drops: BTreeMap::new(),
             engine: EngineStatus::default(),
             faults: FaultList::default(),
             mode: Mode::Normal,
@@ -557,13 +560,17 @@ impl App {
             }
             EventKind::LocationStored { server, update, line, from } => {
                 let client = &update.client;
-                self.clients.stored(*server, client, line, self.herd_now());
-                match from {
-                    None => self.playback.origin(*server, client, now),
-                    Some(from) => {
-                        self.playback.arrived(*from, *server, client, Outcome::Stored, now);
+                // The table takes the store in when the animation shows it.
+                let shown = match from {
+                    None => {
+                        self.playback.origin(*server, client, now);
+                        now
                     }
-                }
+                    Some(from) => {
+                        self.playback.arrived(*from, *server, client, Outcome::Stored, now)
+                    }
+                };
+                self.clients.stored_shown(*server, client, line, self.herd_now(), shown, now);
             }
             EventKind::FloodSuppressed { .. }
             | EventKind::FloodQueued { .. }
@@ -627,6 +634,7 @@ impl App {
                 self.log(Some(*from), Direction::Flood(*to), None, line);
             }
             EventKind::FloodDropped { from, to, update, reason, fault } => {
+                *self.drops.entry(reason.as_str()).or_default() += 1;
                 self.playback.dropped(*from, *to, &update.client, now);
                 // The fault says why when there is one (a cut, a loss); the traffic line
                 // names the receiver.
@@ -688,13 +696,31 @@ impl App {
     pub fn tick(&mut self, now: Instant) -> bool {
         self.now = now;
         let moved = self.playback.advance(now);
+        let shown = self.clients.show_due(now);
         let rate = self.rate.roll(now);
-        moved || rate || self.playback.animating(now)
+        moved || shown || rate || self.animating()
     }
 
     /// Does the view need frames even when nothing happens (something is moving)?
     pub fn animating(&self) -> bool {
-        self.playback.animating(self.now)
+        self.playback.animating(self.now) || self.clients.behind(self.now).is_some()
+    }
+
+    /// How far the view (the animation and the tables) is behind the herd, if it is.
+    pub fn behind(&self) -> Option<Duration> {
+        self.clients.behind(self.now)
+    }
+
+    /// `L`: the view skips the animation's backlog and shows the herd as it is now; the hops
+    /// not animated are counted as skipped.
+    pub fn jump_to_live(&mut self) {
+        let stores = self.clients.show_all();
+        let hops = self.playback.skip_all();
+        self.say(format!(
+            "live: {hops} hop{} and {stores} store{} shown at once (skipped)",
+            if hops == 1 { "" } else { "s" },
+            if stores == 1 { "" } else { "s" }
+        ));
     }
 
     /// How long an idle view may sleep before its next frame, if it must wake at all: soon

@@ -25,6 +25,8 @@ pub enum When {
     GraphFocus,
     /// A list pane (clients, traffic) has the focus.
     ListFocus,
+    /// The view (animation and tables) is behind the herd.
+    Behind,
 }
 
 /// What a key does.
@@ -68,6 +70,7 @@ pub enum Action {
     HopFaster,
     FilterServer,
     Dismiss,
+    Live,
     LessonNext,
     LessonStepping,
     PlayPause,
@@ -217,6 +220,14 @@ pub const BINDINGS: &[Binding] = &[
         A::ScrubForward,
     ),
     bind("pgup", &[PageUp], "", "", &[Replay, GraphFocus], A::ScrubBack),
+    bind(
+        "L",
+        &[Char('L')],
+        "live",
+        "jump to the live herd: the animation's backlog is skipped, the tables catch up",
+        &[When::Behind],
+        A::Live,
+    ),
     // Anywhere.
     bind(
         "?",
@@ -485,6 +496,7 @@ pub fn describe(when: &[When]) -> String {
             Link => "a link selected",
             GraphFocus => "topology focused",
             ListFocus => "a list focused",
+            When::Behind => "the view behind the herd",
         })
         .collect();
     if words.is_empty() { "anywhere".to_owned() } else { words.join(", ") }

@@ -70,7 +70,7 @@ pub struct Playback {
     /// Per client, its current update's colour and when each server's store is shown.
     updates: HashMap<Arc<str>, Update>,
     next_colour: usize,
-    /// Hops not drawn because too many were in flight.
+    /// Hops not animated: too many were in flight, or the view jumped to the live herd.
     pub skipped: u64,
 }
 
@@ -239,6 +239,15 @@ impl Playback {
     /// Is anything moving or flashing (so the view needs frames)?
     pub fn animating(&self, now: Instant) -> bool {
         !self.tokens.is_empty() || self.marks.values().any(|m| now < m.at + self.hop)
+    }
+
+    /// Drops every token at once (the view jumps to the live herd): those not yet shown
+    /// arriving count as skipped. Returns how many.
+    pub fn skip_all(&mut self) -> usize {
+        let unshown = self.tokens.iter().filter(|t| t.dropped.is_none()).count();
+        self.skipped += unshown as u64;
+        self.tokens.clear();
+        unshown
     }
 
     /// Forget everything shown (after the view lagged and rebuilt from a snapshot).

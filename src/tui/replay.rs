@@ -309,6 +309,8 @@ impl App {
         self.metrics = Some(Metrics::new(&replay.topology));
         self.traffic.clear();
         self.lagged = 0;
+        self.drops.clear();
+        self.playback.skipped = 0;
         self.load(&start);
     }
 
@@ -345,7 +347,13 @@ impl App {
         let at = at.min(replay.end());
         let target = replay.upto(at);
         self.replay_to(target, at);
+        self.settle();
+    }
+
+    /// After a jump: nothing is animated, every store is shown.
+    fn settle(&mut self) {
         self.playback.clear();
+        self.clients.show_all();
     }
 
     /// Jumps to just after event `index` (it is the newest shown).
@@ -354,7 +362,7 @@ impl App {
         let Some(event) = replay.events.get(index) else { return };
         let at = replay.time_of(event);
         self.replay_to(index + 1, at);
-        self.playback.clear();
+        self.settle();
     }
 
     /// One event forward (its hop is animated as live) or back.

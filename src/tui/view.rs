@@ -132,6 +132,8 @@ pub(super) fn pane(title: impl Into<Line<'static>>) -> Block<'static> {
 
 /// Warning colour of the header: something is off (a server down, a fault, an off-spec rule).
 pub(super) const WARN: Style = Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD);
+/// The view itself missed or skipped something.
+const ALARM: Style = Style::new().fg(Color::Red).add_modifier(Modifier::BOLD);
 
 fn header_line(app: &App, width: u16) -> Paragraph<'static> {
     let up = app.servers.iter().filter(|s| s.up).count();
@@ -187,9 +189,18 @@ fn header_line(app: &App, width: u16) -> Paragraph<'static> {
         // A delay on every link matters more than the counters below.
         (!delayed.is_zero()).then(|| ("delay", fmt_duration(delayed), Some(WARN))),
         Some(("seed", app.engine.seed.to_string(), None)),
+        app.behind().map(|behind| {
+            (label("view behind", "behind"), format!("{:.1}s L", behind.as_secs_f64()), Some(WARN))
+        }),
         Some((label("clients", "cli"), app.clients.len().to_string(), None)),
-        (app.lagged > 0)
-            .then(|| ("lagged", app.lagged.to_string(), Some(Style::new().fg(Color::Red).bold()))),
+        (app.lagged > 0).then(|| ("lagged", app.lagged.to_string(), Some(ALARM))),
+        Some((
+            label("dropped", "drop"),
+            app.drops.values().sum::<u64>().to_string(),
+            (!app.drops.is_empty()).then_some(WARN),
+        )),
+        (app.playback.skipped > 0)
+            .then(|| ("skipped", app.playback.skipped.to_string(), Some(ALARM))),
         Some((label("in flight", "flight"), app.playback.in_flight().to_string(), None)),
         Some(("msg/s", app.rate.last.to_string(), None)),
         delayed.is_zero().then(|| ("delay", fmt_duration(delayed), None)),
@@ -853,6 +864,22 @@ fn herd_notes(app: &App) -> Vec<Line<'static>> {
         lines.push(Line::raw(""));
         let mut line = vec![Span::styled(" servers:", DIM)];
         line.extend(down);
+        lines.push(Line::from(line));
+    }
+    if !app.drops.is_empty() || app.playback.skipped > 0 {
+        lines.push(Line::raw(""));
+        let mut line = vec![Span::styled(" dropped reports:", DIM)];
+        for (reason, count) in &app.drops {
+            line.push(Span::styled(format!(" {reason} "), DIM));
+            line.push(Span::styled(count.to_string(), WARN));
+        }
+        if app.drops.is_empty() {
+            line.push(Span::raw(" none"));
+        }
+        if app.playback.skipped > 0 {
+            line.push(Span::styled(" · hops not animated ", DIM));
+            line.push(Span::styled(app.playback.skipped.to_string(), ALARM));
+        }
         lines.push(Line::from(line));
     }
     if app.engine.paused {
