@@ -14,3 +14,4 @@ pub mod protocol;
 pub mod scenario;
 pub mod trace;
 pub mod tui;
+pub mod wall;

@@ -7,7 +7,7 @@
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, UNIX_EPOCH};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use herdctl::command::COMMANDS;
@@ -23,6 +23,7 @@ use herdctl::tui::app::{App, Effect, Feedback, Mode, Selection, SendKind, Tone};
 use herdctl::tui::graph::{self, EdgeState, LOOKS, Mark};
 use herdctl::tui::history::History;
 use herdctl::tui::{keymap, layout, view};
+use herdctl::wall::Wall;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;
@@ -124,6 +125,8 @@ impl Rig {
             App::new("cs131", &truth, layout::positions(&topology), History::in_memory(), t0);
         // As the dashboard does over a live herd: every event applied is folded in.
         app.metrics = Some(Metrics::new(&topology));
+        // Traffic times read 12:00:00.000 at the start, whatever the machine's zone.
+        app.wall = Wall::utc(t0, UNIX_EPOCH + Duration::from_secs(1_764_590_400));
         Self { app, t0, topology, seq: 0 }
     }
 

@@ -237,9 +237,10 @@ pub struct LogCounts {
     cutoff: Option<SystemTime>,
 }
 
-/// The time a herdctl log line starts with (`2026-11-25T08:45:25.123456Z `).
+/// The time a herdctl log line starts with (`2026-11-25T08:45:25.123456Z `, or with the
+/// local zone's offset).
 fn logged_at(line: &str) -> Option<SystemTime> {
-    humantime::parse_rfc3339(line.split(' ').next()?).ok()
+    crate::wall::parse_log(line.split(' ').next()?)
 }
 
 /// `(neighbour, reason)` of a note `… dropped report of CLIENT for NEIGHBOUR: REASON`.

@@ -57,32 +57,35 @@ struct Pending {
     clock: Clock,
 }
 
-/// The second the cached timestamp prefix is for, and the prefix itself
-/// (`2026-11-25T08:45:25.`), so most lines format only their microseconds.
+/// The second the cached timestamp is for, and its text around the microseconds
+/// (`2026-11-25T08:45:25.` and `Z`, or the local zone's offset), so most lines format only
+/// their microseconds.
 #[derive(Debug, Default)]
 struct Clock {
     second: u64,
     prefix: String,
+    suffix: String,
 }
 
 impl Clock {
-    /// Appends `2026-11-25T08:45:25.123456Z ` for now.
+    /// Appends `2026-11-25T08:45:25.123456Z ` (local time, with its offset) for now.
     fn stamp(&mut self, out: &mut Vec<u8>) {
         let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
         if now.as_secs() != self.second || self.prefix.is_empty() {
             self.second = now.as_secs();
-            let whole = UNIX_EPOCH + Duration::from_secs(now.as_secs());
-            let text = humantime::format_rfc3339_seconds(whole).to_string();
-            self.prefix = format!("{}.", text.trim_end_matches('Z'));
+            let (prefix, offset) = crate::wall::log_second(now.as_secs());
+            self.prefix = prefix;
+            self.suffix = format!("{offset} ");
         }
         out.extend_from_slice(self.prefix.as_bytes());
-        let mut tail = *b"000000Z ";
+        let mut micros_text = *b"000000";
         let mut micros = now.subsec_micros();
-        for digit in tail[..6].iter_mut().rev() {
+        for digit in micros_text.iter_mut().rev() {
             *digit = b'0' + (micros % 10) as u8;
             micros /= 10;
         }
-        out.extend_from_slice(&tail);
+        out.extend_from_slice(&micros_text);
+        out.extend_from_slice(self.suffix.as_bytes());
     }
 }
 
@@ -277,7 +280,7 @@ impl ServerLog {
 
     /// `-- herdctl 0.1.0 started 2026-11-25T08:45:25Z`
     pub fn started(&self) {
-        let now = humantime::format_rfc3339_seconds(SystemTime::now());
+        let now = crate::wall::seconds(SystemTime::now());
         self.note(format_args!("herdctl {} started {now}", env!("CARGO_PKG_VERSION")));
     }
 
@@ -423,7 +426,7 @@ mod tests {
         assert!(lines[1].ends_with(r" OUT 127.0.0.1:5000 ? bad\x0bline\xff"));
         assert!(lines[2].ends_with(" -- link to Bona up"));
         let started = lines[3].split_once(" -- herdctl 0.1.0 started ").unwrap().1;
-        assert!(humantime::parse_rfc3339(started).is_ok(), "{}", lines[3]);
+        assert!(crate::wall::parse_log(started).is_some(), "{}", lines[3]);
         assert!(lines[4].ends_with(" -- herdctl 0.1.0 stopped"));
     }
 

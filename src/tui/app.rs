@@ -322,8 +322,8 @@ impl Rate {
 
 pub struct App {
     pub now: Instant,
-    /// When the dashboard started (traffic times are shown relative to it).
-    pub started: Instant,
+    /// The wall-clock time of the view's instants (traffic lines show it).
+    pub wall: crate::wall::Wall,
     pub title: String,
     pub servers: Vec<ServerModel>,
     pub links: Vec<LinkModel>,
@@ -376,7 +376,7 @@ impl App {
     ) -> Self {
         let mut app = Self {
             now,
-            started: now,
+            wall: crate::wall::Wall::now(now),
             title: title.to_owned(),
             servers: Vec::new(),
             links: Vec::new(),

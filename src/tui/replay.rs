@@ -59,6 +59,8 @@ pub struct Replay {
     origin: u64,
     /// The instant the replay clock's zero stands for.
     pub base: Instant,
+    /// The wall-clock time the recording began (from its header).
+    pub began: Option<std::time::SystemTime>,
     /// `(after_seq, missed)` per gap the recorder left, and whether the trace was cut short.
     pub gaps: Vec<(u64, u64)>,
     pub cut: bool,
@@ -91,6 +93,7 @@ impl Replay {
             speed: 1.0,
             origin,
             base,
+            began: crate::wall::parse_log(&trace.header.started),
             gaps: trace.gaps,
             cut: trace.cut,
             counts: HashMap::new(),
@@ -293,7 +296,10 @@ impl App {
 
     /// Opens `replay` in this view, at the recording's start.
     pub fn start_replay(&mut self, replay: Replay) {
-        self.started = replay.base;
+        self.wall = match replay.began {
+            Some(began) => crate::wall::Wall::local(replay.base, began),
+            None => crate::wall::Wall::now(replay.base),
+        };
         self.replay = Some(replay);
         self.rewind();
     }

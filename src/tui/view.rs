@@ -438,8 +438,7 @@ fn draw_traffic(frame: &mut Frame, app: &App, area: Rect, focused: bool) {
         .lines
         .iter()
         .map(|l| {
-            let at = l.at.saturating_duration_since(app.started);
-            let time = Span::styled(format!("{:>8.3}s ", at.as_secs_f64()), DIM);
+            let time = Span::styled(format!("{} ", app.wall.clock(l.at)), DIM);
             let Some(server) = l.server else {
                 return Line::from(vec![
                     time,
