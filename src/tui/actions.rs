@@ -167,14 +167,17 @@ impl App {
             Action::Step => return control(Control::Step),
             Action::HopSlower => self.set_hop(self.playback.hop.mul_f64(1.5)),
             Action::HopFaster => self.set_hop(self.playback.hop.mul_f64(2.0 / 3.0)),
-            Action::FilterServer => {
-                self.filter = match (self.filter, self.selected_server()) {
-                    (None, Some(id)) => Some(id),
-                    _ => None,
-                };
-                let shown = self.filter.map_or("all servers", |id| self.name(id)).to_owned();
-                self.say(format!("traffic: {shown}"));
-            }
+            Action::FilterServer => match (self.filter, self.selected_server()) {
+                (None, None) => self.complain(format!("f: {SELECT_SERVER}")),
+                (None, Some(id)) => {
+                    self.filter = Some(id);
+                    self.say(format!("traffic: {} only (f shows all)", self.name(id)));
+                }
+                (Some(_), _) => {
+                    self.filter = None;
+                    self.say("traffic: all servers");
+                }
+            },
             Action::Dismiss => {
                 if self.lists.find(self.focus).is_empty() {
                     self.status = None;

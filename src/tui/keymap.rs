@@ -477,8 +477,8 @@ pub fn markdown() -> String {
     let mut out = String::from("| key | when | action |\n| --- | --- | --- |\n");
     for binding in help_rows() {
         let when = describe(binding.when);
-        let keys = binding.keys.replace('|', "\\|");
-        let _ = writeln!(out, "| `{keys}` | {when} | {} |", binding.help);
+        let keys: Vec<String> = binding.keys.split(' ').map(|key| format!("`{key}`")).collect();
+        let _ = writeln!(out, "| {} | {when} | {} |", keys.join(" "), binding.help);
     }
     out
 }
@@ -505,6 +505,16 @@ pub fn describe(when: &[When]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_readme_key_table_is_the_keymap() {
+        let readme = include_str!("../../README.md");
+        let table = markdown();
+        assert!(
+            readme.contains(&table),
+            "README.md's key table is not the keymap's; put this in its place:\n{table}"
+        );
+    }
 
     #[test]
     fn every_key_that_shows_in_the_footer_has_help() {

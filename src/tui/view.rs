@@ -190,7 +190,7 @@ fn header_line(app: &App, width: u16) -> Paragraph<'static> {
         (!delayed.is_zero()).then(|| ("delay", fmt_duration(delayed), Some(WARN))),
         Some(("seed", app.engine.seed.to_string(), None)),
         app.behind().map(|behind| {
-            (label("view behind", "behind"), format!("{:.1}s L", behind.as_secs_f64()), Some(WARN))
+            (label("view behind", "behind"), format!("{:.1}s", behind.as_secs_f64()), Some(WARN))
         }),
         Some((label("clients", "cli"), app.clients.len().to_string(), None)),
         (app.lagged > 0).then(|| ("lagged", app.lagged.to_string(), Some(ALARM))),
