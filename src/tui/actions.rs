@@ -95,31 +95,6 @@ impl App {
             Action::Help => self.mode = Mode::Help { scroll: 0 },
             Action::Command => self.open_command(""),
             Action::Quit => return self.quit(),
-            Action::Focus(pane) => self.focus(pane),
-            Action::Zoom => {
-                self.zoom = !self.zoom;
-                self.say(if self.zoom { "zoomed: z shows every pane" } else { "every pane" });
-            }
-            Action::Arrange => {
-                self.arrangement = self.arrangement.next();
-                self.zoom = false;
-                if self.arrangement != Arrangement::All && !self.focus_shown() {
-                    self.focus = Pane::Graph;
-                }
-                let name = self.arrangement.name();
-                self.say(format!("layout: {name} (v for the next)"));
-            }
-            Action::Find => {
-                let text = self.lists.find(self.focus).to_owned();
-                self.mode = Mode::Find(LineEditor::new(&text));
-            }
-            Action::Freeze => self.freeze(),
-            Action::NextServer | Action::PreviousServer => {
-                self.cycle_servers(action == Action::NextServer);
-            }
-            Action::NextLink | Action::PreviousLink => self.cycle_links(action == Action::NextLink),
-            Action::Nearest(direction) => self.move_selection(direction),
-            Action::Scroll(scroll) => self.scroll(scroll),
             Action::IAmAt => self.open_command(&self.with_selected("iamat ")),
             Action::WhatsAt => self.open_command(&self.with_selected("whatsat ")),
             Action::Kill => self.confirm_kill(),
@@ -189,9 +164,41 @@ impl App {
             Action::Live => self.jump_to_live(),
             Action::LessonNext => return vec![Effect::Lesson(Key::Next)],
             Action::LessonStepping => return self.toggle_stepping(),
-            _ => self.replay_action(action),
+            _ => self.view_action(action),
         }
         vec![]
+    }
+
+    /// The actions on the view itself: panes, layouts, selection, lists.
+    fn view_action(&mut self, action: Action) {
+        match action {
+            Action::Focus(pane) => self.focus(pane),
+            Action::Zoom => {
+                self.zoom = !self.zoom;
+                self.say(if self.zoom { "zoomed: z shows every pane" } else { "every pane" });
+            }
+            Action::Arrange => {
+                self.arrangement = self.arrangement.next();
+                self.zoom = false;
+                if self.arrangement != Arrangement::All && !self.focus_shown() {
+                    self.focus = Pane::Graph;
+                }
+                let name = self.arrangement.name();
+                self.say(format!("layout: {name} (v for the next)"));
+            }
+            Action::Find => {
+                let text = self.lists.find(self.focus).to_owned();
+                self.mode = Mode::Find(LineEditor::new(&text));
+            }
+            Action::Freeze => self.freeze(),
+            Action::NextServer | Action::PreviousServer => {
+                self.cycle_servers(action == Action::NextServer);
+            }
+            Action::NextLink | Action::PreviousLink => self.cycle_links(action == Action::NextLink),
+            Action::Nearest(direction) => self.move_selection(direction),
+            Action::Scroll(scroll) => self.scroll(scroll),
+            _ => self.replay_action(action),
+        }
     }
 
     /// The replay's actions.
