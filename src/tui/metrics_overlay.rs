@@ -51,65 +51,94 @@ const BAD: Style = Style::new().fg(Color::LightRed);
 
 /// Draws the overlay over `area`, the table scrolled down by `scroll` updates.
 pub fn draw(frame: &mut Frame, app: &App, area: Rect, scroll: u16) {
+    draw_in(frame, app, area, Some(scroll));
+}
+
+/// The same figures as a pane of the presenter layout: the whole of `area`, the newest updates
+/// (no scrolling), the sparklines only where there is room for the table too.
+pub fn draw_pane(frame: &mut Frame, app: &App, area: Rect) {
+    draw_in(frame, app, area, None);
+}
+
+/// Draws the metrics over `area`: as the scrollable overlay (`scroll`), or as a pane (`None`).
+fn draw_in(frame: &mut Frame, app: &App, area: Rect, scroll: Option<u16>) {
+    let overlay = scroll.is_some();
+    let close = if overlay { " · esc closes" } else { "" };
     let Some(metrics) = &app.metrics else {
-        note(frame, area, "no metrics: this view does not take in the herd's events");
+        note(frame, area, "no metrics: this view does not take in the herd's events", close);
         return;
     };
     let summary = metrics.summary();
     if summary.updates == 0 {
-        note(frame, area, "no updates yet: :iamat (or i on a server) reports one");
+        note(frame, area, "no updates yet: :iamat (or i on a server) reports one", close);
         return;
     }
     let updates: Vec<&UpdateMetrics> = metrics.updates().collect();
-    let width = area.width.saturating_sub(4).min(MAX_WIDTH);
-    let most = area.height.saturating_sub(2);
+    let width = if overlay { area.width.saturating_sub(4).min(MAX_WIDTH) } else { area.width };
+    let most = if overlay { area.height.saturating_sub(2) } else { area.height };
     let inner_width = usize::from(width.saturating_sub(2));
     let head = flow(summary_segments(&summary, app.lagged), inner_width);
     let table = Table::new(app, &updates, inner_width);
-    let spark_rows = if most >= 30 { 5 } else { 3 };
+    let spark_rows = match most {
+        30.. => 5,
+        14.. => 3,
+        _ if overlay => 3,
+        // A small pane keeps its rows for the table.
+        _ => 0,
+    };
+    let sparks = if spark_rows == 0 { 0 } else { spark_rows + 2 };
     // No taller than its lines: the summary, the sparklines and the table, with a blank
     // line between each and a border around.
-    let wanted = head.len() + 1 + usize::from(spark_rows) + 1 + 1 + 1 + table.lines_needed() + 2;
-    let popup = centered(area, width, u16::try_from(wanted).unwrap_or(u16::MAX).min(most));
+    let wanted = head.len() + 1 + usize::from(sparks) + 1 + table.lines_needed() + 2;
+    let popup = if overlay {
+        centered(area, width, u16::try_from(wanted).unwrap_or(u16::MAX).min(most))
+    } else {
+        area
+    };
     let inner = Rect {
         x: popup.x.saturating_add(1),
         y: popup.y.saturating_add(1),
         width: popup.width.saturating_sub(2),
         height: popup.height.saturating_sub(2),
     };
-    let [head_area, _, sparks_area, _, table_area] = Layout::vertical([
+    let [head_area, _, sparks_area, table_area] = Layout::vertical([
         Constraint::Length(u16::try_from(head.len()).unwrap_or(u16::MAX)),
         Constraint::Length(1),
-        Constraint::Length(spark_rows + 1),
-        Constraint::Length(1),
+        Constraint::Length(sparks),
         Constraint::Fill(1),
     ])
     .areas(inner);
     let rows = usize::from(table_area.height.saturating_sub(1));
-    let skip = usize::from(scroll).min(table.max_skip(rows));
+    let skip = usize::from(scroll.unwrap_or(0)).min(table.max_skip(rows));
     let (lines, shown) = table.lines(skip, rows);
     let total = updates.len();
     let title = if shown < total {
+        let scroll = if overlay { " · ↑↓ scroll" } else { "" };
         format!(
-            " Metrics · updates {}–{} of {total}, newest first · ↑↓ scroll · esc closes ",
+            " Metrics · updates {}–{} of {total}, newest first{scroll}{close} ",
             skip + 1,
             skip + shown
         )
     } else {
-        format!(" Metrics · {total} updates, newest first · esc closes ")
+        let noun = if total == 1 { "update" } else { "updates" };
+        format!(" Metrics · {total} {noun}, newest first{close} ")
     };
     frame.render_widget(Clear, popup);
     frame.render_widget(pane(title).border_style(Style::new().fg(ACCENT)), popup);
     frame.render_widget(Paragraph::new(head), head_area);
-    draw_sparklines(frame, &updates, sparks_area);
+    if spark_rows > 0 {
+        let [sparks_area, _] =
+            Layout::vertical([Constraint::Fill(1), Constraint::Length(1)]).areas(sparks_area);
+        draw_sparklines(frame, &updates, sparks_area);
+    }
     frame.render_widget(Paragraph::new(lines), table_area);
 }
 
 /// A small overlay saying one thing.
-fn note(frame: &mut Frame, area: Rect, text: &str) {
+fn note(frame: &mut Frame, area: Rect, text: &str, close: &str) {
     let width = u16::try_from(text.chars().count() + 4).unwrap_or(u16::MAX);
     let popup = centered(area, width.min(area.width.saturating_sub(2)), 3);
-    let block = pane(" Metrics · esc closes ").border_style(Style::new().fg(ACCENT));
+    let block = pane(format!(" Metrics{close} ")).border_style(Style::new().fg(ACCENT));
     let inner = usize::from(popup.width.saturating_sub(2));
     let line = Line::styled(format!(" {}", ellipsize(text, inner.saturating_sub(1))), DIM);
     frame.render_widget(Clear, popup);

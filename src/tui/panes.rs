@@ -96,7 +96,7 @@ pub struct Shape {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Screen {
     pub header: Rect,
-    /// The tab strip, when not every pane shows.
+    /// The tab strip, when not every pane shows (below full size, zoomed, presenting).
     pub tabs: Option<Rect>,
     /// The panes shown, each with its area.
     pub panes: Vec<(Pane, Rect)>,
@@ -158,12 +158,12 @@ pub fn split(area: Rect, shape: Shape) -> Screen {
         Arrangement::All if full => (None, all(body, shape.servers), None),
         Arrangement::All => single(body, shape.focus),
         Arrangement::PresentTraffic => {
-            let [graph, traffic] = present(body);
-            (None, vec![(Pane::Graph, graph), (Pane::Traffic, traffic)], None)
+            let (tabs, [graph, traffic]) = present(body);
+            (Some(tabs), vec![(Pane::Graph, graph), (Pane::Traffic, traffic)], None)
         }
         Arrangement::PresentMetrics => {
-            let [graph, metrics] = present(body);
-            (None, vec![(Pane::Graph, graph)], Some(metrics))
+            let (tabs, [graph, metrics]) = present(body);
+            (Some(tabs), vec![(Pane::Graph, graph)], Some(metrics))
         }
     };
     Screen { header, tabs, panes, metrics, body, caption, timeline, command, footer }
@@ -189,9 +189,11 @@ fn all(body: Rect, servers: usize) -> Vec<(Pane, Rect)> {
     vec![(Pane::Graph, graph), (Pane::Map, map), (Pane::Clients, clients), (Pane::Traffic, traffic)]
 }
 
-/// The presenter's split: the topology large, the other pane under it.
-fn present(body: Rect) -> [Rect; 2] {
-    Layout::vertical([Constraint::Percentage(62), Constraint::Fill(1)]).areas(body)
+/// The presenter's split: the tab strip (naming the panes left out), the topology large and
+/// the other pane under it.
+fn present(body: Rect) -> (Rect, [Rect; 2]) {
+    let [tabs, rest] = Layout::vertical([Constraint::Length(1), Constraint::Fill(1)]).areas(body);
+    (tabs, Layout::vertical([Constraint::Percentage(62), Constraint::Fill(1)]).areas(rest))
 }
 
 /// Where the list panes are scrolled to, and what they are filtered by.

@@ -76,7 +76,7 @@ pub fn draw(frame: &mut Frame, app: &App) {
         }
     }
     if let Some(rect) = screen.metrics {
-        metrics_overlay::draw(frame, app, rect, 0);
+        metrics_overlay::draw_pane(frame, app, rect);
     }
     if let Some(replay) = &app.replay {
         frame.render_widget(timeline::line(replay, area.width), screen.timeline);
@@ -337,35 +337,30 @@ fn draw_clients(frame: &mut Frame, app: &App, rows: &[&ClientRow], area: Rect, f
     let matching: Vec<&&ClientRow> =
         rows.iter().filter(|row| find.is_empty() || row.id.contains(find)).collect();
     let skip = app.lists.clients_scroll.min(matching.len().saturating_sub(visible));
-    let table_rows = matching.iter().skip(skip).take(visible).map(|row| {
+    let shown = &matching[skip.min(matching.len())..(skip + visible).min(matching.len())];
+    // The id as wide as the longest shown (within bounds); the other columns by priority,
+    // those that do not fit left off whole rather than cut mid-number.
+    let id_width = shown.iter().map(|row| row.id.chars().count()).max().unwrap_or(0).clamp(8, 40);
+    let columns = client_columns(usize::from(area.width.saturating_sub(2)), id_width);
+    let table_rows = shown.iter().map(|row| {
         let known = row.known_count();
         let known_style = if known == total {
             Style::new().fg(Color::Green)
         } else {
             Style::new().fg(Color::Yellow)
         };
-        Row::new(vec![
-            Cell::from(row.id.to_string()).bold(),
-            Cell::from(row.coords.clone()),
-            Cell::from(row.time_text.clone()),
-            Cell::from(row.origin.clone()),
-            Cell::from(row.diff.clone()),
-            Cell::from(format!("{known}/{total}")).style(known_style),
-            Cell::from(age(app.herd_now().saturating_duration_since(row.updated))).style(DIM),
-        ])
+        Row::new(columns.iter().map(|column| match column.name {
+            "client" => Cell::from(row.id.to_string()).bold(),
+            "coordinates" => Cell::from(row.coords.clone()),
+            "client time" => Cell::from(row.time_text.clone()),
+            "origin" => Cell::from(row.origin.clone()),
+            "time diff" => Cell::from(row.diff.clone()),
+            "known" => Cell::from(format!("{known}/{total}")).style(known_style),
+            _ => Cell::from(age(app.herd_now().saturating_duration_since(row.updated))).style(DIM),
+        }))
     });
-    let widths = [
-        Constraint::Min(16),
-        Constraint::Length(21),
-        Constraint::Length(21),
-        Constraint::Length(9),
-        Constraint::Length(13),
-        Constraint::Length(6),
-        Constraint::Length(4),
-    ];
-    let header =
-        Row::new(["client", "coordinates", "client time", "origin", "time diff", "known", "age"])
-            .style(DIM.add_modifier(Modifier::BOLD));
+    let widths: Vec<Constraint> = columns.iter().map(|c| Constraint::Length(c.width)).collect();
+    let header = Row::new(columns.iter().map(|c| c.name)).style(DIM.add_modifier(Modifier::BOLD));
     let mut title = format!("Clients {}", rows.len());
     if !find.is_empty() {
         let _ = write!(title, " · /{find}: {} match", matching.len());
@@ -390,6 +385,43 @@ fn draw_clients(frame: &mut Frame, app: &App, rows: &[&ClientRow], area: Rect, f
         let table = Table::new(table_rows, widths).header(header).column_spacing(1).block(block);
         frame.render_widget(table, area);
     }
+}
+
+/// A column of the clients table.
+struct ClientColumn {
+    name: &'static str,
+    width: u16,
+}
+
+/// The clients table's columns that fit `width`, in their order: the id, coordinates, known
+/// and age come first; the origin, the time difference and the client time are left off, in
+/// that order from the last, when there is no room.
+fn client_columns(width: usize, id_width: usize) -> Vec<ClientColumn> {
+    // (name, width, priority: lower is kept longer)
+    let all: [(&str, usize, u8); 7] = [
+        ("client", id_width, 0),
+        ("coordinates", 21, 1),
+        ("client time", 21, 6),
+        ("origin", 9, 4),
+        ("time diff", 13, 5),
+        ("known", 6, 2),
+        ("age", 4, 3),
+    ];
+    let mut keep = 7;
+    let fits = |keep: u8| {
+        let kept = all.iter().filter(|c| c.2 < keep);
+        kept.clone().map(|c| c.1).sum::<usize>() + kept.count().saturating_sub(1) <= width
+    };
+    while keep > 1 && !fits(keep) {
+        keep -= 1;
+    }
+    all.iter()
+        .filter(|c| c.2 < keep)
+        .map(|&(name, width, _)| ClientColumn {
+            name,
+            width: u16::try_from(width).unwrap_or(u16::MAX),
+        })
+        .collect()
 }
 
 /// Most client labels drawn on the map (the newest ones).
