@@ -384,10 +384,10 @@ impl Signals {
 
     /// Writes `--metrics-json`, if asked for.
     fn write_metrics(&self) {
-        if let Some(metrics) = &self.metrics {
-            if let Err(err) = metrics.write() {
-                eprintln!("herdctl: --metrics-json: {err}");
-            }
+        if let Some(metrics) = &self.metrics
+            && let Err(err) = metrics.write()
+        {
+            eprintln!("herdctl: --metrics-json: {err}");
         }
     }
 }

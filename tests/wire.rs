@@ -467,7 +467,7 @@ async fn random_garbage_gets_exactly_one_reply_per_non_blank_line() {
         // No 'A' means no line can start with a valid verb.
         let byte = match byte {
             b'A' => b'B',
-            _ if state % 40 == 0 => b'\n',
+            _ if state.is_multiple_of(40) => b'\n',
             _ => byte,
         };
         garbage.push(byte);

@@ -283,10 +283,10 @@ impl LogCounts {
             } else if line.windows(14).any(|w| w == b"dropped report") {
                 // `… dropped report of CLIENT for NEIGHBOUR: REASON`
                 let text = String::from_utf8_lossy(&line);
-                if let Some(cutoff) = self.cutoff {
-                    if logged_at(&text).is_some_and(|at| at >= cutoff) {
-                        continue;
-                    }
+                if let Some(cutoff) = self.cutoff
+                    && logged_at(&text).is_some_and(|at| at >= cutoff)
+                {
+                    continue;
                 }
                 let reason = text.rsplit(": ").next().unwrap_or("").trim();
                 let reason: String = reason.chars().take(40).collect();
@@ -337,10 +337,10 @@ async fn spawn(
         while servers.len() < count {
             let Some(line) = lines.next_line().await? else { break };
             let mut fields = line.split_whitespace();
-            if let (Some(name), Some(addr)) = (fields.next(), fields.next()) {
-                if let Ok(addr) = addr.parse::<SocketAddr>() {
-                    servers.push((name.to_owned(), addr));
-                }
+            if let (Some(name), Some(addr)) = (fields.next(), fields.next())
+                && let Ok(addr) = addr.parse::<SocketAddr>()
+            {
+                servers.push((name.to_owned(), addr));
             }
         }
         io::Result::Ok(())

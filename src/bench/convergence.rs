@@ -98,11 +98,11 @@ async fn measure(spec: &str, updates: usize) -> Result<Convergence> {
             None
         })
         .await;
-        if let Ok(Some(time)) = done {
-            if k >= WARM_UP {
-                histogram.record(time);
-                converged += 1;
-            }
+        if let Ok(Some(time)) = done
+            && k >= WARM_UP
+        {
+            histogram.record(time);
+            converged += 1;
         }
         // Let the duplicates of this flood die out before the next one starts.
         sleep(Duration::from_millis(1)).await;
@@ -187,10 +187,10 @@ async fn record(
                 let track = tracks.entry(client.clone()).or_default();
                 track.first.get_or_insert(now);
                 track.stored += 1;
-                if track.stored == servers {
-                    if let Some(first) = track.first {
-                        let _ = converged.send((client, now - first));
-                    }
+                if track.stored == servers
+                    && let Some(first) = track.first
+                {
+                    let _ = converged.send((client, now - first));
                 }
             }
             Ok(EventKind::FloodSent { update, .. }) => {

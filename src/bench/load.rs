@@ -366,10 +366,11 @@ async fn persistent(
         let issuing = seq < spec.max_per_task && Instant::now() < deadline;
         // When the next request may start, on a paced run.
         let due = |seq: u64| spec.pace.map(|pace| started + pace * seq as u32);
-        if issuing && sent.is_empty() {
-            if let Some(due) = due(seq) {
-                tokio::time::sleep_until(due).await;
-            }
+        if issuing
+            && sent.is_empty()
+            && let Some(due) = due(seq)
+        {
+            tokio::time::sleep_until(due).await;
         }
         if issuing && sent.len() < window {
             batch.clear();

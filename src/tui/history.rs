@@ -71,10 +71,10 @@ impl History {
         if !self.remember(&line) {
             return;
         }
-        if let Some(path) = self.path.clone() {
-            if let Err(e) = self.write(&path, &line) {
-                self.last_error = Some(format!("cannot write history {}: {e}", path.display()));
-            }
+        if let Some(path) = self.path.clone()
+            && let Err(e) = self.write(&path, &line)
+        {
+            self.last_error = Some(format!("cannot write history {}: {e}", path.display()));
         }
     }
 

@@ -171,10 +171,10 @@ impl Playback {
                 }
                 None => now,
             };
-        if outcome == Outcome::Stored {
-            if let Some(update) = self.updates.get_mut(client) {
-                update.shown_at.insert(to, shown);
-            }
+        if outcome == Outcome::Stored
+            && let Some(update) = self.updates.get_mut(client)
+        {
+            update.shown_at.insert(to, shown);
         }
         shown
     }

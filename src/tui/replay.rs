@@ -398,10 +398,10 @@ impl App {
         let target = replay.upto(at);
         let ended = at >= replay.end();
         self.replay_to(target, at);
-        if let Some(replay) = &mut self.replay {
-            if ended {
-                replay.playing = false;
-            }
+        if let Some(replay) = &mut self.replay
+            && ended
+        {
+            replay.playing = false;
         }
     }
 }
