@@ -725,12 +725,16 @@ impl App {
 
     /// How long an idle view may sleep before its next frame, if it must wake at all: soon
     /// while messages flow (the rate falls back to 0), and every refresh of the Faults
-    /// overlay while it is open (its counters and time left move without events).
+    /// overlay while it is open (its counters and time left move without events), and every
+    /// second while clients are listed (their ages move).
     pub fn idle_wake(&self) -> Option<Duration> {
         if self.rate.last > 0 {
             Some(Duration::from_millis(250))
         } else if matches!(self.mode, Mode::Faults { .. }) {
             Some(FAULTS_REFRESH)
+        } else if !self.clients.is_empty() {
+            // The clients' ages count seconds.
+            Some(Duration::from_secs(1))
         } else {
             None
         }

@@ -73,7 +73,8 @@ impl Lesson {
                     }
                     Status::Done => {}
                 }
-                Some(line)
+                // An action's own line comes from the herd (`⚙ cut …`): only checks are logged.
+                (status != Status::Done).then_some(line)
             }
             Cue::Finished(report) => {
                 self.finished = true;

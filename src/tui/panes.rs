@@ -86,6 +86,8 @@ pub struct Shape {
     pub arrangement: Arrangement,
     /// Servers in the herd (big herds get more of the width for their graph).
     pub servers: usize,
+    /// Clients listed (the clients pane is no taller than its rows need).
+    pub clients: usize,
     /// Rows of the caption band, the replay's or lesson's row, and the command line.
     pub caption: u16,
     pub timeline: bool,
@@ -155,7 +157,7 @@ pub fn split(area: Rect, shape: Shape) -> Screen {
     let full = area.width >= FULL_WIDTH && area.height >= FULL_HEIGHT;
     let (tabs, panes, metrics) = match shape.arrangement {
         _ if shape.zoom => single(body, shape.focus),
-        Arrangement::All if full => (None, all(body, shape.servers), None),
+        Arrangement::All if full => (None, all(body, shape.servers, shape.clients), None),
         Arrangement::All => single(body, shape.focus),
         Arrangement::PresentTraffic => {
             let (tabs, [graph, traffic]) = present(body);
@@ -175,11 +177,14 @@ fn single(body: Rect, focus: Pane) -> (Option<Rect>, Vec<(Pane, Rect)>, Option<R
     (Some(tabs), vec![(focus, pane)], None)
 }
 
-/// Every pane: the graph and the map side by side, the clients, then the traffic.
-fn all(body: Rect, servers: usize) -> Vec<(Pane, Rect)> {
+/// Every pane: the graph and the map side by side, the clients (as tall as their rows need,
+/// up to a quarter of the body), then the traffic.
+fn all(body: Rect, servers: usize, clients: usize) -> Vec<(Pane, Rect)> {
+    let most = (body.height / 4).max(5);
+    let clients = u16::try_from(clients.saturating_add(3)).unwrap_or(u16::MAX).clamp(5, most);
     let [top, clients, traffic] = Layout::vertical([
         Constraint::Percentage(50),
-        Constraint::Percentage(24),
+        Constraint::Length(clients),
         Constraint::Fill(1),
     ])
     .areas(body);
@@ -247,6 +252,7 @@ mod tests {
             zoom,
             arrangement,
             servers: 5,
+            clients: 0,
             caption: 0,
             timeline: false,
             command: 1,

@@ -50,6 +50,7 @@ pub fn screen(app: &App, area: Rect) -> Screen {
         zoom: app.zoom,
         arrangement: app.arrangement,
         servers: app.servers.len(),
+        clients: app.clients.len(),
         caption: caption.map_or(0, |text| lesson::caption_rows(text, area.width)),
         timeline: app.replay.is_some() || app.lesson.is_some(),
         command: if command_note(app).is_some() { 2 } else { 1 },
