@@ -17,6 +17,7 @@ pub mod metrics_overlay;
 pub mod panes;
 pub mod playback;
 pub mod replay;
+pub mod theme;
 pub mod timeline;
 pub mod traffic;
 pub mod view;

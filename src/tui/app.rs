@@ -354,6 +354,8 @@ pub struct App {
     /// The focused pane fills the body.
     pub zoom: bool,
     pub arrangement: Arrangement,
+    /// The colours, for a dark or a light terminal.
+    pub theme: super::theme::Theme,
     /// Where the list panes are scrolled to, and what they are filtered by.
     pub lists: Lists,
     /// A scenario being played over the herd (`--scenario`, `herdctl tour`).
@@ -399,6 +401,7 @@ impl App {
             focus: Pane::Graph,
             zoom: false,
             arrangement: Arrangement::default(),
+            theme: super::theme::Theme::default(),
             lists: Lists::default(),
             lesson: None,
             replay: None,

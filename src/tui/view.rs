@@ -33,6 +33,7 @@ use super::keymap::{self, Action, When};
 use super::metrics_overlay;
 use super::panes::{self, Pane, Screen, Shape};
 use super::playback::Outcome;
+use super::theme;
 use super::traffic::Direction;
 use super::{lesson, timeline};
 use crate::command;
@@ -97,6 +98,7 @@ pub fn draw(frame: &mut Frame, app: &App) {
         Mode::Metrics { scroll } => metrics_overlay::draw(frame, app, area, *scroll),
         Mode::Normal | Mode::Command(_) | Mode::Find(_) => {}
     }
+    theme::apply(app.theme, frame.buffer_mut());
 }
 
 /// The tab strip over a lone pane: every pane's key and name, the focused one lit, and how
