@@ -550,7 +550,8 @@ fn at_80x24_each_pane_shows_lists_scroll_and_filter_and_a_click_selects_a_link()
             Some((screen.to_owned(), bona, clark, campbell))
         });
     let middle = (bona.0.midpoint(clark.0), bona.1.midpoint(clark.1));
-    let line = screen
+    // The cell of the link's line (braille) nearest the middle between the two glyphs.
+    let (x, y, _) = screen
         .lines()
         .enumerate()
         .flat_map(|(row, line)| {
@@ -558,9 +559,8 @@ fn at_80x24_each_pane_shows_lists_scroll_and_filter_and_a_click_selects_a_link()
         })
         .filter(|&(_, _, c)| ('\u{2801}'..='\u{28ff}').contains(&c))
         .min_by_key(|&(x, y, _)| x.abs_diff(middle.0) + 2 * y.abs_diff(middle.1))
-        .map(|(x, y, _)| (x, y))
         .unwrap_or_else(|| panic!("no link drawn near {middle:?}:\n{screen}"));
-    click(&tmux, line);
+    click(&tmux, (x, y));
     wait_for(&tmux, dir_path, "the link Bona–Clark selected by the click", |_, screen| {
         let named = status_line(screen) == Some("· link Bona–Clark");
         let titled = pane_title(screen, " 1 Topology · link Bona–Clark").is_some();
