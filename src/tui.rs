@@ -165,8 +165,8 @@ fn release_mouse() {
     let _ = crossterm::execute!(std::io::stdout(), DisableMouseCapture);
 }
 
-/// Is `event` a key or a click for the app? A key's release is not, nor does the mouse
-/// moving, dragging or letting go change anything (they cost no frame).
+/// Is `event` a key or a click for the app? Not a key's release, nor the mouse moving,
+/// dragging or letting go: they change nothing, and cost no frame.
 fn acts(event: &Event) -> bool {
     match event {
         Event::Key(key) => key.kind != KeyEventKind::Release,

@@ -362,11 +362,10 @@ impl GraphView<'_> {
         let Some(geometry) = self.geometry(area) else { return };
         let Geometry { inner, cells, labels, occupied } = &geometry;
         let (inner, occupied) = (*inner, occupied.as_slice());
-        let ends = |edge: &EdgeView| geometry.ends(edge);
 
         let mut raster = Raster::new(inner);
         for edge in self.edges {
-            let Some((path, middle, _)) = ends(edge) else { continue };
+            let Some((path, middle, _)) = geometry.ends(edge) else { continue };
             for (steps, state) in stretches(edge, path.steps, middle) {
                 raster.line(&path, steps, state, edge.selected);
             }
@@ -374,7 +373,7 @@ impl GraphView<'_> {
         raster.flush(buf, occupied);
 
         for edge in self.edges {
-            let Some((path, middle, heading)) = ends(edge) else { continue };
+            let Some((path, middle, heading)) = geometry.ends(edge) else { continue };
             let badge = edge_badge(edge, heading);
             if let Some(anchor) = path.free_cell_near(middle, inner, occupied) {
                 draw_badge(buf, inner, occupied, anchor, &badge);

@@ -461,7 +461,8 @@ pub struct Click {
     pub when: &'static [When],
 }
 
-/// What the mouse does, in the help's order. Every click has a key that does the same.
+/// What the mouse does, in the help's order. Each click has a key that does the same (the
+/// timeline's: the scrub keys, in coarser steps).
 pub const MOUSE: &[Click] = &[
     Click { what: "click tab", help: "focus that pane (as 1-4)", when: &[] },
     Click { what: "click pane", help: "focus it", when: &[] },
@@ -484,6 +485,11 @@ pub const MOUSE: &[Click] = &[
     Click {
         what: "click",
         help: "over help, faults, metrics or a reply: close it (the wheel scrolls it)",
+        when: &[],
+    },
+    Click {
+        what: "shift-drag",
+        help: "select text to copy, in most terminals (plain clicks go to the dashboard)",
         when: &[],
     },
 ];
