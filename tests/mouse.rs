@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
 use herdctl::config::Topology;
@@ -64,6 +65,9 @@ fn busy(lines: usize) -> App {
             app.apply(&HerdEvent { seq: (n * 3 + i) as u64, t_ns: 0, kind });
         }
     }
+    // Past the flashes of the stores.
+    let later = app.now + Duration::from_secs(5);
+    app.tick(later);
     app
 }
 
@@ -195,7 +199,8 @@ fn clicking_a_pane_focuses_it() {
 #[test]
 fn clicking_a_server_selects_it_on_its_glyph_its_name_or_beside_them() {
     for size in [WIDE, COMPACT] {
-        let mut app = app();
+        // Bailey's label counts its clients (`Bailey 3`): labels are placed with it.
+        let mut app = busy(3);
         let names = app.names();
         for (id, name) in names.iter().enumerate() {
             let buf = draw(&app, size);
@@ -236,9 +241,7 @@ fn clicking_a_link_selects_it_and_names_it() {
         click(&mut app, size, cell);
         let i = link_index(&app, BONA, CLARK);
         assert_eq!(app.selection, Selection::Link(i), "{cell:?} at {size:?}\n{}", text(&buf));
-        let names =
-            |l: &herdctl::tui::app::LinkModel| format!("{}–{}", app.name(l.a), app.name(l.b));
-        let link = names(&app.links[i]);
+        let link = format!("{}–{}", app.name(app.links[i].a), app.name(app.links[i].b));
         assert_eq!(status(&app), format!("link {link}"));
         let buf = draw(&app, size);
         assert!(text(&buf).contains(&format!("Topology · link {link}")), "{}", text(&buf));
