@@ -3,6 +3,9 @@
 //! when something changed or moves, at most about 30 a second, so an idle dashboard costs
 //! nothing and a busy herd never waits on the view (a lagging view drops events, says so,
 //! and rebuilds from a snapshot).
+//!
+//! It owns the terminal while it runs ([`Console`]): raw mode, the alternate screen and mouse
+//! reporting, all handed back on every exit, signals and panics included.
 
 pub mod actions;
 pub mod app;
@@ -14,6 +17,7 @@ pub mod keymap;
 pub mod layout;
 pub mod lesson;
 pub mod metrics_overlay;
+pub mod mouse;
 pub mod panes;
 pub mod playback;
 pub mod replay;
@@ -23,11 +27,13 @@ pub mod traffic;
 pub mod view;
 
 use std::path::PathBuf;
+use std::sync::Once;
 use std::time::Duration;
 
-use crossterm::event::{Event, EventStream, KeyEventKind};
+use crossterm::event::{DisableMouseCapture, Event, EventStream, KeyEventKind, MouseEventKind};
 use futures::StreamExt;
 use ratatui::DefaultTerminal;
+use ratatui::layout::{Position, Rect};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio::sync::mpsc;
@@ -72,10 +78,8 @@ const EVENT_BATCH: usize = 4096;
 /// Opens the dashboard over `herd` and runs it until the operator quits. The terminal is
 /// restored on every exit, panics included.
 pub async fn run(herd: HerdHandle, options: Options) -> color_eyre::Result<()> {
-    let mut terminal = open_terminal("--headless runs without one")?;
-    let result = event_loop(&mut terminal, &herd, options).await;
-    ratatui::restore();
-    result
+    let mut console = Console::open("--headless runs without one")?;
+    event_loop(&mut console.terminal, &herd, options).await
 }
 
 /// Opens the dashboard on a recorded trace (`herdctl replay`), `name` being its file, and
@@ -98,17 +102,90 @@ pub async fn replay(
     if let Some(replay) = &mut app.replay {
         (replay.playing, replay.speed) = (play, speed);
     }
-    let mut terminal = open_terminal("herdctl export turns a trace into a picture instead")?;
-    let result = replay_loop(&mut terminal, &mut app).await;
-    ratatui::restore();
-    result
+    let mut console = Console::open("herdctl export turns a trace into a picture instead")?;
+    replay_loop(&mut console.terminal, &mut app).await
 }
 
-fn open_terminal(hint: &str) -> color_eyre::Result<DefaultTerminal> {
-    ratatui::try_init().map_err(|err| {
-        ratatui::restore();
-        color_eyre::eyre::eyre!("cannot open the dashboard ({err}); {hint}")
-    })
+/// The terminal while the dashboard has it: raw mode, the alternate screen and mouse
+/// reporting. Dropping it hands all three back, however the dashboard ends (a quit, a signal,
+/// an error, a panic unwinding); a panic's hook turns the mouse off before ratatui's puts the
+/// screen back, so a panic message lands on a usable terminal.
+struct Console {
+    terminal: DefaultTerminal,
+}
+
+impl Console {
+    fn open(hint: &str) -> color_eyre::Result<Self> {
+        static HOOK: Once = Once::new();
+        let terminal = ratatui::try_init().map_err(|err| {
+            ratatui::restore();
+            color_eyre::eyre::eyre!("cannot open the dashboard ({err}); {hint}")
+        })?;
+        HOOK.call_once(|| {
+            let restore = std::panic::take_hook();
+            std::panic::set_hook(Box::new(move |info| {
+                release_mouse();
+                restore(info);
+            }));
+        });
+        // Without the mouse the dashboard still works: every click has its key.
+        let _ = crossterm::execute!(std::io::stdout(), CaptureClicks);
+        Ok(Self { terminal })
+    }
+}
+
+impl Drop for Console {
+    fn drop(&mut self) {
+        // A panic's hooks handed the terminal back already: twice would move the cursor
+        // back over the panic's message.
+        if !std::thread::panicking() {
+            release_mouse();
+            ratatui::restore();
+        }
+    }
+}
+
+/// The whole screen (what a click lands on: frames are drawn over all of it).
+fn whole(terminal: &DefaultTerminal) -> Rect {
+    Rect::from((Position::ORIGIN, terminal.size().unwrap_or_default()))
+}
+
+/// Mouse reporting of presses, releases and the wheel (xterm's mode 1000), in the SGR
+/// encoding (1006: no limit on columns). Unlike crossterm's `EnableMouseCapture` it asks for
+/// no motion: nothing here follows the pointer, so a moving mouse sends nothing.
+struct CaptureClicks;
+
+impl crossterm::Command for CaptureClicks {
+    fn write_ansi(&self, f: &mut impl std::fmt::Write) -> std::fmt::Result {
+        f.write_str("\x1b[?1000h\x1b[?1006h")
+    }
+}
+
+/// Stops mouse reporting, every mode of it (nothing to do if the terminal is gone).
+fn release_mouse() {
+    let _ = crossterm::execute!(std::io::stdout(), DisableMouseCapture);
+}
+
+/// Is `event` a key or a click for the app? Not a key's release, nor the mouse moving,
+/// dragging or letting go: they change nothing, and cost no frame.
+fn acts(event: &Event) -> bool {
+    match event {
+        Event::Key(key) => key.kind != KeyEventKind::Release,
+        Event::Mouse(mouse) => matches!(
+            mouse.kind,
+            MouseEventKind::Down(_) | MouseEventKind::ScrollUp | MouseEventKind::ScrollDown
+        ),
+        _ => false,
+    }
+}
+
+/// Hands a key or a click on a screen of `area` to the app; returns what it asks for.
+fn take(app: &mut App, event: &Event, area: Rect) -> Vec<app::Effect> {
+    match *event {
+        Event::Key(key) => app.key(key),
+        Event::Mouse(mouse) => app.mouse(mouse, area),
+        _ => Vec::new(),
+    }
 }
 
 async fn replay_loop(terminal: &mut DefaultTerminal, app: &mut App) -> color_eyre::Result<()> {
@@ -130,9 +207,9 @@ async fn replay_loop(terminal: &mut DefaultTerminal, app: &mut App) -> color_eyr
         let wake = moving.then(|| now + FRAME);
         tokio::select! {
             input = keys.next() => match input {
-                Some(Ok(Event::Key(key))) if key.kind != KeyEventKind::Release => {
+                Some(Ok(event)) if acts(&event) => {
                     app.now = Instant::now();
-                    for effect in app.key(key) {
+                    for effect in take(app, &event, whole(terminal)) {
                         match effect {
                             Effect::Quit => return Ok(()),
                             // Commands that change the herd were refused already.
@@ -214,9 +291,9 @@ async fn event_loop(
             }
             input = keys.next() => {
                 match input {
-                    Some(Ok(Event::Key(key))) if key.kind != KeyEventKind::Release => {
+                    Some(Ok(event)) if acts(&event) => {
                         app.now = Instant::now();
-                        for effect in app.key(key) {
+                        for effect in take(&mut app, &event, whole(terminal)) {
                             match effect {
                                 Effect::Quit => return Ok(()),
                                 Effect::Lesson(key) => {

@@ -187,14 +187,16 @@ fn quit_confirmed(tmux: &Tmux, dir: &Path, confirm: &str) {
 /// back. The pane is dead once nothing holds its terminal any more: herdctl and the wrapper
 /// have both exited.
 fn assert_exited_cleanly(tmux: &Tmux, dir: &Path, cause: &str) {
-    let alternate = wait_for(tmux, dir, &format!("herdctl to exit after {cause}"), |tmux, _| {
-        let state = tmux.pane_format("#{pane_dead}|#{alternate_on}");
+    let modes = wait_for(tmux, dir, &format!("herdctl to exit after {cause}"), |tmux, _| {
+        let state = tmux.pane_format("#{pane_dead}|#{alternate_on}|#{mouse_any_flag}");
         state.strip_prefix("1|").map(str::to_owned)
     });
+    let (alternate, mouse) = modes.split_once('|').unwrap_or((&modes, "?"));
     let stderr = read_or_empty(&dir.join("herdctl-stderr.txt"));
     let code = read_or_empty(&dir.join("herdctl-exit.txt"));
     assert_eq!(code.trim(), "0", "herdctl exit status; stderr:\n{stderr}");
     assert_eq!(alternate, "0", "the alternate screen is still on after exit");
+    assert_eq!(mouse, "0", "mouse reporting is still on after exit: clicks would print");
     let stty = read_or_empty(&dir.join("stty-after.txt"));
     let modes: Vec<&str> = stty.split(|c: char| c.is_whitespace() || c == ';').collect();
     for mode in ["icanon", "echo"] {
@@ -234,6 +236,26 @@ fn topology_pane(screen: &str) -> String {
         .map(|line| line.split("││").next().unwrap_or(line))
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// The title row of the pane shown under the tab strip, when it is `title` (` 3 Traffic …`).
+fn pane_title<'a>(screen: &'a str, title: &str) -> Option<&'a str> {
+    screen.lines().find(|line| line.starts_with(&format!("╭{title}")))
+}
+
+/// Where `text` begins on the screen: its column and row, from 0.
+fn position(screen: &str, text: &str) -> Option<(u16, u16)> {
+    screen.lines().enumerate().find_map(|(row, line)| {
+        let at = line.find(text)?;
+        Some((line[..at].chars().count() as u16, row as u16))
+    })
+}
+
+/// A left click on the cell at `(column, row)` (from 0), as a terminal reporting the mouse
+/// in SGR's encoding sends it: the press, then the release (columns and rows from 1).
+fn click(tmux: &Tmux, (column, row): (u16, u16)) {
+    let (x, y) = (column + 1, row + 1);
+    tmux.type_text(&format!("\x1b[<0;{x};{y}M\x1b[<0;{x};{y}m"));
 }
 
 #[test]
@@ -439,4 +461,118 @@ fn the_tour_steps_to_its_end_at_80x24_and_its_recording_replays() {
     assert!(header(&screen).contains("srv 0/5") && header(&screen).contains("cli 1"), "{screen}");
     tmux.press("q");
     assert_exited_cleanly(&tmux, dir_path, "q");
+}
+
+/// At 80×24, where one pane shows at a time: every pane reached with its key, the traffic
+/// scrolled back (it freezes), the clients filtered, and a link selected by a click on its
+/// line; quitting hands the mouse back with the rest of the terminal.
+#[test]
+fn at_80x24_each_pane_shows_lists_scroll_and_filter_and_a_click_selects_a_link() {
+    if !tmux_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let dir_path = dir.path();
+    let log_dir = dir_path.join("logs");
+    let args = ["--base-port", "0", "--log-dir", log_dir.to_str().unwrap()];
+    let tmux = start_sized(dir_path, &args, (80, 24));
+    wait_for(&tmux, dir_path, "the dashboard with 5 servers and 6 links up", |_, screen| {
+        let top = header(screen);
+        (top.contains("srv 5/5") && top.contains("lnk 6/6")).then_some(())
+    });
+    tmux.type_text(":iamat Bailey kiwi 34.068930,-118.445127");
+    tmux.press("Enter");
+    wait_for(&tmux, dir_path, "the AT reply", |_, screen| {
+        status_line(screen).is_some_and(|s| s.starts_with("✓ Bailey: AT Bailey ")).then_some(())
+    });
+
+    // Each pane with its key, alone under the tab strip.
+    for (key, title) in [("2", " 2 Clients"), ("3", " 3 Traffic"), ("4", " 4 World")]
+        .into_iter()
+        .chain([("1", " 1 Topology")])
+    {
+        tmux.press(key);
+        wait_for(&tmux, dir_path, &format!("the{title} pane"), |_, screen| {
+            let tabs = screen.lines().nth(1).unwrap_or("");
+            (pane_title(screen, title).is_some() && tabs.contains(" 1 Topology  2 Clients"))
+                .then_some(())
+        });
+    }
+
+    // The traffic scrolled back a page stops following the herd, and says so.
+    tmux.press("3");
+    wait_for(&tmux, dir_path, "the traffic pane with kiwi's report", |_, screen| {
+        let title = pane_title(screen, " 3 Traffic")?;
+        (screen.contains("IAMAT kiwi") && !title.contains("frozen")).then_some(())
+    });
+    tmux.press("PageUp");
+    wait_for(&tmux, dir_path, "the traffic frozen", |_, screen| {
+        pane_title(screen, " 3 Traffic · all servers · ‖ frozen,").map(|_| ())
+    });
+    tmux.press("End");
+    wait_for(&tmux, dir_path, "the traffic following again", |_, screen| {
+        let title = pane_title(screen, " 3 Traffic")?;
+        (!title.contains("frozen")).then_some(())
+    });
+
+    // The clients filtered: a matching filter keeps kiwi's row, another hides it.
+    tmux.press("2");
+    wait_for(&tmux, dir_path, "kiwi's row", |_, screen| client_row(screen, "kiwi").map(|_| ()));
+    tmux.type_text("/kiw");
+    tmux.press("Enter");
+    wait_for(&tmux, dir_path, "the clients filtered by kiw", |_, screen| {
+        pane_title(screen, " 2 Clients 1 · /kiw: 1 match")?;
+        client_row(screen, "kiwi").map(|_| ())
+    });
+    tmux.type_text("/");
+    tmux.press("C-u");
+    tmux.type_text("zzz");
+    tmux.press("Enter");
+    wait_for(&tmux, dir_path, "the clients filtered by zzz", |_, screen| {
+        pane_title(screen, " 2 Clients 1 · /zzz: 0 match")?;
+        client_row(screen, "kiwi").is_none().then_some(())
+    });
+    tmux.press("Escape");
+    wait_for(&tmux, dir_path, "the filter cleared", |_, screen| {
+        (status_line(screen) == Some("· filter cleared") && client_row(screen, "kiwi").is_some())
+            .then_some(())
+    });
+
+    // A click on the line between Bona and Clark selects that link: the status line and the
+    // pane's title name it.
+    tmux.press("1");
+    // (A look may catch a frame half written: wait for all that is needed.)
+    let (screen, bona, clark, campbell) =
+        wait_for(&tmux, dir_path, "the topology with its servers", |_, screen| {
+            pane_title(screen, " 1 Topology")?;
+            let (bona, clark) = (position(screen, "● Bona")?, position(screen, "● Clark")?);
+            let campbell = position(screen, "● Campbell")?;
+            Some((screen.to_owned(), bona, clark, campbell))
+        });
+    let middle = (bona.0.midpoint(clark.0), bona.1.midpoint(clark.1));
+    // The cell of the link's line (braille) nearest the middle between the two glyphs.
+    let (x, y, _) = screen
+        .lines()
+        .enumerate()
+        .flat_map(|(row, line)| {
+            line.chars().enumerate().map(move |(x, c)| (x as u16, row as u16, c))
+        })
+        .filter(|&(_, _, c)| ('\u{2801}'..='\u{28ff}').contains(&c))
+        .min_by_key(|&(x, y, _)| x.abs_diff(middle.0) + 2 * y.abs_diff(middle.1))
+        .unwrap_or_else(|| panic!("no link drawn near {middle:?}:\n{screen}"));
+    click(&tmux, (x, y));
+    wait_for(&tmux, dir_path, "the link Bona–Clark selected by the click", |_, screen| {
+        let named = status_line(screen) == Some("· link Bona–Clark");
+        let titled = pane_title(screen, " 1 Topology · link Bona–Clark").is_some();
+        (named && titled).then_some(())
+    });
+    // A click on Campbell's name selects it.
+    click(&tmux, (campbell.0 + 4, campbell.1));
+    wait_for(&tmux, dir_path, "Campbell selected by the click", |_, screen| {
+        (status_line(screen) == Some("· server Campbell")
+            && pane_title(screen, " 1 Topology · Campbell ").is_some())
+        .then_some(())
+    });
+
+    quit_confirmed(&tmux, dir_path, "y");
 }

@@ -88,8 +88,8 @@ impl App {
         self.complain(text);
     }
 
-    /// Carries out one action.
-    fn act(&mut self, action: Action) -> Vec<Effect> {
+    /// Carries out one action (a key's, or a click's that does what a key does).
+    pub(super) fn act(&mut self, action: Action) -> Vec<Effect> {
         let control = |control: Control| vec![Effect::Control(control)];
         match action {
             Action::Help => self.mode = Mode::Help { scroll: 0 },
@@ -472,11 +472,15 @@ impl App {
                 self.links.iter().position(|l| l.a == id || l.b == id).unwrap_or(0)
             }
         };
-        self.selection = Selection::Link(next);
-        if let Some(link) = self.links.get(next) {
-            let text = format!("link {}–{}", self.name(link.a), self.name(link.b));
-            self.say(text);
-        }
+        self.select_link(next);
+    }
+
+    /// Selects link `i`, naming it in the status line.
+    pub(super) fn select_link(&mut self, i: usize) {
+        let Some(link) = self.links.get(i) else { return };
+        let text = format!("link {}–{}", self.name(link.a), self.name(link.b));
+        self.selection = Selection::Link(i);
+        self.say(text);
     }
 
     /// Arrows: the nearest node in that direction from the selected one.

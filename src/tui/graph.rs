@@ -38,6 +38,9 @@
 //! (at least three letters: `S12` stays `S12`, `Campbell` goes down to `Cam…`); one that does
 //! not fit even so is left off, and the node shows its glyph alone. Every glyph is drawn.
 //!
+//! A click is found the same way: [`GraphView::hit`] places nodes and labels as drawing
+//! does, then names the server or link drawn at (or next to) the cell clicked.
+//!
 //! Drawing order: links, their midway marks, node labels, then tokens (never over a label),
 //! so a label is never overdrawn. The widget draws straight into the buffer with its own
 //! braille raster: one pass over the link points, no per-frame layers.
@@ -353,70 +356,37 @@ impl GraphView<'_> {
     /// Renders without consuming the view.
     pub fn render_ref(&self, area: Rect, buf: &mut Buffer) {
         let area = area.intersection(buf.area);
-        let inner = match &self.block {
-            Some(block) => {
-                let inner = block.inner(area);
-                block.render(area, buf);
-                inner
-            }
-            None => area,
-        };
-        if inner.is_empty() || self.nodes.is_empty() {
-            return;
+        if let Some(block) = &self.block {
+            block.render(area, buf);
         }
-        let frame = Frame::new(inner, self.nodes);
-        let labels = Label::place_all(self.nodes, &frame.cells, inner);
-        let mut occupied = vec![false; usize::from(inner.width) * usize::from(inner.height)];
-        for label in &labels {
-            for (x, y) in label.cells() {
-                if let Some(i) = index(inner, x, y) {
-                    occupied[i] = true;
-                }
-            }
-        }
-        let ends = |edge: &EdgeView| {
-            let cells = (frame.cells.get(edge.a)?, frame.cells.get(edge.b)?);
-            let labels = (labels.get(edge.a)?, labels.get(edge.b)?);
-            let path = Path::new(*cells.0, *cells.1);
-            let (first, last) = path.between(labels.0, labels.1);
-            Some((path, first.midpoint(last), heading(*cells.0, *cells.1)))
-        };
+        let Some(geometry) = self.geometry(area) else { return };
+        let Geometry { inner, cells, labels, occupied } = &geometry;
+        let (inner, occupied) = (*inner, occupied.as_slice());
 
         let mut raster = Raster::new(inner);
         for edge in self.edges {
-            let Some((path, middle, _)) = ends(edge) else { continue };
-            let all = 0..=path.steps;
-            match edge.cut() {
-                (true, true) => raster.line(&path, all, EdgeState::Cut, edge.selected),
-                (true, false) => {
-                    raster.line(&path, 0..=middle, edge.state, edge.selected);
-                    raster.line(&path, middle..=path.steps, EdgeState::Cut, edge.selected);
-                }
-                (false, true) => {
-                    raster.line(&path, 0..=middle, EdgeState::Cut, edge.selected);
-                    raster.line(&path, middle..=path.steps, edge.state, edge.selected);
-                }
-                (false, false) => raster.line(&path, all, edge.state, edge.selected),
+            let Some((path, middle, _)) = geometry.ends(edge) else { continue };
+            for (steps, state) in stretches(edge, path.steps, middle) {
+                raster.line(&path, steps, state, edge.selected);
             }
         }
-        raster.flush(buf, &occupied);
+        raster.flush(buf, occupied);
 
         for edge in self.edges {
-            let Some((path, middle, heading)) = ends(edge) else { continue };
+            let Some((path, middle, heading)) = geometry.ends(edge) else { continue };
             let badge = edge_badge(edge, heading);
-            if let Some(anchor) = path.free_cell_near(middle, inner, &occupied) {
-                draw_badge(buf, inner, &occupied, anchor, &badge);
+            if let Some(anchor) = path.free_cell_near(middle, inner, occupied) {
+                draw_badge(buf, inner, occupied, anchor, &badge);
             }
         }
 
         // Labels never overlap (see `place_labels`), so their order does not matter.
-        for label in &labels {
+        for label in labels {
             label.draw(buf);
         }
 
         for token in self.tokens {
-            let (Some(&a), Some(&b)) = (frame.cells.get(token.from), frame.cells.get(token.to))
-            else {
+            let (Some(&a), Some(&b)) = (cells.get(token.from), cells.get(token.to)) else {
                 continue;
             };
             let (Some(from), Some(to)) = (labels.get(token.from), labels.get(token.to)) else {
@@ -441,6 +411,111 @@ impl GraphView<'_> {
                 put(buf, x, y, token_glyph(token.state), token_style(token));
             }
         }
+    }
+}
+
+impl GraphView<'_> {
+    /// Where the pane drawn in `area` puts its nodes and their labels (the block's inside).
+    fn geometry(&self, area: Rect) -> Option<Geometry> {
+        let inner = self.block.as_ref().map_or(area, |block| block.inner(area));
+        if inner.is_empty() || self.nodes.is_empty() {
+            return None;
+        }
+        let cells = Frame::new(inner, self.nodes).cells;
+        let labels = Label::place_all(self.nodes, &cells, inner);
+        let mut occupied = vec![false; usize::from(inner.width) * usize::from(inner.height)];
+        for label in &labels {
+            for (x, y) in label.cells() {
+                if let Some(i) = index(inner, x, y) {
+                    occupied[i] = true;
+                }
+            }
+        }
+        Some(Geometry { inner, cells, labels, occupied })
+    }
+
+    /// What a click on cell `(x, y)` of the pane drawn in `area` hits: the server or link
+    /// drawn nearest it (a server's glyph and label with the blank beside it, a link's dots
+    /// and midway marks), if one is within [`HIT_REACH`] (about a row, or two columns; a
+    /// server wins a tie). Found from the geometry the pane is drawn with, so a click picks
+    /// what shows.
+    pub fn hit(&self, area: Rect, (x, y): (u16, u16)) -> Option<Hit> {
+        if !area.contains(ratatui::layout::Position { x, y }) {
+            return None;
+        }
+        let geometry = self.geometry(area)?;
+        let reach = |cells: &mut dyn Iterator<Item = (u16, u16)>| {
+            cells
+                .map(|(cx, cy)| {
+                    let (dx, dy) = (u32::from(cx.abs_diff(x)), u32::from(cy.abs_diff(y)));
+                    dx * dx + 4 * dy * dy
+                })
+                .min()
+        };
+        let nodes = geometry
+            .labels
+            .iter()
+            .enumerate()
+            .filter_map(|(i, label)| Some((reach(&mut label.cells())?, 0, Hit::Node(i))));
+        let edges = self.edges.iter().enumerate().filter_map(|(i, edge)| {
+            let (path, middle, heading) = geometry.ends(edge)?;
+            // The cells with a dot of its line drawn (labels cover the rest), and its marks.
+            let mut cells = Vec::new();
+            for (steps, state) in stretches(edge, path.steps, middle) {
+                let drawn = steps.filter(|&step| edge_dot(state, step)).map(|step| path.cell(step));
+                cells.extend(drawn.filter(|&(x, y)| {
+                    index(geometry.inner, x, y).is_some_and(|k| !geometry.occupied[k])
+                }));
+            }
+            let badge = edge_badge(edge, heading);
+            let width = badge.iter().map(|(glyph, _)| glyph.chars().count()).sum::<usize>();
+            if let (Some(anchor), Ok(width)) = (
+                path.free_cell_near(middle, geometry.inner, &geometry.occupied),
+                u16::try_from(width),
+            ) && width > 0
+            {
+                let start = badge_start(geometry.inner, anchor, width);
+                cells.extend((start..start + width).map(|x| (x, anchor.1)));
+            }
+            Some((reach(&mut cells.into_iter())?, 1, Hit::Link(i)))
+        });
+        let (distance, _, hit) = nodes.chain(edges).min_by_key(|&(d, rank, _)| (d, rank))?;
+        (distance <= HIT_REACH).then_some(hit)
+    }
+}
+
+/// What a click on the topology pane hit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hit {
+    /// A server: its index in [`GraphView::nodes`].
+    Node(usize),
+    /// A link: its index in [`GraphView::edges`].
+    Link(usize),
+}
+
+/// How far from what is drawn a click still hits it, as `dx² + (2·dy)²` in cells (a cell
+/// being about twice as tall as wide): two columns aside, a row above or below, or a cell
+/// diagonally.
+pub const HIT_REACH: u32 = 5;
+
+/// Where a drawing puts things: the block's inside, each node's glyph cell and label, and
+/// which cells of the inside the labels take (links show on the rest).
+struct Geometry {
+    inner: Rect,
+    cells: Vec<(u16, u16)>,
+    labels: Vec<Label>,
+    occupied: Vec<bool>,
+}
+
+impl Geometry {
+    /// The path of `edge`, the step midway along the stretch of it shown between the labels
+    /// at its ends, and where it heads.
+    fn ends(&self, edge: &EdgeView) -> Option<(Path, usize, Heading)> {
+        let cells = (*self.cells.get(edge.a)?, *self.cells.get(edge.b)?);
+        let labels = (self.labels.get(edge.a)?, self.labels.get(edge.b)?);
+        let path = Path::new(cells.0, cells.1);
+        let (first, last) = path.between(labels.0, labels.1);
+        Some((path, first.midpoint(last), heading(cells.0, cells.1)))
     }
 }
 
@@ -566,6 +641,25 @@ pub fn edge_badge(edge: &EdgeView, heading: Heading) -> Vec<(&'static str, Style
     badge
 }
 
+/// The stretches of a link's path of `steps` steps and the state each is drawn in: all of it
+/// in its state, or, cut one way, the half towards the receiver cut (`middle` the step between).
+fn stretches(
+    edge: &EdgeView,
+    steps: usize,
+    middle: usize,
+) -> impl Iterator<Item = (std::ops::RangeInclusive<usize>, EdgeState)> {
+    let (whole, cut) = (0..=steps, EdgeState::Cut);
+    let halves = |first, second| [Some((0..=middle, first)), Some((middle..=steps, second))];
+    match edge.cut() {
+        (true, true) => [Some((whole, cut)), None],
+        (true, false) => halves(edge.state, cut),
+        (false, true) => halves(cut, edge.state),
+        (false, false) => [Some((whole, edge.state)), None],
+    }
+    .into_iter()
+    .flatten()
+}
+
 /// Writes `badge` on the row of `anchor`, centred on it, over cells no label takes.
 fn draw_badge(
     buf: &mut Buffer,
@@ -580,13 +674,19 @@ fn draw_badge(
     if width == 0 {
         return;
     }
-    let most = area.right().saturating_sub(width).max(area.x);
-    let start = anchor.0.saturating_sub((width - 1) / 2).clamp(area.x, most);
+    let start = badge_start(area, anchor, width);
     for (x, (c, style)) in (start..).zip(cells) {
         if index(area, x, anchor.1).is_some_and(|k| !occupied[k]) {
             put(buf, x, anchor.1, &c.to_string(), style);
         }
     }
+}
+
+/// The first cell of a badge `width` (at least 1) cells wide, centred on `anchor` and kept
+/// inside `area`.
+fn badge_start(area: Rect, anchor: (u16, u16), width: u16) -> u16 {
+    let most = area.right().saturating_sub(width).max(area.x);
+    anchor.0.saturating_sub(width.saturating_sub(1) / 2).clamp(area.x, most)
 }
 
 /// Whether the `i`th point along a link in `state` is drawn: solid, dotted, long-dashed
@@ -1377,6 +1477,76 @@ mod tests {
         assert!(drawn.iter().all(|&x| buf[(x, a.1)].fg == Color::Red));
         assert!(drawn.len() < row.len() - 1, "no gaps in {row:?}");
         assert_eq!(style_of_edge(EdgeState::Cut, false).fg, Some(Color::Red));
+    }
+
+    #[test]
+    fn a_click_hits_the_server_or_link_drawn_there_or_next_to_it() {
+        let nodes = vec![node("A", (0.0, 0.0)), node("B", (1.0, 0.0)), node("C", (0.5, 1.0))];
+        let edges = [edge(0, 1, EdgeState::Up), edge(1, 2, EdgeState::Cut)];
+        let view =
+            GraphView { nodes: &nodes, edges: &edges, tokens: &[], block: Some(Block::bordered()) };
+        let area = Rect::new(3, 2, 41, 12);
+        let mut buf = Buffer::empty(Rect::new(0, 0, 50, 16));
+        view.render_ref(area, &mut buf);
+        let screen = text(&buf);
+        let glyphs = find(&buf, "●");
+        assert_eq!(glyphs.len(), 3, "{screen}");
+        // Every glyph, and every letter of every name, is its server.
+        for (i, name) in ["A", "B", "C"].into_iter().enumerate() {
+            let (x, y) = find_text(&buf, &format!("● {name}")).expect(name);
+            assert_eq!(view.hit(area, (x, y)), Some(Hit::Node(i)), "{name}\n{screen}");
+            assert_eq!(view.hit(area, (x + 2, y)), Some(Hit::Node(i)), "{name}");
+            // A row below the glyph is near enough, unless a link is drawn nearer: under B,
+            // B–C's first dot is a column away.
+            let below = if name == "B" { Hit::Link(1) } else { Hit::Node(i) };
+            assert_eq!(view.hit(area, (x, y + 1)), Some(below), "{name}\n{screen}");
+        }
+        // Along A–B (level, on A's row): every braille cell of it, and the row under it.
+        let (a, b) = (find_text(&buf, "● A").unwrap(), find_text(&buf, "● B").unwrap());
+        let line: Vec<u16> =
+            (a.0 + 4..b.0 - 1).filter(|&x| is_braille(buf[(x, a.1)].symbol())).collect();
+        assert!(line.len() > 10, "{screen}");
+        for &x in &line[1..line.len() - 1] {
+            assert_eq!(view.hit(area, (x, a.1)), Some(Hit::Link(0)), "({x}, {})\n{screen}", a.1);
+            assert_eq!(view.hit(area, (x, a.1 + 1)), Some(Hit::Link(0)), "below ({x})");
+        }
+        // B–C's cut mark, and the braille cells of its line.
+        let (mx, my) = find(&buf, "╳")[0];
+        assert_eq!(view.hit(area, (mx, my)), Some(Hit::Link(1)), "{screen}");
+        let c = find_text(&buf, "● C").unwrap();
+        let drawn: Vec<(u16, u16)> = (b.1 + 1..c.1)
+            .flat_map(|y| (area.x..area.right()).map(move |x| (x, y)))
+            .filter(|&(x, y)| is_braille(buf[(x, y)].symbol()) && x > c.0)
+            .collect();
+        assert!(!drawn.is_empty(), "{screen}");
+        for cell in drawn {
+            assert_eq!(view.hit(area, cell), Some(Hit::Link(1)), "{cell:?}\n{screen}");
+        }
+        // Far from everything: nothing; outside the pane: nothing.
+        assert_eq!(view.hit(area, (a.0, a.1 + 6)), None, "{screen}");
+        assert_eq!(view.hit(area, (0, 0)), None);
+        assert_eq!(view.hit(area, (area.right(), a.1)), None);
+        // No nodes, or no room: nothing, and no panic.
+        assert_eq!(GraphView::default().hit(area, (10, 5)), None);
+        assert_eq!(view.hit(Rect::new(3, 2, 2, 2), (3, 2)), None);
+    }
+
+    #[test]
+    fn a_selected_server_is_hit_on_its_brackets() {
+        let mut nodes = vec![node("Left", (0.0, 0.5)), node("Right", (1.0, 0.5))];
+        nodes[1].selected = true;
+        nodes[1].clients = 2;
+        let edges = [edge(0, 1, EdgeState::Up)];
+        let view = GraphView { nodes: &nodes, edges: &edges, tokens: &[], block: None };
+        let area = Rect::new(0, 0, 40, 3);
+        let buf = render(&view, 40, 3);
+        let (x, y) = find_text(&buf, "[● Right 2]").unwrap_or_else(|| panic!("{}", text(&buf)));
+        for dx in 0..11 {
+            assert_eq!(view.hit(area, (x + dx, y)), Some(Hit::Node(1)), "{dx}");
+        }
+        // The cell left of the bracket is on the link's line, and the link's.
+        assert!(is_braille(buf[(x - 2, y)].symbol()), "{}", text(&buf));
+        assert_eq!(view.hit(area, (x - 2, y)), Some(Hit::Link(0)));
     }
 
     #[test]

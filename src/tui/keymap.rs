@@ -1,6 +1,7 @@
 //! The dashboard's one table of keys: what each does and when it applies. Key handling looks
 //! actions up here, the footer shows the bindings that apply now from it, and the help overlay
-//! and the README's key table are written from it, so the three cannot drift apart.
+//! and the README's key table are written from it, so the three cannot drift apart. What
+//! the mouse does is listed here too ([`MOUSE`]), for the help.
 
 use std::fmt::Write as _;
 
@@ -460,6 +461,48 @@ pub const BINDINGS: &[Binding] = &[
         &[],
         A::Quit,
     ),
+];
+
+/// One thing the mouse does (see [`super::mouse`]), for the help.
+#[derive(Debug, Clone, Copy)]
+pub struct Click {
+    /// What is clicked, as the help writes it.
+    pub what: &'static str,
+    pub help: &'static str,
+    pub when: &'static [When],
+}
+
+/// What the mouse does, in the help's order. Each click has a key that does the same (the
+/// timeline's: the scrub keys, in coarser steps).
+pub const MOUSE: &[Click] = &[
+    Click { what: "click tab", help: "focus that pane (as 1-4)", when: &[] },
+    Click { what: "click pane", help: "focus it", when: &[] },
+    Click {
+        what: "click server",
+        help: "select it: on its glyph or name, or a cell beside them",
+        when: &[],
+    },
+    Click {
+        what: "click link",
+        help: "select it: on its line or marks, or a cell beside them (as e)",
+        when: &[],
+    },
+    Click {
+        what: "wheel",
+        help: "scroll the list under the pointer, focusing it (as ↑↓: the traffic freezes)",
+        when: &[],
+    },
+    Click { what: "click bar", help: "go to that instant of the timeline", when: &[Replay] },
+    Click {
+        what: "click",
+        help: "over help, faults, metrics or a reply: close it (the wheel scrolls it)",
+        when: &[],
+    },
+    Click {
+        what: "shift-drag",
+        help: "select text to copy, in most terminals (plain clicks go to the dashboard)",
+        when: &[],
+    },
 ];
 
 /// The bindings of `code`, in table order.

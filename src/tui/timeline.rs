@@ -1,7 +1,8 @@
 //! The replay's timeline row: playing or paused, the speed, the recording's time and event
 //! shown, and a bar across the rest of the width with where the replay stands, where
 //! updates began (`│`) and where the operator acted or a server stopped or started (`▼`).
-//! Gaps the recorder left and a recording cut short are said on it, never hidden.
+//! Gaps the recorder left and a recording cut short are said on it, never hidden. A click on
+//! the bar seeks there ([`time_at`]).
 
 use ratatui::style::{Color, Style};
 use ratatui::text::{Line, Span};
@@ -52,8 +53,9 @@ fn cells(replay: &Replay, width: usize) -> Vec<Cell> {
     cells
 }
 
-/// The timeline row for `replay`, `width` columns wide.
-pub fn line(replay: &Replay, width: u16) -> Paragraph<'static> {
+/// The row's text before the bar (state, speed, time and event shown) and after it (gaps,
+/// a cut).
+fn ends(replay: &Replay) -> (Vec<Span<'static>>, Vec<Span<'static>>) {
     let state = if replay.playing {
         Span::styled(
             format!(" ▶ {} ", fmt_speed(replay.speed)),
@@ -64,7 +66,7 @@ pub fn line(replay: &Replay, width: u16) -> Paragraph<'static> {
         Span::styled(format!(" ‖ {speed} "), Style::new().fg(Color::Black).bg(Color::Yellow).bold())
     };
     let total = replay.events.len();
-    let mut spans = vec![
+    let head = vec![
         state,
         Span::styled(format!(" {} ", fmt_at(replay.at)), Style::new().bold()),
         Span::styled(format!("/ {} ", fmt_at(replay.end())), DIM),
@@ -78,9 +80,21 @@ pub fn line(replay: &Replay, width: u16) -> Paragraph<'static> {
     if replay.cut {
         tail.push(Span::styled(" cut at its size bound ", WARN));
     }
-    let used: usize = spans.iter().chain(&tail).map(Span::width).sum();
+    (head, tail)
+}
+
+/// The bar's first column and width in a row `width` wide, if there is room for one.
+fn bar(head: &[Span], tail: &[Span], width: u16) -> Option<(usize, usize)> {
+    let start: usize = head.iter().map(Span::width).sum();
+    let used = start + tail.iter().map(Span::width).sum::<usize>();
     let room = usize::from(width).saturating_sub(used + 1);
-    if room >= 8 {
+    (room >= 8).then_some((start, room))
+}
+
+/// The timeline row for `replay`, `width` columns wide.
+pub fn line(replay: &Replay, width: u16) -> Paragraph<'static> {
+    let (mut spans, tail) = ends(replay);
+    if let Some((_, room)) = bar(&spans, &tail, width) {
         let end = replay.end().max(1);
         let here = (u128::from(replay.at) * room as u128 / (u128::from(end) + 1)) as usize;
         for (i, cell) in cells(replay, room).into_iter().enumerate() {
@@ -100,6 +114,21 @@ pub fn line(replay: &Replay, width: u16) -> Paragraph<'static> {
     }
     spans.extend(tail);
     Paragraph::new(Line::from(spans))
+}
+
+/// The time on the replay clock that column `x` of the bar stands for, in a row `width` wide:
+/// the first instant whose marker is drawn there (the end for the last column), or `None`
+/// off the bar.
+pub fn time_at(replay: &Replay, width: u16, x: u16) -> Option<u64> {
+    let (head, tail) = ends(replay);
+    let (start, room) = bar(&head, &tail, width)?;
+    let column = usize::from(x).checked_sub(start).filter(|&c| c < room)?;
+    if column + 1 == room {
+        return Some(replay.end());
+    }
+    let end = u128::from(replay.end().max(1)) + 1;
+    let at = (column as u128 * end).div_ceil(room as u128);
+    Some(u64::try_from(at).unwrap_or(u64::MAX).min(replay.end()))
 }
 
 #[cfg(test)]

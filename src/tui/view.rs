@@ -702,6 +702,9 @@ fn help_lines(app: &App, width: usize) -> Vec<Line<'static>> {
         }
     }
     lines.push(Line::raw(""));
+    lines.push(heading("Mouse"));
+    lines.extend(super::mouse::help_lines(app.replay.is_some(), width));
+    lines.push(Line::raw(""));
     lines.push(heading("Commands (: then a line)"));
     lines.extend(command_lines(width));
     lines.push(Line::raw(""));
