@@ -10,6 +10,7 @@ use crate::config::{self, Topology};
 use crate::herd::HerdConfig;
 use crate::herd::control::{Control, MAX_DELAY, Policy};
 use crate::places::{GooglePlaces, Places};
+use crate::tui::theme::Theme;
 
 /// Run a proxy herd on real loopback TCP: watch it flood, and break it on purpose.
 #[derive(Debug, Parser)]
@@ -45,9 +46,8 @@ pub struct Cli {
     /// With --scenario: start stepping, each step waiting for `n`.
     #[arg(long)]
     pub step: bool,
-    /// Dashboard: how long each hop of a flood is shown in the slowed replay.
-    #[arg(long, default_value = "600ms", value_parser = parse_duration)]
-    pub hop_time: Duration,
+    #[command(flatten)]
+    pub view: ViewArgs,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -93,9 +93,8 @@ pub enum Command {
         /// Start stepping, each step waiting for `n`.
         #[arg(long)]
         step: bool,
-        /// How long each hop of a flood is shown in the slowed replay.
-        #[arg(long, default_value = "600ms", value_parser = parse_duration)]
-        hop_time: Duration,
+        #[command(flatten)]
+        view: ViewArgs,
         #[command(flatten)]
         herd: HerdArgs,
     },
@@ -111,9 +110,8 @@ pub enum Command {
         /// The recording's time per wall-clock time (e.g. 0.25, 4).
         #[arg(long, default_value_t = 1.0, value_parser = parse_speed)]
         speed: f64,
-        /// How long each hop of a flood is shown in the slowed replay.
-        #[arg(long, default_value = "600ms", value_parser = parse_duration)]
-        hop_time: Duration,
+        #[command(flatten)]
+        view: ViewArgs,
     },
     /// Write a recorded trace (or a topology) in another format.
     Export {
@@ -123,6 +121,17 @@ pub enum Command {
     /// Measure the herd against an asyncio herd and a bare echo server started in the same
     /// run: throughput, latency, flood convergence, memory, dashboard frame time.
     Bench(BenchArgs),
+}
+
+/// How the dashboard draws.
+#[derive(Debug, Clone, Copy, Args)]
+pub struct ViewArgs {
+    /// Dashboard: how long each hop of a flood is shown in the slowed replay.
+    #[arg(long, default_value = "600ms", value_parser = parse_duration)]
+    pub hop_time: Duration,
+    /// Dashboard: colours for a dark terminal background or a light one.
+    #[arg(long, value_enum, default_value_t = Theme::Dark, env = "HERDCTL_THEME")]
+    pub theme: Theme,
 }
 
 /// What `herdctl export` writes.

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use color_eyre::eyre::{Result, WrapErr};
-use herdctl::cli::{Cli, Command, ControlFrom, Export, HerdArgs, UsageError};
+use herdctl::cli::{Cli, Command, ControlFrom, Export, HerdArgs, UsageError, ViewArgs};
 use herdctl::config::ConfigError;
 use herdctl::export;
 use herdctl::herd::{Herd, HerdError, HerdHandle};
@@ -113,11 +113,12 @@ async fn run_face(cli: &Cli) -> Result<()> {
         }
         Some(Command::Bench(args)) => herdctl::bench::run(args.clone()).await,
         Some(Command::Export { what }) => export(what),
-        Some(Command::Replay { trace: path, play, speed, hop_time }) => {
+        Some(Command::Replay { trace: path, play, speed, view }) => {
             let trace = trace::read(path).map_err(UsageError::from)?;
             let options = tui::Options {
                 title: String::new(),
-                hop: *hop_time,
+                hop: view.hop_time,
+                theme: view.theme,
                 history: history::default_path(),
                 lesson: None,
             };
@@ -158,9 +159,9 @@ async fn run_face(cli: &Cli) -> Result<()> {
             serve_headless(herd, cli.control, metrics).await?;
             finish(recording).await
         }
-        Some(Command::Tour { step, hop_time, herd }) => {
+        Some(Command::Tour { step, view, herd }) => {
             let (args, play) = prepare(herd, TOUR, "tour", *step)?;
-            dashboard(&args, *hop_time, Some(play)).await
+            dashboard(&args, *view, Some(play)).await
         }
         None => match &cli.scenario {
             Some(file) => {
@@ -168,9 +169,9 @@ async fn run_face(cli: &Cli) -> Result<()> {
                     .map_err(|source| UsageError::ScenarioFile { path: file.clone(), source })?;
                 let name = file.display().to_string();
                 let (args, play) = prepare(&cli.herd, &text, &name, cli.step)?;
-                dashboard(&args, cli.hop_time, Some(play)).await
+                dashboard(&args, cli.view, Some(play)).await
             }
-            None => dashboard(&cli.herd, cli.hop_time, None).await,
+            None => dashboard(&cli.herd, cli.view, None).await,
         },
     }
 }
@@ -196,16 +197,13 @@ fn prepare(
 }
 
 /// The dashboard over a herd started from `args`, playing `lesson` if there is one.
-async fn dashboard(
-    args: &HerdArgs,
-    hop: std::time::Duration,
-    lesson: Option<tui::Play>,
-) -> Result<()> {
+async fn dashboard(args: &HerdArgs, view: ViewArgs, lesson: Option<tui::Play>) -> Result<()> {
     let herd = Herd::start(args.herd_config()?).await?;
     let recording = record(args, &herd)?;
     let options = tui::Options {
         title: args.topology_spec().to_owned(),
-        hop,
+        hop: view.hop_time,
+        theme: view.theme,
         history: history::default_path(),
         lesson,
     };

@@ -54,6 +54,8 @@ pub struct Options {
     pub title: String,
     /// Display time of one hop in the flood replay.
     pub hop: Duration,
+    /// The colours.
+    pub theme: theme::Theme,
     /// Where the command history is kept; `None` keeps it for this run only.
     pub history: Option<PathBuf>,
     /// A scenario to play over the herd.
@@ -98,6 +100,7 @@ pub async fn replay(
     let history = History::load(options.history);
     let mut app = App::new(name, &replay.start, positions, history, now);
     app.playback.hop = options.hop;
+    app.theme = options.theme;
     app.start_replay(replay);
     if let Some(replay) = &mut app.replay {
         (replay.playing, replay.speed) = (play, speed);
@@ -241,6 +244,7 @@ async fn event_loop(
     let mut app = App::new(&options.title, &herd.snapshot(), positions, history, Instant::now());
     app.metrics = Some(crate::lab::metrics::Metrics::new(herd.topology()));
     app.playback.hop = options.hop;
+    app.theme = options.theme;
     let (mut cues, lesson_keys) = start_lesson(options.lesson, herd, &mut app);
     let mut terminate = signal(SignalKind::terminate())?;
     let mut hangup = signal(SignalKind::hangup())?;

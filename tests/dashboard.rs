@@ -22,6 +22,7 @@ use herdctl::lab::metrics::Metrics;
 use herdctl::tui::app::{App, Effect, Feedback, Mode, Selection, SendKind, Tone};
 use herdctl::tui::graph::{self, EdgeState, LOOKS, Mark};
 use herdctl::tui::history::History;
+use herdctl::tui::theme::Theme;
 use herdctl::tui::{keymap, layout, view};
 use herdctl::wall::Wall;
 use ratatui::Terminal;
@@ -1721,6 +1722,25 @@ fn a_killed_server_is_red() {
     assert!(row_text(&buf, y).contains("Jaquez"));
     let header = row_text(&buf, 0);
     assert!(header.contains("servers 4/5"), "{header}");
+}
+
+#[test]
+fn the_light_theme_draws_nothing_pale() {
+    let mut rig = Rig::flooded();
+    rig.app.theme = Theme::Light;
+    rig.type_text("eee");
+    let buf = draw(&rig.app, 120, 36);
+    for cell in &buf.content {
+        let pale = [Color::White, Color::LightYellow, Color::LightCyan, Color::Gray];
+        // Pale text on the terminal's own (white) background; a badge has a dark one.
+        if cell.symbol().trim().is_empty() || cell.bg != Color::Reset {
+            continue;
+        }
+        assert!(!pale.contains(&cell.fg), "{:?} drawn in {:?}", cell.symbol(), cell.fg);
+    }
+    // The same picture otherwise.
+    rig.app.theme = Theme::Dark;
+    assert_eq!(text(&buf), text(&draw(&rig.app, 120, 36)));
 }
 
 #[test]

@@ -144,7 +144,17 @@ fn start_dashboard(dir: &Path, args: &[&str]) -> Tmux {
 }
 
 /// [`start_dashboard`] in a terminal of `(columns, rows)`.
-fn start_sized(dir: &Path, args: &[&str], (width, height): (u16, u16)) -> Tmux {
+fn start_sized(dir: &Path, args: &[&str], size: (u16, u16)) -> Tmux {
+    start_with_env(dir, args, size, &[])
+}
+
+/// As [`start_sized`], with `env` set for herdctl.
+fn start_with_env(
+    dir: &Path,
+    args: &[&str],
+    (width, height): (u16, u16),
+    env: &[(&str, &str)],
+) -> Tmux {
     let config = dir.join("tmux.conf");
     std::fs::write(&config, "set -g remain-on-exit on\nset -g status off\n").unwrap();
     let tmux = Tmux { socket: dir.join("tmux.sock"), session: unique_name() };
@@ -163,6 +173,7 @@ fn start_sized(dir: &Path, args: &[&str], (width, height): (u16, u16)) -> Tmux {
             .args(args)
             .current_dir(dir)
             .env("HERDCTL_DATA_DIR", dir)
+            .envs(env.iter().copied())
             .output()
             .unwrap();
         if output.status.success() {
@@ -575,4 +586,30 @@ fn at_80x24_each_pane_shows_lists_scroll_and_filter_and_a_click_selects_a_link()
     });
 
     quit_confirmed(&tmux, dir_path, "y");
+}
+
+/// `NO_COLOR` set: the dashboard draws without a colour (bold and layout only).
+#[test]
+fn no_color_draws_the_dashboard_without_colours() {
+    if !tmux_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let dir_path = dir.path();
+    let args = ["--base-port", "0", "--log-dir", "none"];
+    let tmux = start_with_env(dir_path, &args, (80, 24), &[("NO_COLOR", "1")]);
+    wait_for(&tmux, dir_path, "the dashboard", |_, screen| {
+        header(screen).contains("srv 5/5").then_some(())
+    });
+    let output = tmux.run(&["capture-pane", "-e", "-p", "-t", &tmux.target()]);
+    let styled = String::from_utf8_lossy(&output.stdout);
+    for colour in ["\x1b[38;", "\x1b[48;", "\x1b[3", "\x1b[4"] {
+        let coloured = styled.match_indices(colour).any(|(i, _)| {
+            // `ESC[39m` and `ESC[49m` put the terminal's own colours back: no colour.
+            !styled[i..].starts_with("\x1b[39m") && !styled[i..].starts_with("\x1b[49m")
+        });
+        assert!(!coloured, "a colour ({colour:?}) drawn under NO_COLOR:\n{styled:?}");
+    }
+    tmux.press("q");
+    assert_exited_cleanly(&tmux, dir_path, "q");
 }
