@@ -201,8 +201,8 @@ fn each_subcommand_lists_only_the_flags_it_takes() {
         (&["topology"], only(&["topology", "base-port"])),
         (&["serve"], with(&[])),
         (&["scenario"], with(&["json"])),
-        (&["tour"], with(&["step", "hop-time"])),
-        (&["replay"], only(&["play", "speed", "hop-time"])),
+        (&["tour"], with(&["step", "hop-time", "theme"])),
+        (&["replay"], only(&["play", "speed", "hop-time", "theme"])),
         (&["export", "dot"], only(&["output", "topology", "base-port"])),
         (&["export", "svg"], only(&["output"])),
         (&["export", "chrome-trace"], only(&["output"])),
@@ -213,11 +213,12 @@ fn each_subcommand_lists_only_the_flags_it_takes() {
         assert_eq!(listed, wanted, "herdctl {} --help", args.join(" "));
     }
     let top = flags_in_help(&[]);
-    for flag in ["headless", "scenario", "step", "hop-time", "seed", "topology", "version"] {
+    for flag in ["headless", "scenario", "step", "hop-time", "theme", "seed", "topology", "version"]
+    {
         assert!(top.iter().any(|f| f == flag), "herdctl --help lacks --{flag}: {top:?}");
     }
     let bench = flags_in_help(&["bench"]);
-    for flag in ["seed", "topology", "log-dir", "step", "hop-time"] {
+    for flag in ["seed", "topology", "log-dir", "step", "hop-time", "theme"] {
         assert!(!bench.iter().any(|f| f == flag), "herdctl bench --help lists --{flag}");
     }
 }
