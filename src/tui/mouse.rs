@@ -19,8 +19,8 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Block;
 
-use super::app::{App, Effect, Mode, Selection, edge_faults};
-use super::graph::{EdgeView, GraphView, Hit, NodeState, NodeView};
+use super::app::{App, Effect, Mode, Selection};
+use super::graph::{GraphView, Hit};
 use super::keymap::{self, Action, Scroll, When};
 use super::panes::{Pane, Screen};
 use super::{timeline, view};
@@ -106,46 +106,11 @@ impl App {
 
     /// What a click at `(x, y)` hits in the topology pane drawn in `area`.
     pub fn graph_hit(&self, area: Rect, (x, y): (u16, u16)) -> Option<Hit> {
-        let nodes = self.graph_nodes();
-        let edges = self.graph_edges();
+        let nodes = view::graph_nodes(self);
+        let edges = view::graph_edges(self);
         let view =
             GraphView { nodes: &nodes, edges: &edges, tokens: &[], block: Some(Block::bordered()) };
         view.hit(area, (x, y))
-    }
-
-    /// The servers as the topology pane places them: what decides where a glyph and its
-    /// label go (name, position, selection, client count, killed or not); the flashes and
-    /// tints only colour them.
-    fn graph_nodes(&self) -> Vec<NodeView> {
-        let node = |(id, server): (usize, &super::app::ServerModel)| NodeView {
-            name: server.name.clone(),
-            pos: self.positions.get(id).copied().unwrap_or((0.5, 0.5)),
-            state: if !server.up {
-                NodeState::Killed
-            } else if server.hung {
-                NodeState::Hung
-            } else {
-                NodeState::Up
-            },
-            selected: self.selection == Selection::Node(id),
-            tint: None,
-            flash: None,
-            clients: self.clients.held_by(id),
-        };
-        self.servers.iter().enumerate().map(node).collect()
-    }
-
-    /// The links as the topology pane draws them (their midway marks take cells too).
-    fn graph_edges(&self) -> Vec<EdgeView> {
-        let edge = |(i, link): (usize, &super::app::LinkModel)| EdgeView {
-            a: link.a,
-            b: link.b,
-            state: link.look(&self.servers),
-            selected: self.selection == Selection::Link(i),
-            a_to_b: edge_faults(&link.a_faults),
-            b_to_a: edge_faults(&link.b_faults),
-        };
-        self.links.iter().enumerate().map(edge).collect()
     }
 
     /// A click on column `x` of the replay's timeline row, `width` wide: goes to the instant

@@ -223,49 +223,55 @@ fn header_line(app: &App, width: u16) -> Paragraph<'static> {
     Paragraph::new(Line::from(spans))
 }
 
+/// The servers as the topology pane places them: what decides where a glyph and its label go
+/// (name, position, selection, client count, killed or hung); the flashes and tints only
+/// colour them. Drawing and clicks both start from it.
+pub(super) fn graph_nodes(app: &App) -> Vec<NodeView> {
+    let node = |(id, server): (usize, &super::app::ServerModel)| NodeView {
+        name: server.name.clone(),
+        pos: app.positions.get(id).copied().unwrap_or((0.5, 0.5)),
+        state: if !server.up {
+            NodeState::Killed
+        } else if server.hung {
+            NodeState::Hung
+        } else {
+            NodeState::Up
+        },
+        selected: app.selection == Selection::Node(id),
+        tint: None,
+        flash: None,
+        clients: app.clients.held_by(id),
+    };
+    app.servers.iter().enumerate().map(node).collect()
+}
+
+/// The links as the topology pane draws them (their midway marks take cells too).
+pub(super) fn graph_edges(app: &App) -> Vec<EdgeView> {
+    let edge = |(i, link): (usize, &super::app::LinkModel)| EdgeView {
+        a: link.a,
+        b: link.b,
+        state: link.look(&app.servers),
+        selected: app.selection == Selection::Link(i),
+        a_to_b: edge_faults(&link.a_faults),
+        b_to_a: edge_faults(&link.b_faults),
+    };
+    app.links.iter().enumerate().map(edge).collect()
+}
+
 fn draw_graph(frame: &mut Frame, app: &App, area: Rect, focused: bool) {
     let now = app.now;
     let hop = app.playback.hop;
-    let nodes: Vec<NodeView> = app
-        .servers
-        .iter()
-        .enumerate()
-        .map(|(id, server)| {
-            let mark = app.playback.marks.get(&id);
-            let flash = mark.filter(|m| now < m.at + hop).map(|m| match m.outcome {
-                Outcome::Stored => Flash::Stored,
-                Outcome::Suppressed => Flash::Suppressed,
-            });
-            NodeView {
-                name: server.name.clone(),
-                pos: app.positions.get(id).copied().unwrap_or((0.5, 0.5)),
-                state: if !server.up {
-                    NodeState::Killed
-                } else if server.hung {
-                    NodeState::Hung
-                } else {
-                    NodeState::Up
-                },
-                selected: app.selection == Selection::Node(id),
-                tint: mark.filter(|m| m.outcome == Outcome::Stored).map(|m| m.colour),
-                flash,
-                clients: app.clients.held_by(id),
-            }
-        })
-        .collect();
-    let edges: Vec<EdgeView> = app
-        .links
-        .iter()
-        .enumerate()
-        .map(|(i, link)| EdgeView {
-            a: link.a,
-            b: link.b,
-            state: link.look(&app.servers),
-            selected: app.selection == Selection::Link(i),
-            a_to_b: edge_faults(&link.a_faults),
-            b_to_a: edge_faults(&link.b_faults),
-        })
-        .collect();
+    // The servers as placed, lit by the latest arrival each had.
+    let mut nodes = graph_nodes(app);
+    for (id, node) in nodes.iter_mut().enumerate() {
+        let mark = app.playback.marks.get(&id);
+        node.flash = mark.filter(|m| now < m.at + hop).map(|m| match m.outcome {
+            Outcome::Stored => Flash::Stored,
+            Outcome::Suppressed => Flash::Suppressed,
+        });
+        node.tint = mark.filter(|m| m.outcome == Outcome::Stored).map(|m| m.colour);
+    }
+    let edges = graph_edges(app);
     let tokens: Vec<TokenView> = app
         .playback
         .tokens
