@@ -297,3 +297,60 @@ fn boot_id() -> String {
     hasher.write_u32(std::process::id());
     format!("{:016x}", hasher.finish())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hub(fan_out: usize) -> Arc<Hub> {
+        Arc::new(Hub {
+            boot: Arc::from("b007"),
+            ring: Mutex::new(Ring { lines: VecDeque::new(), capacity: 8, next: 0 }),
+            fan_out: broadcast::channel(fan_out).0,
+            consumers: AtomicUsize::new(0),
+            stop: CancellationToken::new(),
+        })
+    }
+
+    fn line(hub: &Hub, seq: u64) {
+        let mut ring = hub.ring.lock().unwrap();
+        ring.next = seq + 1;
+        let text = hub.with_boot(&format!("{{\"seq\":{seq}}}"));
+        hub.push(&mut ring, Line { key: seq, text });
+    }
+
+    #[tokio::test]
+    async fn a_consumer_that_falls_behind_is_told_how_many_it_missed() {
+        let hub = hub(2);
+        let mut consumer = Consumer {
+            hub: hub.clone(),
+            backlog: VecDeque::new(),
+            receiver: hub.fan_out.subscribe(),
+            last: None,
+        };
+        line(&hub, 0);
+        let chunk = consumer.next_chunk().await.unwrap();
+        assert_eq!(&chunk[..], b"{\"boot\":\"b007\",\"seq\":0}\n");
+        for seq in 1..=5 {
+            line(&hub, seq);
+        }
+        let chunk = consumer.next_chunk().await.unwrap();
+        assert_eq!(
+            std::str::from_utf8(&chunk).unwrap(),
+            "{\"boot\":\"b007\",\"gap\":{\"missed\":3,\"after_seq\":0}}\n\
+             {\"boot\":\"b007\",\"seq\":4}\n{\"boot\":\"b007\",\"seq\":5}\n"
+        );
+    }
+
+    #[test]
+    fn the_hub_falling_behind_leaves_a_gap_in_the_ring() {
+        let hub = hub(4);
+        line(&hub, 0);
+        hub.push_gap(7);
+        let ring = hub.ring.lock().unwrap();
+        assert_eq!(ring.next, 8);
+        let gap = ring.lines.back().unwrap();
+        assert_eq!(gap.key, 1);
+        assert_eq!(&gap.text[..], b"{\"boot\":\"b007\",\"gap\":{\"missed\":7,\"after_seq\":0}}\n");
+    }
+}
