@@ -294,3 +294,55 @@ async fn a_dropped_endpoint_ends_its_streams() {
     .await;
     assert!(end.is_ok(), "the stream did not end");
 }
+
+#[tokio::test]
+async fn a_consumer_that_stops_reading_never_holds_the_herd_up() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let herd = common::start("cs131").await;
+    let (admin, base) = endpoint(&herd.herd, AdminOptions::default()).await;
+    // A raw connection that asks for /events and reads nothing until the end: the sockets
+    // fill, then the stream lags.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let mut silent = socket.connect(admin.addr()).await.unwrap();
+    silent.write_all(b"GET /events HTTP/1.1\r\nHost: admin\r\n\r\n").await.unwrap();
+    let started = std::time::Instant::now();
+    let mut sent = 0;
+    // Far more lines than the fan-out (16 384) and both sockets' buffers hold.
+    let mut events = 0;
+    while events < 100_000 {
+        for _ in 0..250 {
+            let client = format!("c{sent}");
+            // Each reply comes within PATIENCE or the test fails.
+            timeout(PATIENCE, herd.iamat("Bailey", &client, "+34.068930-118.445127", &now_text()))
+                .await
+                .expect("the herd was held up by a consumer that does not read");
+            sent += 1;
+        }
+        events = sample(&scrape(&base).await, "herd_events_total", &[]);
+    }
+    println!("{sent} IAMATs ({events} events) in {:?}, none held up", started.elapsed());
+    let found = timeout(PATIENCE * 4, async {
+        let mut seen = Vec::new();
+        let mut buffer = vec![0; 1 << 16];
+        loop {
+            let n = silent.read(&mut buffer).await.unwrap();
+            assert!(n > 0, "the stream ended without a gap line");
+            seen.extend_from_slice(&buffer[..n]);
+            let text = String::from_utf8_lossy(&seen);
+            // Each chunk holds whole lines, so a line is never split by chunk framing.
+            if let Some(at) = text.find("\"gap\":{")
+                && let Some(line) = text[at..].split('\n').next().filter(|l| l.ends_with("}}"))
+            {
+                return line.to_owned();
+            }
+            let keep = seen.len().saturating_sub(4096);
+            seen.drain(..keep);
+        }
+    })
+    .await
+    .expect("no gap line in the lagging stream");
+    assert!(found.contains("\"after_seq\":"), "{found}");
+    let missed = sample(&scrape(&base).await, "herd_admin_event_stream_missed_total", &[]);
+    assert!(missed > 0, "{found}");
+}

@@ -13,7 +13,7 @@
 //! connection takes them.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use axum::body::Body;
@@ -69,6 +69,8 @@ pub struct Hub {
     /// under the same lock sees every line once.
     fan_out: broadcast::Sender<Line>,
     consumers: AtomicUsize,
+    /// Lines consumers fell too far behind to get (each told so by a gap line).
+    stream_missed: AtomicU64,
     stop: CancellationToken,
 }
 
@@ -85,6 +87,7 @@ impl Hub {
             ring: Mutex::new(Ring { lines: VecDeque::new(), capacity, next: 0 }),
             fan_out: broadcast::channel(FAN_OUT).0,
             consumers: AtomicUsize::new(0),
+            stream_missed: AtomicU64::new(0),
             stop,
         });
         let mut events = herd.events();
@@ -118,7 +121,11 @@ impl Hub {
     /// Figures about the hub itself, for `/metrics`.
     pub fn stats(&self) -> HubStats {
         let ring = self.ring.lock().unwrap_or_else(PoisonError::into_inner);
-        HubStats { ring: ring.lines.len(), consumers: self.consumers.load(Ordering::Relaxed) }
+        HubStats {
+            ring: ring.lines.len(),
+            consumers: self.consumers.load(Ordering::Relaxed),
+            stream_missed: self.stream_missed.load(Ordering::Relaxed),
+        }
     }
 
     fn push_event(&self, event: &HerdEvent) {
@@ -271,6 +278,7 @@ impl Consumer {
                 chunk.extend_from_slice(&line.text);
             }
             Err(RecvError::Lagged(missed)) => {
+                self.hub.stream_missed.fetch_add(missed, Ordering::Relaxed);
                 chunk.extend_from_slice(&self.hub.gap_line(missed, self.last));
             }
             Err(RecvError::Closed) => return None,
@@ -308,6 +316,7 @@ mod tests {
             ring: Mutex::new(Ring { lines: VecDeque::new(), capacity: 8, next: 0 }),
             fan_out: broadcast::channel(fan_out).0,
             consumers: AtomicUsize::new(0),
+            stream_missed: AtomicU64::new(0),
             stop: CancellationToken::new(),
         })
     }

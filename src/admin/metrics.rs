@@ -60,6 +60,8 @@ pub struct HubStats {
     pub ring: usize,
     /// Open `/events` responses.
     pub consumers: usize,
+    /// Lines `/events` consumers fell too far behind to get.
+    pub stream_missed: u64,
 }
 
 /// The registry and everything it exposes.
@@ -92,6 +94,7 @@ pub struct HerdMetrics {
     paused: Gauge,
     ring: Gauge,
     consumers: Gauge,
+    stream_missed: Counter,
     /// The convergence fold and the updates already observed in the histogram.
     fold: Mutex<Fold>,
 }
@@ -131,6 +134,7 @@ impl HerdMetrics {
             paused: Gauge::default(),
             ring: Gauge::default(),
             consumers: Gauge::default(),
+            stream_missed: Counter::default(),
             fold: Mutex::new(Fold { metrics: Metrics::new(topology), observed: HashSet::new() }),
             registry: Registry::with_prefix("herd"),
         };
@@ -231,6 +235,11 @@ impl HerdMetrics {
             this.ring.clone(),
         );
         registry.register("admin_event_streams", "Open /events responses", this.consumers.clone());
+        registry.register(
+            "admin_event_stream_missed",
+            "Event lines /events consumers fell too far behind to get (each told by a gap line)",
+            this.stream_missed.clone(),
+        );
     }
 
     fn name(&self, id: usize) -> String {
@@ -361,6 +370,7 @@ impl HerdMetrics {
         self.paused.set(i64::from(snapshot.paused));
         self.ring.set(hub.ring as i64);
         self.consumers.set(hub.consumers as i64);
+        raise(&self.stream_missed, hub.stream_missed);
         let mut text = String::new();
         encode(&mut text, &self.registry)?;
         Ok(text)
