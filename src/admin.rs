@@ -62,7 +62,7 @@ pub struct AdminArgs {
 pub struct AdminOptions {
     /// The bearer token `POST /control` needs; `None` refuses every control (403).
     pub control_token: Option<String>,
-    /// Events kept to serve `?since=`.
+    /// Event lines kept to serve `?since=` (0: [`DEFAULT_RING`]).
     pub ring: usize,
 }
 
