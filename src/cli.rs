@@ -262,6 +262,8 @@ pub struct HerdArgs {
     /// Give up on a Places request after this long.
     #[arg(long, default_value = "5s", value_parser = parse_duration)]
     pub places_timeout: Duration,
+    #[command(flatten)]
+    pub admin: crate::admin::AdminArgs,
 }
 
 impl Cli {

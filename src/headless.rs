@@ -20,24 +20,46 @@ pub async fn control_loop(
     input: impl AsyncBufRead + Unpin,
     mut output: impl AsyncWrite + Unpin,
 ) -> std::io::Result<()> {
-    let context = Context::new(herd.topology());
-    let mut history = History { events: herd.events(), metrics: Metrics::new(herd.topology()) };
+    let mut console = Console::new(herd);
     let mut lines = input.lines();
     while let Some(line) = lines.next_line().await? {
         let line = line.trim();
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        let answer = match answer(herd, &context, line, &mut history).await {
-            Ok(text) if text.is_empty() => "ok".to_owned(),
-            Ok(text) => format!("ok {text}"),
-            Err(why) => format!("error {why}"),
-        };
-        output.write_all(one_line(&answer).as_bytes()).await?;
+        let answer = console.answer(herd, line).await;
+        output.write_all(answer.as_bytes()).await?;
         output.write_all(b"\n").await?;
         output.flush().await?;
     }
     Ok(())
+}
+
+/// Answers command lines one at a time, as `--control stdin` does, for any caller (the
+/// standard-input loop, the admin endpoint's `POST /control`).
+pub struct Console {
+    context: Context,
+    history: History,
+}
+
+impl Console {
+    /// A console over `herd`; `why` answers from the events sent from now on.
+    pub fn new(herd: &HerdHandle) -> Self {
+        Self {
+            context: Context::new(herd.topology()),
+            history: History { events: herd.events(), metrics: Metrics::new(herd.topology()) },
+        }
+    }
+
+    /// The one-line answer to `line`: `ok …` or `error …`.
+    pub async fn answer(&mut self, herd: &HerdHandle, line: &str) -> String {
+        let answer = match answer(herd, &self.context, line.trim(), &mut self.history).await {
+            Ok(text) if text.is_empty() => "ok".to_owned(),
+            Ok(text) => format!("ok {text}"),
+            Err(why) => format!("error {why}"),
+        };
+        one_line(&answer)
+    }
 }
 
 /// The herd's events so far, folded for `why`.

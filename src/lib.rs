@@ -1,5 +1,6 @@
 //! herdctl
 #![cfg_attr(test, allow(clippy::unwrap_used))]
+pub mod admin;
 pub mod bench;
 pub mod cli;
 pub mod client;

@@ -69,7 +69,9 @@ fn is_usage(report: &color_eyre::Report) -> bool {
             | HerdError::Descriptors { .. } => true,
         };
     }
-    report.downcast_ref::<UsageError>().is_some() || report.downcast_ref::<ConfigError>().is_some()
+    report.downcast_ref::<UsageError>().is_some()
+        || report.downcast_ref::<ConfigError>().is_some()
+        || report.downcast_ref::<herdctl::admin::AdminError>().is_some()
 }
 
 /// The error and its causes on one line, `: ` apart, leaving out a cause whose text the line
@@ -128,7 +130,7 @@ async fn run_face(cli: &Cli) -> Result<()> {
         Some(Command::Scenario { .. }) => Ok(()),
         Some(Command::Serve { name, herd: args }) => {
             let mut config = args.herd_config()?;
-            if args.record.is_none() {
+            if args.record.is_none() && args.admin.admin.is_none() {
                 config.event_buffer = UNWATCHED_EVENT_BUFFER;
             }
             let id = config.topology.index_of(name).ok_or_else(|| UsageError::UnknownServer {
@@ -143,17 +145,21 @@ async fn run_face(cli: &Cli) -> Result<()> {
             })?;
             config.only = Some(id);
             let herd = Herd::start(config).await?;
+            let _admin = herdctl::admin::start(&args.admin, &herd).await?;
             let recording = record(args, &herd)?;
             serve_headless(herd, None, None).await?;
             finish(recording).await
         }
         None if cli.headless => {
             let mut config = cli.herd.herd_config()?;
-            let watched = cli.control.is_some() || cli.metrics_json.is_some();
+            let watched = cli.control.is_some()
+                || cli.metrics_json.is_some()
+                || cli.herd.admin.admin.is_some();
             if !watched && cli.herd.record.is_none() {
                 config.event_buffer = UNWATCHED_EVENT_BUFFER;
             }
             let herd = Herd::start(config).await?;
+            let _admin = herdctl::admin::start(&cli.herd.admin, &herd).await?;
             let metrics = cli.metrics_json.as_deref().map(|path| MetricsFile::start(&herd, path));
             let recording = record(&cli.herd, &herd)?;
             serve_headless(herd, cli.control, metrics).await?;
@@ -199,6 +205,7 @@ fn prepare(
 /// The dashboard over a herd started from `args`, playing `lesson` if there is one.
 async fn dashboard(args: &HerdArgs, view: ViewArgs, lesson: Option<tui::Play>) -> Result<()> {
     let herd = Herd::start(args.herd_config()?).await?;
+    let _admin = herdctl::admin::start(&args.admin, &herd).await?;
     let recording = record(args, &herd)?;
     let options = tui::Options {
         title: args.topology_spec().to_owned(),
@@ -237,6 +244,7 @@ async fn scenario(herd: &HerdArgs, file: &Path, json: Option<&Path>) -> Result<E
             return Ok(exit(scenario::exit_code(Ending::NoHerd)));
         }
     };
+    let _admin = herdctl::admin::start(&args.admin, &herd).await?;
     let recording = record(&args, &herd)?;
     let report = scenario::run(&parsed, &herd, &mut std::io::stdout()).await;
     herd.shutdown().await;

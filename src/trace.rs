@@ -82,17 +82,18 @@ impl Header {
     }
 }
 
-/// `{"gap":{…}}`
+/// `{"gap":{…}}`, also what the admin endpoint's `/events` says where it lost events.
 #[derive(Debug, Serialize, Deserialize)]
-struct GapLine {
-    gap: Gap,
+pub struct GapLine {
+    pub gap: Gap,
 }
 
+/// Events lost after the one numbered `after_seq` (`None`: before any was written).
 #[derive(Debug, Serialize, Deserialize)]
-struct Gap {
-    missed: u64,
+pub struct Gap {
+    pub missed: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    after_seq: Option<u64>,
+    pub after_seq: Option<u64>,
 }
 
 /// `{"cut":{…}}`

@@ -184,6 +184,10 @@ fn each_subcommand_lists_only_the_flags_it_takes() {
         "record",
         "record-max-size",
         "places-timeout",
+        "admin",
+        "admin-public",
+        "admin-control",
+        "admin-token-file",
     ];
     let with = |more: &[&str]| -> Vec<String> {
         let mut flags: Vec<String> = more.iter().chain(&herd).map(|f| (*f).to_owned()).collect();
