@@ -47,6 +47,13 @@ pub enum DeployError {
          (set one in the file, or a --base-port for a preset)"
     )]
     NoPort { name: String },
+    /// Two servers on the same port: on one host (where compose publishes them) and in the
+    /// mounted topology (every server on `0.0.0.0`) they would collide.
+    #[error(
+        "servers {first:?} and {second:?} both use port {port}: deployed, every server \
+         listens on 0.0.0.0 and is published on the host, so each needs a port of its own"
+    )]
+    SharedPort { first: String, second: String, port: u16 },
     /// The manifests could not be written as YAML.
     #[error("cannot write the manifests as YAML: {0}")]
     Yaml(#[from] serde_norway::Error),
@@ -87,11 +94,20 @@ pub fn labels(topology: &Topology) -> Result<Vec<String>, DeployError> {
 
 /// The topology the containers mount: every server binds `0.0.0.0` and is dialled by its
 /// service name; names, ports, links and positions as given. Fails as [`labels`] does, or on
-/// a server with port 0.
+/// a server with port 0 or a port another server has.
 pub fn deployed_topology(topology: &Topology) -> Result<Topology, DeployError> {
     let labels = labels(topology)?;
-    if let Some(server) = topology.servers.iter().find(|s| s.port == 0) {
-        return Err(DeployError::NoPort { name: server.name.clone() });
+    for (i, server) in topology.servers.iter().enumerate() {
+        if server.port == 0 {
+            return Err(DeployError::NoPort { name: server.name.clone() });
+        }
+        if let Some(first) = topology.servers[..i].iter().find(|s| s.port == server.port) {
+            return Err(DeployError::SharedPort {
+                first: first.name.clone(),
+                second: server.name.clone(),
+                port: server.port,
+            });
+        }
     }
     let mut deployed = topology.clone();
     for (server, label) in deployed.servers.iter_mut().zip(labels) {
@@ -221,13 +237,20 @@ fn part_of() -> Value {
 }
 
 /// `herdctl serve NAME` on the mounted topology (the image's entry point is `herdctl`), with
-/// the admin endpoint on all interfaces when `admin`.
+/// the admin endpoint on all interfaces when `admin`. A name that starts with `-` comes last,
+/// after `--`, so that it is not read as a flag.
 fn serve_args(name: &str, admin: bool) -> Vec<String> {
-    let mut args = vec!["serve".to_owned(), name.to_owned(), "--topology".to_owned()];
-    args.push(TOPOLOGY_PATH.to_owned());
+    let mut args = vec!["serve".to_owned()];
+    let flag_like = name.starts_with('-');
+    if !flag_like {
+        args.push(name.to_owned());
+    }
+    args.extend(["--topology".to_owned(), TOPOLOGY_PATH.to_owned()]);
     if admin {
-        args.push("--admin".to_owned());
-        args.push(format!("0.0.0.0:{ADMIN_PORT}"));
+        args.extend(["--admin".to_owned(), format!("0.0.0.0:{ADMIN_PORT}")]);
+    }
+    if flag_like {
+        args.extend(["--".to_owned(), name.to_owned()]);
     }
     args
 }
@@ -314,9 +337,32 @@ mod tests {
     }
 
     #[test]
-    fn a_free_port_cannot_be_deployed() {
+    fn a_free_port_or_a_shared_one_cannot_be_deployed() {
         let topology = Topology::load("ring:3", 0).unwrap();
         let message = compose(&topology).unwrap_err().to_string();
         assert!(message.contains("\"S1\"") && message.contains("port 0"), "{message}");
+        let text = "[[server]]\nname = \"A\"\nport = 7\n\
+                    [[server]]\nname = \"B\"\nport = 8\n\
+                    [[server]]\nname = \"C\"\nhost = \"127.0.0.2\"\nport = 7\n";
+        let topology = Topology::from_toml(text, "f").unwrap();
+        let message = kubernetes(&topology).unwrap_err().to_string();
+        assert!(message.contains("\"A\" and \"C\" both use port 7"), "{message}");
+    }
+
+    #[test]
+    fn a_name_that_looks_like_a_flag_comes_after_a_double_dash() {
+        assert_eq!(serve_args("Bailey", false), ["serve", "Bailey", "--topology", TOPOLOGY_PATH]);
+        assert_eq!(
+            serve_args("-dash", true),
+            ["serve", "--topology", TOPOLOGY_PATH, "--admin", "0.0.0.0:9100", "--", "-dash"]
+        );
+        // The compose form (`--admin` is not a flag of `serve` in every build).
+        let args = std::iter::once("herdctl".to_owned()).chain(serve_args("-dash", false));
+        let cli = <crate::cli::Cli as clap::Parser>::try_parse_from(args);
+        let command = cli.unwrap().command;
+        assert!(
+            matches!(command, Some(crate::cli::Command::Serve { ref name, .. }) if name == "-dash"),
+            "{command:?}"
+        );
     }
 }
