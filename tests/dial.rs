@@ -71,3 +71,24 @@ port = 0
     assert!(snapshot.servers.iter().all(|s| s.up), "every server still runs");
     assert!(!t.knows(lost, "still-here"), "Lost was never reached");
 }
+
+#[tokio::test]
+async fn a_neighbour_in_another_process_is_dialled_by_name() {
+    // The neighbour is a plain listener standing in for another process's server.
+    let other = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = other.local_addr().unwrap().port();
+    let text = format!(
+        "[[server]]\nname = \"Here\"\nport = 0\nneighbours = [\"There\"]\n\
+         [[server]]\nname = \"There\"\nport = {port}\ndial = \"localhost\"\n"
+    );
+    let t = common::start_with(&text, |config| config.only = Some(0)).await;
+    assert!(t.herd.snapshot().servers[1].addr.is_none(), "a name is not looked up at start");
+    let reply = t.iamat("Here", "over-there", "+1+2", &now_text()).await;
+    let (stream, _) =
+        tokio::time::timeout(common::PATIENCE, other.accept()).await.unwrap().unwrap();
+    let mut lines = tokio::io::BufReader::new(stream);
+    let mut line = String::new();
+    let read = tokio::io::AsyncBufReadExt::read_line(&mut lines, &mut line);
+    tokio::time::timeout(common::PATIENCE, read).await.unwrap().unwrap();
+    assert!(line.starts_with(&reply), "{line:?} is not the flood of {reply:?}");
+}
