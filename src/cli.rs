@@ -118,6 +118,12 @@ pub enum Command {
         #[command(subcommand)]
         what: Export,
     },
+    /// Print manifests that run each server of a topology in a container of its own
+    /// (`herdctl serve NAME`): a compose file or Kubernetes manifests.
+    Deploy {
+        #[command(subcommand)]
+        target: Deploy,
+    },
     /// Measure the herd against an asyncio herd and a bare echo server started in the same
     /// run: throughput, latency, flood convergence, memory, dashboard frame time.
     Bench(BenchArgs),
@@ -162,6 +168,43 @@ pub enum Export {
         #[arg(short, long, value_name = "FILE")]
         output: Option<PathBuf>,
     },
+}
+
+/// What `herdctl deploy` prints.
+#[derive(Debug, Subcommand)]
+pub enum Deploy {
+    /// A compose file (`docker compose -f - up`): a service per server, the topology
+    /// mounted, each server's port published.
+    Compose(DeployArgs),
+    /// Kubernetes manifests (`kubectl apply -f -`): the topology as a config map, a
+    /// deployment and a service per server, scraped by Prometheus on the admin port.
+    K8s(DeployArgs),
+}
+
+/// The topology a `herdctl deploy` target runs.
+#[derive(Debug, Clone, Args)]
+pub struct DeployArgs {
+    /// A preset or file; defaults to --topology.
+    #[arg(value_name = "TOPOLOGY")]
+    pub spec: Option<String>,
+    #[command(flatten)]
+    pub at: TopologyArgs,
+}
+
+impl DeployArgs {
+    fn topology(&self) -> Result<Topology, UsageError> {
+        self.at.load(self.spec.as_deref())
+    }
+}
+
+impl Deploy {
+    /// The manifests, as text to print.
+    pub fn render(&self) -> Result<String, UsageError> {
+        Ok(match self {
+            Self::Compose(args) => crate::deploy::compose(&args.topology()?)?,
+            Self::K8s(args) => crate::deploy::kubernetes(&args.topology()?)?,
+        })
+    }
 }
 
 /// A replay speed: a positive number within the replay's range.
@@ -281,6 +324,7 @@ impl Cli {
                 Command::Topology { .. }
                 | Command::Replay { .. }
                 | Command::Export { .. }
+                | Command::Deploy { .. }
                 | Command::Bench(_),
             ) => None,
         }
@@ -329,6 +373,8 @@ pub enum UsageError {
     ScenarioFile { path: PathBuf, source: std::io::Error },
     #[error(transparent)]
     Scenario(#[from] crate::scenario::ScenarioError),
+    #[error(transparent)]
+    Deploy(#[from] crate::deploy::DeployError),
     #[error("no server {name} in the topology (it has {known})")]
     UnknownServer { name: String, known: String },
 }

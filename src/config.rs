@@ -8,7 +8,9 @@
 //! name = "Bailey"
 //! port = 12401            # 0 = pick a free port
 //! neighbours = ["Bona", "Campbell"]
-//! # host = "127.0.0.1"    # the default; binding elsewhere must be explicit
+//! # host = "127.0.0.1"    # where it listens: the default; binding elsewhere must be explicit
+//! # dial = "bailey"       # where its neighbours connect (default: `host`), looked up again
+//! #                       # on every connect attempt, so a name may resolve only later
 //! # x = 0.0               # optional layout position for the dashboard,
 //! # y = 1.0               # x and y given together or not at all
 //! ```
@@ -52,8 +54,11 @@ pub const DEFAULT_HOST: &str = "127.0.0.1";
 #[derive(Debug, Clone, PartialEq)]
 pub struct ServerSpec {
     pub name: String,
-    /// Host to bind (and for other processes, to connect to). Default `127.0.0.1`.
+    /// Host to bind. Default `127.0.0.1`.
     pub host: String,
+    /// Name or address its neighbours connect to, looked up on every connect attempt.
+    /// Default: `host`.
+    pub dial: String,
     /// 0 = pick a free port.
     pub port: u16,
     /// Indices into [`Topology::servers`] of this server's neighbours: symmetric, sorted, no
@@ -116,6 +121,22 @@ impl fmt::Display for Location {
     }
 }
 
+/// Which of a server's addresses: where it listens or where it is dialled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HostKey {
+    Host,
+    Dial,
+}
+
+impl fmt::Display for HostKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Host => "host",
+            Self::Dial => "dial",
+        })
+    }
+}
+
 /// Why a topology could not be loaded. Messages name the file (with line and column where
 /// known) and the server concerned, or the preset spec.
 #[derive(Debug, thiserror::Error)]
@@ -136,9 +157,9 @@ pub enum ConfigError {
     /// Two servers with the same name.
     #[error("{at}: duplicate server name {name:?} (first defined on line {first_line})")]
     DuplicateName { at: Location, name: String, first_line: u32 },
-    /// A host that is empty or contains white space or control characters.
-    #[error("{at}: server {server:?}: bad host {host:?}: {problem}")]
-    BadHost { at: Location, server: String, host: String, problem: &'static str },
+    /// A `host` or `dial` that is empty or contains white space or control characters.
+    #[error("{at}: server {server:?}: bad {key} {host:?}: {problem}")]
+    BadHost { at: Location, server: String, key: HostKey, host: String, problem: &'static str },
     /// A server entry without `port`.
     #[error("{at}: server {server:?}: missing `port` (use 0 to pick a free port)")]
     MissingPort { at: Location, server: String },
@@ -196,6 +217,7 @@ struct RawServer {
     #[serde(default)]
     neighbours: Vec<Spanned<String>>,
     host: Option<Spanned<String>>,
+    dial: Option<Spanned<String>>,
     x: Option<Spanned<f64>>,
     y: Option<Spanned<f64>>,
 }
@@ -234,6 +256,27 @@ fn word_problem(word: &str) -> Option<&'static str> {
         Some("it contains white space")
     } else if word.chars().any(char::is_control) {
         Some("it contains a control character")
+    } else {
+        None
+    }
+}
+
+/// What is wrong with a `host` (`dial` false) or a `dial` (`dial` true), if anything. A
+/// host is a word; a dial is also only what a host name or an IP address is made of, since
+/// other processes look it up.
+fn host_problem(host: &str, dial: bool) -> Option<&'static str> {
+    if let Some(problem) = word_problem(host) {
+        Some(problem)
+    } else if dial
+        && !host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b':' | b'%'))
+    {
+        Some(
+            "only letters, digits, '.', '-', '_', ':' and '%' are allowed (a host name or an IP address)",
+        )
+    } else if dial && host.matches(':').count() == 1 {
+        Some("it holds a port: give the name or address alone (the port is the server's `port`)")
     } else {
         None
     }
@@ -296,20 +339,8 @@ impl Source<'_> {
         let mut servers = Vec::with_capacity(raw.len());
         for (i, s) in raw.iter().enumerate() {
             let name = s.name.get_ref().as_str();
-            let host = match &s.host {
-                Some(h) => {
-                    if let Some(problem) = word_problem(h.get_ref()) {
-                        return Err(ConfigError::BadHost {
-                            at: self.at(h),
-                            server: name.to_owned(),
-                            host: h.get_ref().clone(),
-                            problem,
-                        });
-                    }
-                    h.get_ref().as_str()
-                }
-                None => DEFAULT_HOST,
-            };
+            let host = self.host(name, HostKey::Host, s.host.as_ref())?.unwrap_or(DEFAULT_HOST);
+            let dial = self.host(name, HostKey::Dial, s.dial.as_ref())?.unwrap_or(host);
             let Some(port_at) = &s.port else {
                 return Err(ConfigError::MissingPort {
                     at: self.at(&s.name),
@@ -333,6 +364,7 @@ impl Source<'_> {
             servers.push(ServerSpec {
                 name: name.to_owned(),
                 host: host.to_owned(),
+                dial: dial.to_owned(),
                 port,
                 neighbours: Vec::new(),
                 x,
@@ -340,6 +372,26 @@ impl Source<'_> {
             });
         }
         Ok(servers)
+    }
+
+    /// A server's `host` or `dial` (`key`), if given and well-formed (see [`host_problem`]).
+    fn host<'h>(
+        self,
+        server: &str,
+        key: HostKey,
+        value: Option<&'h Spanned<String>>,
+    ) -> Result<Option<&'h str>, ConfigError> {
+        let Some(value) = value else { return Ok(None) };
+        match host_problem(value.get_ref(), key == HostKey::Dial) {
+            Some(problem) => Err(ConfigError::BadHost {
+                at: self.at(value),
+                server: server.to_owned(),
+                key,
+                host: value.get_ref().clone(),
+                problem,
+            }),
+            None => Ok(Some(value.get_ref().as_str())),
+        }
     }
 
     /// A server's layout position: both coordinates finite, or neither given.
@@ -456,8 +508,8 @@ impl Topology {
 
     /// The topology as TOML in the file shape `from_toml` reads (each link listed once).
     ///
-    /// Links appear on the lower-numbered server, `host` only when not [`DEFAULT_HOST`], and
-    /// positions rounded to 3 decimals.
+    /// Links appear on the lower-numbered server, `host` only when not [`DEFAULT_HOST`],
+    /// `dial` only when not `host`, and positions rounded to 3 decimals.
     pub fn to_toml(&self) -> String {
         let mut out = String::new();
         let links = self.links().len();
@@ -472,6 +524,9 @@ impl Topology {
             let _ = writeln!(out, "\n[[server]]\nname = {}", quoted(&s.name));
             if s.host != DEFAULT_HOST {
                 let _ = writeln!(out, "host = {}", quoted(&s.host));
+            }
+            if s.dial != s.host {
+                let _ = writeln!(out, "dial = {}", quoted(&s.dial));
             }
             let _ = writeln!(out, "port = {}", s.port);
             let later: Vec<String> = s
@@ -502,6 +557,7 @@ impl Topology {
             .map(|name| ServerSpec {
                 name: name.clone(),
                 host: DEFAULT_HOST.to_owned(),
+                dial: DEFAULT_HOST.to_owned(),
                 port: 0,
                 neighbours: Vec::new(),
                 x: None,
@@ -814,6 +870,74 @@ neighbours = ["q.b-s_1"]
         assert_eq!(back.servers[0].host, "odd\"ho\\st");
         assert_eq!(back.links(), t.links());
         assert_eq!(back.servers[1].x, None);
+    }
+
+    #[test]
+    fn dial_defaults_to_host_and_prints_only_when_it_differs() {
+        let text = r#"
+[[server]]
+name = "A"
+port = 1
+neighbours = ["B", "C"]
+[[server]]
+name = "B"
+host = "0.0.0.0"
+dial = "herd-b"
+port = 2
+[[server]]
+name = "C"
+host = "127.0.0.2"
+dial = "127.0.0.2"
+port = 3
+[[server]]
+name = "D"
+dial = "::1"
+port = 4
+"#;
+        let t = Topology::from_toml(text, "f").unwrap();
+        let dials: Vec<_> = t.servers.iter().map(|s| (s.host.as_str(), s.dial.as_str())).collect();
+        assert_eq!(
+            dials,
+            [
+                (DEFAULT_HOST, DEFAULT_HOST),
+                ("0.0.0.0", "herd-b"),
+                ("127.0.0.2", "127.0.0.2"),
+                (DEFAULT_HOST, "::1")
+            ]
+        );
+        let out = t.to_toml();
+        assert!(out.contains("host = \"0.0.0.0\"\ndial = \"herd-b\"\nport = 2"), "{out}");
+        assert!(out.contains("host = \"127.0.0.2\"\nport = 3"), "{out}");
+        assert!(out.contains("name = \"D\"\ndial = \"::1\"\nport = 4"), "{out}");
+        assert_eq!(out.matches("dial").count(), 2, "{out}");
+        assert_eq!(Topology::from_toml(&out, "f").unwrap(), t);
+    }
+
+    #[test]
+    fn bad_dials_name_file_line_and_server() {
+        for (dial, problem) in [
+            ("", "empty"),
+            ("a b", "white space"),
+            ("a\u{1}", "control character"),
+            ("herd-b:12401", "holds a port"),
+            ("fe80::1%eth0", ""),
+            ("http://herd-b", "only letters, digits"),
+            ("[::1]", "only letters, digits"),
+            ("caf\u{e9}", "only letters, digits"),
+            ("a\\\"b", "only letters, digits"),
+        ] {
+            let text = format!("[[server]]\nname = \"A\"\nport = 1\ndial = {}\n", quoted(dial));
+            if problem.is_empty() {
+                // An IPv6 literal's colons (and zone) are allowed.
+                assert!(Topology::from_toml(&text, "herd.toml").is_ok(), "{dial}");
+                continue;
+            }
+            let message = err(&text);
+            assert!(message.starts_with("herd.toml:4:8: server \"A\": bad dial "), "{message}");
+            assert!(message.contains(problem), "{dial}: {message}");
+        }
+        let message = err("[[server]]\nname = \"A\"\nhost = \"a b\"\nport = 1\n");
+        assert!(message.starts_with("herd.toml:3:8: server \"A\": bad host "), "{message}");
     }
 
     #[test]

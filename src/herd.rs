@@ -166,7 +166,8 @@ struct Shared {
     link_queue: usize,
     link_stall: Duration,
     max_future: Option<Duration>,
-    /// Where each server listens: bound address for local servers, configured for others.
+    /// Where each server listens: bound address for local servers, configured for others
+    /// whose `dial` is an address (`None` for a name: see [`Shared::dial_addrs`]).
     addrs: Vec<Option<SocketAddr>>,
     local: Vec<bool>,
     logs: Vec<Arc<ServerLog>>,
@@ -205,6 +206,22 @@ impl Shared {
 
     fn addr(&self, id: ServerId) -> Option<SocketAddr> {
         self.addrs[id]
+    }
+
+    /// Where server `id` is dialled: its `dial` looked up now (so a name that resolves only
+    /// later, or moves, is followed), at the port it listens on. A name that does not
+    /// resolve yet is an error like a refused connection, for the caller to retry.
+    async fn dial_addrs(&self, id: ServerId) -> std::io::Result<Vec<SocketAddr>> {
+        let spec = &self.topology.servers[id];
+        let port = self.addr(id).map_or(spec.port, |a| a.port());
+        if port == 0 {
+            return Err(std::io::Error::other("port unknown"));
+        }
+        let addrs: Vec<SocketAddr> = lookup_host((spec.dial.as_str(), port)).await?.collect();
+        if addrs.is_empty() {
+            return Err(std::io::Error::other(format!("{} resolves to no address", spec.dial)));
+        }
+        Ok(addrs)
     }
 
     fn policy(&self) -> Policy {
@@ -267,11 +284,10 @@ impl Herd {
                 if needed && spec.port == 0 {
                     return Err(HerdError::UnknownNeighbourPort { name: spec.name.clone() });
                 }
-                let resolved = lookup_host((spec.host.as_str(), spec.port))
-                    .await
-                    .ok()
-                    .and_then(|mut a| a.next());
-                addrs.push(resolved);
+                // Known at once only when `dial` is an address: a name is looked up on each
+                // connect attempt (it may not resolve yet).
+                let known = spec.dial.parse().ok().map(|ip| SocketAddr::new(ip, spec.port));
+                addrs.push(known);
                 listeners.push(None);
             }
         }
@@ -371,7 +387,10 @@ fn launch(shared: &Arc<Shared>, id: ServerId, listener: TcpListener) {
             from: id,
             to,
             to_name: shared.name(to).into(),
-            resolve: Box::new(move || resolver.addr(to)),
+            resolve: Box::new(move || {
+                let shared = resolver.clone();
+                Box::pin(async move { shared.dial_addrs(to).await })
+            }),
             inbox,
             delayed: std::collections::BinaryHeap::new(),
             arrivals: 0,

@@ -6,6 +6,7 @@ pub mod cli;
 pub mod client;
 pub mod command;
 pub mod config;
+pub mod deploy;
 pub mod export;
 pub mod headless;
 pub mod herd;

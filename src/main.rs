@@ -113,6 +113,10 @@ async fn run_face(cli: &Cli) -> Result<()> {
             print!("{}", topology.to_toml());
             Ok(())
         }
+        Some(Command::Deploy { target }) => {
+            print!("{}", target.render()?);
+            Ok(())
+        }
         Some(Command::Bench(args)) => herdctl::bench::run(args.clone()).await,
         Some(Command::Export { what }) => export(what),
         Some(Command::Replay { trace: path, play, speed, view }) => {

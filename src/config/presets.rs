@@ -66,6 +66,7 @@ fn build(
         .map(|((name, port), &(x, y))| ServerSpec {
             name,
             host: DEFAULT_HOST.to_owned(),
+            dial: DEFAULT_HOST.to_owned(),
             port,
             neighbours: Vec::new(),
             x: Some(round3(x)),

@@ -21,6 +21,7 @@ use std::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures::future::BoxFuture;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
@@ -198,6 +199,10 @@ impl Backoff {
     }
 }
 
+/// Looks a neighbour's address up: see [`Link::resolve`].
+pub(super) type Resolve =
+    Box<dyn Fn() -> BoxFuture<'static, io::Result<Vec<SocketAddr>>> + Send + Sync>;
+
 /// Most reports written in one batch.
 const BATCH: usize = 256;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
@@ -207,8 +212,10 @@ pub(super) struct Link {
     pub from: ServerId,
     pub to: ServerId,
     pub to_name: Arc<str>,
-    /// Where the neighbour listens.
-    pub resolve: Box<dyn Fn() -> Option<SocketAddr> + Send + Sync>,
+    /// Where the neighbour listens, looked up afresh for every connect attempt (its `dial`
+    /// may be a name that resolves only later, or to another address): the addresses to
+    /// try, in order.
+    pub resolve: Resolve,
     pub inbox: Inbox,
     /// Reports taken from the inbox that are not yet due, earliest first.
     pub delayed: BinaryHeap<Reverse<Delayed>>,
@@ -515,8 +522,7 @@ impl Link {
     }
 
     async fn connect(&self) -> io::Result<Connection> {
-        let addr = (self.resolve)().ok_or_else(|| io::Error::other("address unknown"))?;
-        let stream = timeout(CONNECT_TIMEOUT, TcpStream::connect(addr))
+        let (stream, addr) = timeout(CONNECT_TIMEOUT, self.dial())
             .await
             .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "connect timed out"))??;
         // Registered before the first write: by the time the neighbour reads a byte of this
@@ -532,6 +538,18 @@ impl Link {
         self.log.note(format_args!("link to {} up ({addr})", self.to_name));
         self.events.emit(|| EventKind::LinkUp { from: self.from, to: self.to });
         Ok(Connection { _end: end, read, write, last_write: Instant::now() })
+    }
+
+    /// Looks the neighbour up and connects to the first of its addresses that answers.
+    async fn dial(&self) -> io::Result<(TcpStream, SocketAddr)> {
+        let mut last = io::Error::other("address unknown");
+        for addr in (self.resolve)().await? {
+            match TcpStream::connect(addr).await {
+                Ok(stream) => return Ok((stream, addr)),
+                Err(err) => last = err,
+            }
+        }
+        Err(last)
     }
 
     /// Logs and announces that the connection closed.

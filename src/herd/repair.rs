@@ -71,16 +71,17 @@ pub(super) fn offer(node: &Node, outbox: &Outbox, ask: bool) {
     if shared.board.has(Directed::new(node.id, outbox.to), Kind::Cut) {
         return;
     }
-    let Some(addr) = shared.addr(outbox.to) else { return };
     let table = node.table.entries();
     let entries = table
         .iter()
         .map(|(client, _, line)| (&**client, line.rsplit(' ').next().unwrap_or_default()));
     let lines = protocol::digest_lines(&node.name, ask, entries, protocol::DIGEST_ENTRIES);
     let (log, to) = (node.log.clone(), shared.name(outbox.to).to_owned());
+    let (shared, id) = (shared.clone(), outbox.to);
     tokio::spawn(async move {
         let sent = async {
-            let mut stream = TcpStream::connect(addr).await?;
+            let addrs = shared.dial_addrs(id).await?;
+            let mut stream = TcpStream::connect(&addrs[..]).await?;
             for line in &lines {
                 stream.write_all(line.as_bytes()).await?;
             }
