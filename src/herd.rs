@@ -448,6 +448,45 @@ pub struct HerdSnapshot {
     pub held: usize,
 }
 
+impl HerdSnapshot {
+    /// A herd of the servers `names` joined by `links` as it is when nothing has happened:
+    /// every server up (at no known address), every link up, no client, no fault, `spec`.
+    pub fn healthy(names: &[String], links: &[(ServerId, ServerId)]) -> Self {
+        let server = |(id, name): (usize, &String)| ServerSnapshot {
+            id,
+            name: name.clone(),
+            addr: None,
+            local: true,
+            up: true,
+            hung: false,
+            clients: Vec::new(),
+            connections: 0,
+            refused: 0,
+            rejected_future: 0,
+        };
+        let link = |&(a, b): &(ServerId, ServerId)| LinkSnapshot {
+            a,
+            b,
+            a_faults: LinkFaultsView::default(),
+            b_faults: LinkFaultsView::default(),
+            a_to_b: LinkState::Up,
+            b_to_a: LinkState::Up,
+            sent: 0,
+            dropped: 0,
+        };
+        Self {
+            servers: names.iter().enumerate().map(server).collect(),
+            links: links.iter().map(link).collect(),
+            faults: Vec::new(),
+            policy: Policy::Spec,
+            anti_entropy: None,
+            seed: 0,
+            paused: false,
+            held: 0,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ServerSnapshot {
     pub id: ServerId,

@@ -11,10 +11,7 @@ use ratatui::backend::TestBackend;
 use tokio::time::Instant;
 
 use crate::config::Topology;
-use crate::herd::{
-    EventKind, HerdEvent, HerdSnapshot, LinkFaultsView, LinkSnapshot, LinkState, ServerSnapshot,
-    Update,
-};
+use crate::herd::{EventKind, HerdEvent, HerdSnapshot, Update};
 use crate::tui::app::App;
 use crate::tui::history::History;
 use crate::tui::{layout, view};
@@ -22,47 +19,12 @@ use crate::tui::{layout, view};
 /// A herd of `topology` with every server up on its configured port, every link up, and no
 /// clients (for dashboards drawn without a running herd).
 pub fn healthy_snapshot(topology: &Topology) -> HerdSnapshot {
-    let servers = topology
-        .servers
-        .iter()
-        .enumerate()
-        .map(|(id, s)| ServerSnapshot {
-            id,
-            name: s.name.clone(),
-            addr: Some(SocketAddr::from((Ipv4Addr::LOCALHOST, s.port))),
-            local: true,
-            up: true,
-            hung: false,
-            clients: Vec::new(),
-            connections: 0,
-            refused: 0,
-            rejected_future: 0,
-        })
-        .collect();
-    let links = topology
-        .links()
-        .into_iter()
-        .map(|(a, b)| LinkSnapshot {
-            a,
-            b,
-            a_faults: LinkFaultsView::default(),
-            b_faults: LinkFaultsView::default(),
-            a_to_b: LinkState::Up,
-            b_to_a: LinkState::Up,
-            sent: 0,
-            dropped: 0,
-        })
-        .collect();
-    HerdSnapshot {
-        servers,
-        links,
-        faults: Vec::new(),
-        policy: crate::herd::control::Policy::Spec,
-        anti_entropy: None,
-        seed: 0,
-        paused: false,
-        held: 0,
+    let names: Vec<String> = topology.servers.iter().map(|s| s.name.clone()).collect();
+    let mut snapshot = HerdSnapshot::healthy(&names, &topology.links());
+    for (server, s) in snapshot.servers.iter_mut().zip(&topology.servers) {
+        server.addr = Some(SocketAddr::from((Ipv4Addr::LOCALHOST, s.port)));
     }
+    snapshot
 }
 
 /// An app over `ring:servers` holding `clients` clients (each known by every server) and one

@@ -18,9 +18,7 @@ use super::app::App;
 use super::timeline::fmt_at;
 use crate::config::Topology;
 use crate::herd::control::{ActiveFault, Directed};
-use crate::herd::{
-    EventKind, HerdEvent, HerdSnapshot, LinkFaultsView, LinkSnapshot, LinkState, ServerSnapshot,
-};
+use crate::herd::{EventKind, HerdEvent, HerdSnapshot};
 use crate::lab::metrics::Metrics;
 use crate::trace::Trace;
 
@@ -217,45 +215,9 @@ pub fn topology_of(trace: &Trace) -> Topology {
 /// server up, no client, no fault, every link connected.
 fn assumed_start(trace: &Trace) -> HerdSnapshot {
     let header = &trace.header;
-    HerdSnapshot {
-        servers: header
-            .servers
-            .iter()
-            .enumerate()
-            .map(|(id, name)| ServerSnapshot {
-                id,
-                name: name.clone(),
-                addr: None,
-                local: true,
-                up: true,
-                hung: false,
-                clients: Vec::new(),
-                connections: 0,
-                refused: 0,
-                rejected_future: 0,
-            })
-            .collect(),
-        links: header
-            .links
-            .iter()
-            .map(|&(a, b)| LinkSnapshot {
-                a,
-                b,
-                a_faults: LinkFaultsView::default(),
-                b_faults: LinkFaultsView::default(),
-                a_to_b: LinkState::Up,
-                b_to_a: LinkState::Up,
-                sent: 0,
-                dropped: 0,
-            })
-            .collect(),
-        faults: Vec::new(),
-        policy: header.policy,
-        anti_entropy: None,
-        seed: header.seed,
-        paused: false,
-        held: 0,
-    }
+    let mut start = HerdSnapshot::healthy(&header.servers, &header.links);
+    (start.policy, start.seed) = (header.policy, header.seed);
+    start
 }
 
 impl App {
