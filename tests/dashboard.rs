@@ -952,6 +952,12 @@ fn scene_m_traffic_shows_faults_and_operator_actions() {
     rig.app.filter = Some(BAILEY);
     let filtered = self::screen(&rig.app);
     assert!(filtered.contains("⚙ cut Bona->Clark for 30s: healed"), "{filtered}");
+    // The header counts the dropped report the traffic shows; the Faults overlay says why.
+    let header = filtered.lines().next().unwrap_or_default().to_owned();
+    assert!(header.contains("dropped 1 "), "{header}");
+    assert!(rig.char('F').is_empty());
+    let overlay = self::screen(&rig.app);
+    assert!(overlay.contains("dropped reports: link cut 1"), "{overlay}");
 }
 
 #[test]
