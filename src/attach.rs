@@ -687,7 +687,7 @@ impl Merger {
                     state.delay = delay.delay;
                 }
                 EventKind::Controlled { control: Control::Reset, .. } => {
-                    state.delay = Delay::default().delay
+                    state.delay = Delay::default().delay;
                 }
                 _ => {}
             }

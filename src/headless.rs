@@ -134,7 +134,7 @@ async fn answer(
         return match herd.apply(control).await.map_err(|err| err.to_string())? {
             Applied::Faults { faults } => Ok(Answer::Said(json!({ "faults": faults }).to_string())),
             Applied::Unchanged { text } => Ok(Answer::Unchanged(text)),
-            applied => Ok(Answer::Said(applied.text())),
+            Applied::Changed { text } => Ok(Answer::Said(text)),
         };
     }
     let Some((server, request)) = command::client_line(&command) else {
