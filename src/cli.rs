@@ -128,7 +128,7 @@ pub enum Command {
     /// Open the dashboard over a herd whose servers run in other processes or on other hosts
     /// (each `herdctl serve NAME --admin HOST:PORT`), through their admin endpoints: their
     /// events merged, a server whose endpoint does not answer shown as unseen, faults sent
-    /// to the processes that apply them (with --token-file).
+    /// to the processes that apply them, given the token of --token-file.
     Attach(AttachArgs),
     /// Print manifests that run each server of a topology in a container of its own
     /// (`herdctl serve NAME`): a compose file or Kubernetes manifests.

@@ -586,7 +586,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         aliases: &[],
         kind: Kind::Herd,
         usage: "status",
-        summary: "each server as this console sees it: up, seen (attached: its endpoint answers), boot, version",
+        summary: "each server as this console sees it: up, seen (attach), boot, version",
         example: "status",
         args: &[],
         notes: &[],

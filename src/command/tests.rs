@@ -883,6 +883,7 @@ fn every_command_has_a_spec_help_and_working_example() {
         "policy",
         "anti-entropy",
         "why",
+        "status",
         "filter",
         "help",
         "quit",
@@ -905,7 +906,7 @@ fn every_command_has_a_spec_help_and_working_example() {
         let command = parse(found.example, &herd()).unwrap();
         assert_eq!(command.console_only(), found.kind == Kind::Console, "{verb}");
         assert_eq!(
-            matches!(command, Command::Herd(_) | Command::Why { .. }),
+            matches!(command, Command::Herd(_) | Command::Why { .. } | Command::Status),
             matches!(found.kind, Kind::Fault | Kind::Herd)
         );
     }
