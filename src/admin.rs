@@ -12,7 +12,8 @@
 //!
 //! The endpoint never waits on the herd's behalf: it reads the herd's broadcast of events in a
 //! task of its own, and a slow HTTP consumer only lags (and is told how many events it missed).
-//! It serves no files and never writes the token or the Places key anywhere.
+//! It serves no files and never writes the token or the Places key anywhere. Every response
+//! names the version that answers ([`VERSION_HEADER`]).
 
 mod events;
 pub mod metrics;
@@ -204,6 +205,7 @@ pub fn serve(listener: TcpListener, herd: HerdHandle, options: AdminOptions) -> 
         .route("/events", get(get_events))
         .route("/snapshot", get(get_snapshot))
         .route("/control", post(post_control))
+        .layer(axum::middleware::map_response(stamp_version))
         .with_state(state);
     let shutdown = stop.clone();
     tokio::spawn(async move {
@@ -217,6 +219,21 @@ pub fn serve(listener: TcpListener, herd: HerdHandle, options: AdminOptions) -> 
 }
 
 type Shared = State<Arc<AdminState>>;
+
+/// The header naming the herdctl version that answers, on every response (an attached
+/// console warns when the servers it watches run different versions).
+pub const VERSION_HEADER: &str = "x-herdctl-version";
+
+/// On `POST /control` answers: `unchanged` when the control found nothing to change (its
+/// text says why), else `said`.
+pub const APPLIED_HEADER: &str = "x-herdctl-applied";
+
+async fn stamp_version(mut response: Response) -> Response {
+    response
+        .headers_mut()
+        .insert(VERSION_HEADER, HeaderValue::from_static(env!("CARGO_PKG_VERSION")));
+    response
+}
 
 async fn get_metrics(State(state): Shared) -> Response {
     let snapshot = state.herd.snapshot();
@@ -273,10 +290,14 @@ async fn post_control(State(state): Shared, headers: HeaderMap, body: String) ->
             .into_response();
     };
     tracing::info!("admin: POST /control {line:?}");
-    let answer = state.console.lock().await.answer(&state.herd, line).await;
-    let status =
-        if answer.starts_with("ok") { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
-    (status, format!("{answer}\n")).into_response()
+    let reply = state.console.lock().await.reply(&state.herd, line).await;
+    let status = if reply.text.starts_with("ok") {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    let applied = if reply.unchanged { "unchanged" } else { "said" };
+    (status, [(APPLIED_HEADER, applied)], format!("{}\n", reply.text)).into_response()
 }
 
 /// Compares two secrets in time that depends only on their lengths.

@@ -83,6 +83,13 @@ pub enum Command {
         /// Also write the report as JSON to this file.
         #[arg(long, value_name = "PATH")]
         json: Option<PathBuf>,
+        /// Run it against the servers of this topology through their admin endpoints
+        /// (as `herdctl attach` does) instead of a herd of its own: the flags that shape a
+        /// herd are then not used.
+        #[arg(long, value_name = "TOPOLOGY")]
+        attach: Option<String>,
+        #[command(flatten)]
+        reach: AdminReach,
         #[command(flatten)]
         herd: HerdArgs,
     },
@@ -118,6 +125,11 @@ pub enum Command {
         #[command(subcommand)]
         what: Export,
     },
+    /// Open the dashboard over a herd whose servers run in other processes or on other hosts
+    /// (each `herdctl serve NAME --admin HOST:PORT`), through their admin endpoints: their
+    /// events merged, a server whose endpoint does not answer shown as unseen, faults sent
+    /// to the processes that apply them (with --token-file).
+    Attach(AttachArgs),
     /// Print manifests that run each server of a topology in a container of its own
     /// (`herdctl serve NAME`): a compose file or Kubernetes manifests.
     Deploy {
@@ -127,6 +139,70 @@ pub enum Command {
     /// Measure the herd against an asyncio herd and a bare echo server started in the same
     /// run: throughput, latency, flood convergence, memory, dashboard frame time.
     Bench(BenchArgs),
+}
+
+/// `herdctl attach`.
+#[derive(Debug, Clone, Args)]
+pub struct AttachArgs {
+    /// The herd's topology file (or a preset), naming each server's admin endpoint with
+    /// `admin = "HOST:PORT"` (or see --admin-base-port).
+    #[arg(value_name = "TOPOLOGY")]
+    pub topology: String,
+    /// First port of a preset's servers.
+    #[arg(long, default_value_t = config::DEFAULT_BASE_PORT)]
+    pub base_port: u16,
+    #[command(flatten)]
+    pub reach: AdminReach,
+    /// Run without the dashboard: watch the herd until Ctrl-C or SIGTERM.
+    #[arg(long)]
+    pub headless: bool,
+    /// With --headless: answer command lines from standard input, one line each (`ok ...`
+    /// or `error ...`), as `herdctl --headless --control stdin` does; `status` says which
+    /// servers are seen. The end of the input leaves the watch running.
+    #[arg(long, value_enum, requires = "headless", value_name = "FROM")]
+    pub control: Option<ControlFrom>,
+    /// Record the merged stream of events to this file (a trace `herdctl replay` opens).
+    #[arg(long, value_name = "FILE")]
+    pub record: Option<PathBuf>,
+    /// Stop recording (and say so in the trace) before the file would pass this size.
+    #[arg(long, default_value = "1GiB", value_parser = parse_size)]
+    pub record_max_size: u64,
+    /// Dashboard: play this scenario file over the attached herd.
+    #[arg(long, value_name = "FILE", conflicts_with = "headless")]
+    pub scenario: Option<PathBuf>,
+    /// With --scenario: start stepping, each step waiting for `n`.
+    #[arg(long)]
+    pub step: bool,
+    #[command(flatten)]
+    pub view: ViewArgs,
+}
+
+/// How an attached console reaches the servers' admin endpoints.
+#[derive(Debug, Clone, Default, Args)]
+pub struct AdminReach {
+    /// Admin port of the first server, on its `dial` host, for servers whose topology entry
+    /// names no `admin` (the next server's is one more).
+    #[arg(long, value_name = "PORT")]
+    pub admin_base_port: Option<u16>,
+    /// Read the bearer token for the endpoints' POST /control from this file (trailing white
+    /// space trimmed): without it, the herd is watched but not changed.
+    #[arg(long, value_name = "PATH")]
+    pub token_file: Option<PathBuf>,
+}
+
+impl AdminReach {
+    /// What `herdctl attach` needs to reach the endpoints (the token read from its file).
+    pub fn options(&self) -> Result<crate::attach::AttachOptions, UsageError> {
+        let token = match &self.token_file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|source| UsageError::TokenFile { path: path.clone(), source })?;
+                Some(text.trim_end().to_owned())
+            }
+            None => None,
+        };
+        Ok(crate::attach::AttachOptions { base_port: self.admin_base_port, token })
+    }
 }
 
 /// How the dashboard draws.
@@ -325,6 +401,7 @@ impl Cli {
                 | Command::Replay { .. }
                 | Command::Export { .. }
                 | Command::Deploy { .. }
+                | Command::Attach(_)
                 | Command::Bench(_),
             ) => None,
         }
@@ -377,6 +454,11 @@ pub enum UsageError {
     Deploy(#[from] crate::deploy::DeployError),
     #[error("no server {name} in the topology (it has {known})")]
     UnknownServer { name: String, known: String },
+    #[error("cannot read --token-file {}: {source}", path.display())]
+    TokenFile { path: PathBuf, source: std::io::Error },
+    /// `herdctl attach` cannot tell where to read a server (the message says which).
+    #[error("{0}")]
+    Attach(String),
 }
 
 impl HerdArgs {

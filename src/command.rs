@@ -92,6 +92,9 @@ pub enum Command {
         client: String,
         server: ServerId,
     },
+    /// `status`: each server as the console sees it (up, and for an attached herd whether
+    /// its endpoint answers, its boot and version).
+    Status,
     Filter(Option<ServerId>),
     /// `help [COMMAND]`; the topic is the command's canonical name (`q` → `quit`) (console
     /// only).
@@ -577,6 +580,17 @@ pub const COMMANDS: &[CommandSpec] = &[
         args: &[Arg::Client, Arg::Server],
         notes: &[],
         parse: parse_why,
+    },
+    CommandSpec {
+        name: "status",
+        aliases: &[],
+        kind: Kind::Herd,
+        usage: "status",
+        summary: "each server as this console sees it: up, seen (attached: its endpoint answers), boot, version",
+        example: "status",
+        args: &[],
+        notes: &[],
+        parse: |_| Ok(Command::Status),
     },
     CommandSpec {
         name: "filter",

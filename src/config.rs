@@ -11,6 +11,7 @@
 //! # host = "127.0.0.1"    # where it listens: the default; binding elsewhere must be explicit
 //! # dial = "bailey"       # where its neighbours connect (default: `host`), looked up again
 //! #                       # on every connect attempt, so a name may resolve only later
+//! # admin = "bailey:9100" # its process's admin endpoint (`serve --admin`), for `attach`
 //! # x = 0.0               # optional layout position for the dashboard,
 //! # y = 1.0               # x and y given together or not at all
 //! ```
@@ -59,6 +60,9 @@ pub struct ServerSpec {
     /// Name or address its neighbours connect to, looked up on every connect attempt.
     /// Default: `host`.
     pub dial: String,
+    /// `HOST:PORT` of the admin endpoint of the process that runs it (`serve --admin`), where
+    /// `herdctl attach` reads its events and sends its controls. Optional.
+    pub admin: Option<String>,
     /// 0 = pick a free port.
     pub port: u16,
     /// Indices into [`Topology::servers`] of this server's neighbours: symmetric, sorted, no
@@ -160,6 +164,9 @@ pub enum ConfigError {
     /// A `host` or `dial` that is empty or contains white space or control characters.
     #[error("{at}: server {server:?}: bad {key} {host:?}: {problem}")]
     BadHost { at: Location, server: String, key: HostKey, host: String, problem: &'static str },
+    /// An `admin` that is not `HOST:PORT`.
+    #[error("{at}: server {server:?}: bad admin {admin:?}: {problem}")]
+    BadAdmin { at: Location, server: String, admin: String, problem: &'static str },
     /// A server entry without `port`.
     #[error("{at}: server {server:?}: missing `port` (use 0 to pick a free port)")]
     MissingPort { at: Location, server: String },
@@ -218,6 +225,7 @@ struct RawServer {
     neighbours: Vec<Spanned<String>>,
     host: Option<Spanned<String>>,
     dial: Option<Spanned<String>>,
+    admin: Option<Spanned<String>>,
     x: Option<Spanned<f64>>,
     y: Option<Spanned<f64>>,
 }
@@ -279,6 +287,24 @@ fn host_problem(host: &str, dial: bool) -> Option<&'static str> {
         Some("it holds a port: give the name or address alone (the port is the server's `port`)")
     } else {
         None
+    }
+}
+
+/// What is wrong with an `admin` address, if anything: it is `HOST:PORT` (`[V6]:PORT` for an
+/// IPv6 address), the host as a `dial` is, the port not 0.
+pub fn admin_problem(admin: &str) -> Option<&'static str> {
+    let Some((host, port)) = admin.rsplit_once(':') else {
+        return Some("give HOST:PORT");
+    };
+    let host = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
+    if port.parse::<u16>().is_err() {
+        Some("the port is not a number from 1 to 65535")
+    } else if port.parse::<u16>() == Ok(0) {
+        Some("the port is 0: give the port the endpoint listens on")
+    } else if host.contains(':') && !admin.starts_with('[') {
+        Some("write an IPv6 address in brackets: [::1]:9100")
+    } else {
+        host_problem(host, true)
     }
 }
 
@@ -361,10 +387,25 @@ impl Source<'_> {
                 taken.insert((host, port), i);
             }
             let (x, y) = self.position(s)?;
+            let admin = match &s.admin {
+                Some(admin) => match admin_problem(admin.get_ref()) {
+                    Some(problem) => {
+                        return Err(ConfigError::BadAdmin {
+                            at: self.at(admin),
+                            server: name.to_owned(),
+                            admin: admin.get_ref().clone(),
+                            problem,
+                        });
+                    }
+                    None => Some(admin.get_ref().clone()),
+                },
+                None => None,
+            };
             servers.push(ServerSpec {
                 name: name.to_owned(),
                 host: host.to_owned(),
                 dial: dial.to_owned(),
+                admin,
                 port,
                 neighbours: Vec::new(),
                 x,
@@ -528,6 +569,9 @@ impl Topology {
             if s.dial != s.host {
                 let _ = writeln!(out, "dial = {}", quoted(&s.dial));
             }
+            if let Some(admin) = &s.admin {
+                let _ = writeln!(out, "admin = {}", quoted(admin));
+            }
             let _ = writeln!(out, "port = {}", s.port);
             let later: Vec<String> = s
                 .neighbours
@@ -558,6 +602,7 @@ impl Topology {
                 name: name.clone(),
                 host: DEFAULT_HOST.to_owned(),
                 dial: DEFAULT_HOST.to_owned(),
+                admin: None,
                 port: 0,
                 neighbours: Vec::new(),
                 x: None,
@@ -911,6 +956,27 @@ port = 4
         assert!(out.contains("name = \"D\"\ndial = \"::1\"\nport = 4"), "{out}");
         assert_eq!(out.matches("dial").count(), 2, "{out}");
         assert_eq!(Topology::from_toml(&out, "f").unwrap(), t);
+    }
+
+    #[test]
+    fn admin_is_host_and_port_printed_back() {
+        let text = "[[server]]\nname = \"A\"\nport = 1\nadmin = \"a.example:9100\"\n";
+        let t = Topology::from_toml(text, "herd.toml").unwrap();
+        assert_eq!(t.servers[0].admin.as_deref(), Some("a.example:9100"));
+        assert!(t.to_toml().contains("admin = \"a.example:9100\"\n"), "{}", t.to_toml());
+        assert_eq!(admin_problem("[::1]:9100"), None);
+        for (admin, problem) in [
+            ("a.example", "HOST:PORT"),
+            ("a:0", "port is 0"),
+            ("a:99999", "not a number"),
+            ("::1:9100", "brackets"),
+            ("a b:1", "white space"),
+        ] {
+            let text = format!("[[server]]\nname = \"A\"\nport = 1\nadmin = {}\n", quoted(admin));
+            let message = Topology::from_toml(&text, "herd.toml").unwrap_err().to_string();
+            assert!(message.starts_with("herd.toml:4:9: server \"A\": bad admin "), "{message}");
+            assert!(message.contains(problem), "{admin}: {message}");
+        }
     }
 
     #[test]

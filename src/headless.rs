@@ -10,13 +10,13 @@ use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::broadcast::error::TryRecvError;
 
 use crate::command::{self, Command, Context};
-use crate::herd::{Applied, HerdHandle, Subscription};
+use crate::herd::{Applied, Herdlike, Subscription};
 use crate::lab::metrics::Metrics;
 use crate::lab::why;
 
 /// Answers every line of `input` on `output` until the input ends.
 pub async fn control_loop(
-    herd: &HerdHandle,
+    herd: &impl Herdlike,
     input: impl AsyncBufRead + Unpin,
     mut output: impl AsyncWrite + Unpin,
 ) -> std::io::Result<()> {
@@ -44,7 +44,7 @@ pub struct Console {
 
 impl Console {
     /// A console over `herd`; `why` answers from the events sent from now on.
-    pub fn new(herd: &HerdHandle) -> Self {
+    pub fn new(herd: &impl Herdlike) -> Self {
         Self {
             context: Context::new(herd.topology()),
             history: History { events: herd.events(), metrics: Metrics::new(herd.topology()) },
@@ -52,14 +52,36 @@ impl Console {
     }
 
     /// The one-line answer to `line`: `ok …` or `error …`.
-    pub async fn answer(&mut self, herd: &HerdHandle, line: &str) -> String {
-        let answer = match answer(herd, &self.context, line.trim(), &mut self.history).await {
-            Ok(text) if text.is_empty() => "ok".to_owned(),
-            Ok(text) => format!("ok {text}"),
+    pub async fn answer(&mut self, herd: &impl Herdlike, line: &str) -> String {
+        self.reply(herd, line).await.text
+    }
+
+    /// [`Console::answer`], and whether it was a control that changed nothing.
+    pub async fn reply(&mut self, herd: &impl Herdlike, line: &str) -> Reply {
+        let answer = answer(herd, &self.context, line.trim(), &mut self.history).await;
+        let unchanged = matches!(answer, Ok(Answer::Unchanged(_)));
+        let text = match answer {
+            Ok(Answer::Said(text) | Answer::Unchanged(text)) if text.is_empty() => "ok".to_owned(),
+            Ok(Answer::Said(text) | Answer::Unchanged(text)) => format!("ok {text}"),
             Err(why) => format!("error {why}"),
         };
-        one_line(&answer)
+        Reply { text: one_line(&text), unchanged }
     }
+}
+
+/// One command line's answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    /// `ok …` or `error …`, one line.
+    pub text: String,
+    /// A control that found nothing to change (`cut` of a cut link): its text says why.
+    pub unchanged: bool,
+}
+
+/// What a command line said, when it succeeded.
+enum Answer {
+    Said(String),
+    Unchanged(String),
 }
 
 /// The herd's events so far, folded for `why`.
@@ -84,11 +106,11 @@ impl History {
 
 /// What one command line did, or why it was refused.
 async fn answer(
-    herd: &HerdHandle,
+    herd: &impl Herdlike,
     context: &Context,
     line: &str,
     history: &mut History,
-) -> Result<String, String> {
+) -> Result<Answer, String> {
     let command = command::parse(line, context).map_err(|err| match err.usage {
         Some(usage) => format!("{} (expected: {usage})", err.message),
         None => err.message,
@@ -103,12 +125,16 @@ async fn answer(
         if missed > 0 {
             answer["missed_events"] = json!(missed);
         }
-        return Ok(answer.to_string());
+        return Ok(Answer::Said(answer.to_string()));
+    }
+    if command == Command::Status {
+        return Ok(Answer::Said(json!({ "servers": herd.status() }).to_string()));
     }
     if let Command::Herd(control) = command {
         return match herd.apply(control).await.map_err(|err| err.to_string())? {
-            Applied::Faults { faults } => Ok(json!({ "faults": faults }).to_string()),
-            applied => Ok(applied.text()),
+            Applied::Faults { faults } => Ok(Answer::Said(json!({ "faults": faults }).to_string())),
+            Applied::Unchanged { text } => Ok(Answer::Unchanged(text)),
+            Applied::Changed { text } => Ok(Answer::Said(text)),
         };
     }
     let Some((server, request)) = command::client_line(&command) else {
@@ -129,11 +155,11 @@ async fn answer(
     }
     let rest: Vec<&str> = reply_lines.collect();
     if rest.is_empty() {
-        return Ok(first.to_owned());
+        return Ok(Answer::Said(first.to_owned()));
     }
     let places: serde_json::Value =
         serde_json::from_str(&rest.join("\n")).unwrap_or_else(|_| json!(rest.join("\n")));
-    Ok(json!({ "at": first, "places": places }).to_string())
+    Ok(Answer::Said(json!({ "at": first, "places": places }).to_string()))
 }
 
 /// `text` with every line break replaced by a space: one answer, one line.

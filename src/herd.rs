@@ -2,6 +2,7 @@
 //! neighbour links, and exposes a [`HerdHandle`] for observers (events, snapshots) and the
 //! operator's faults (kill, restart, cut, heal).
 
+mod access;
 mod admission;
 mod apply;
 mod codec;
@@ -33,6 +34,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::config::Topology;
 use crate::places::Places;
+pub use access::{Herdlike, News, ServerStatus};
 use admission::{Admission, LinkEnds};
 /// The connection framing, public only so that the fuzz tests can drive it (not a stable API).
 #[doc(hidden)]

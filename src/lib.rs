@@ -1,6 +1,7 @@
 //! herdctl
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 pub mod admin;
+pub mod attach;
 pub mod bench;
 pub mod cli;
 pub mod client;

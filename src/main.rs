@@ -7,10 +7,12 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use color_eyre::eyre::{Result, WrapErr};
+use herdctl::attach::Remote;
+use herdctl::cli::{AdminReach, AttachArgs};
 use herdctl::cli::{Cli, Command, ControlFrom, Export, HerdArgs, UsageError, ViewArgs};
 use herdctl::config::ConfigError;
 use herdctl::export;
-use herdctl::herd::{Herd, HerdError, HerdHandle};
+use herdctl::herd::{Herd, HerdError, HerdHandle, Herdlike};
 use herdctl::lab::file::MetricsFile;
 use herdctl::scenario::{self, Ending};
 use herdctl::trace::{self, Header, Recorder};
@@ -100,8 +102,11 @@ const UNWATCHED_EVENT_BUFFER: usize = 16;
 const DEFAULT_LOG_DIR: &str = "logs";
 
 async fn run(cli: Cli) -> Result<ExitCode> {
-    if let Some(Command::Scenario { file, json, herd }) = &cli.command {
-        return scenario(herd, file, json.as_deref()).await;
+    if let Some(Command::Scenario { file, json, attach, reach, herd }) = &cli.command {
+        return match attach {
+            Some(spec) => attached_scenario(herd, reach, spec, file, json.as_deref()).await,
+            None => scenario(herd, file, json.as_deref()).await,
+        };
     }
     run_face(&cli).await.map(|()| ExitCode::SUCCESS)
 }
@@ -113,6 +118,7 @@ async fn run_face(cli: &Cli) -> Result<()> {
             print!("{}", topology.to_toml());
             Ok(())
         }
+        Some(Command::Attach(args)) => attach(args).await,
         Some(Command::Deploy { target }) => {
             print!("{}", target.render()?);
             Ok(())
@@ -253,19 +259,129 @@ async fn scenario(herd: &HerdArgs, file: &Path, json: Option<&Path>) -> Result<E
     let report = scenario::run(&parsed, &herd, &mut std::io::stdout()).await;
     herd.shutdown().await;
     finish(recording).await?;
+    report_scenario(&report, json)
+}
+
+/// Writes a scenario's report as JSON if asked, and gives its exit code.
+fn report_scenario(report: &scenario::Report, json: Option<&Path>) -> Result<ExitCode> {
     if let Some(path) = json {
-        let text = serde_json::to_string_pretty(&report)?;
+        let text = serde_json::to_string_pretty(report)?;
         std::fs::write(path, text + "\n")
             .wrap_err_with(|| format!("writing the report to {}", path.display()))?;
     }
-    Ok(exit(scenario::exit_code(Ending::Ran(&report))))
+    Ok(exit(scenario::exit_code(Ending::Ran(report))))
+}
+
+/// `herdctl scenario FILE --attach TOPOLOGY`: runs it against an attached herd (the herd's
+/// own flags unused but `--base-port` for a preset and `--record`).
+async fn attached_scenario(
+    herd: &HerdArgs,
+    reach: &AdminReach,
+    spec: &str,
+    file: &Path,
+    json: Option<&Path>,
+) -> Result<ExitCode> {
+    let name = file.display().to_string();
+    let text = std::fs::read_to_string(file)
+        .map_err(|source| UsageError::ScenarioFile { path: file.to_path_buf(), source })?;
+    let topology = herdctl::config::Topology::load(spec, herd.at.base_port)?;
+    let context = herdctl::command::Context::new(&topology);
+    let parsed = match scenario::parse(&text, &name, &context) {
+        Ok(parsed) => parsed,
+        Err(err) => {
+            eprintln!("herdctl: error: {err}");
+            return Ok(exit(scenario::exit_code(Ending::Invalid(&err))));
+        }
+    };
+    let remote = Remote::attach(topology, reach.options()?).await.map_err(UsageError::Attach)?;
+    let recording = start_recording(&remote, herd.record.as_deref(), spec, herd.record_max_size)?;
+    let report = scenario::run(&parsed, &remote, &mut std::io::stdout()).await;
+    finish(recording).await?;
+    report_scenario(&report, json)
+}
+
+/// `herdctl attach`: the dashboard (or a headless watch) over a herd of other processes.
+async fn attach(args: &AttachArgs) -> Result<()> {
+    let topology = herdctl::config::Topology::load(&args.topology, args.base_port)?;
+    let lesson = match &args.scenario {
+        Some(file) => {
+            let text = std::fs::read_to_string(file)
+                .map_err(|source| UsageError::ScenarioFile { path: file.clone(), source })?;
+            let name = file.display().to_string();
+            let context = herdctl::command::Context::new(&topology);
+            let parsed = scenario::parse(&text, &name, &context).map_err(UsageError::from)?;
+            Some(tui::Play { file: name, scenario: parsed, stepping: args.step })
+        }
+        None => None,
+    };
+    let remote =
+        Remote::attach(topology, args.reach.options()?).await.map_err(UsageError::Attach)?;
+    let recording =
+        start_recording(&remote, args.record.as_deref(), &args.topology, args.record_max_size)?;
+    let result = if args.headless {
+        watch_headless(&remote, args.control).await
+    } else {
+        let options = tui::Options {
+            title: format!("attach {}", args.topology),
+            hop: args.view.hop_time,
+            theme: args.view.theme,
+            history: history::default_path(),
+            lesson,
+        };
+        tui::run(remote.clone(), options).await
+    };
+    finish(recording).await?;
+    result
+}
+
+/// Watches an attached herd until Ctrl-C or SIGTERM, answering command lines from `control`
+/// while it lasts. Which endpoint serves which server goes to standard error.
+async fn watch_headless(remote: &Remote, control: Option<ControlFrom>) -> Result<()> {
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    for endpoint in &remote.plan().endpoints {
+        let names: Vec<&str> =
+            endpoint.servers.iter().map(|&id| remote.names()[id].as_str()).collect();
+        eprintln!("attach {} {}", endpoint.addr, names.join(","));
+    }
+    let ended = async {
+        tokio::select! {
+            _ = interrupt.recv() => {}
+            _ = terminate.recv() => {}
+        }
+    };
+    tokio::pin!(ended);
+    if control == Some(ControlFrom::Stdin) {
+        let input = tokio::io::BufReader::new(tokio::io::stdin());
+        let commands = herdctl::headless::control_loop(remote, input, tokio::io::stdout());
+        tokio::select! {
+            () = &mut ended => return Ok(()),
+            result = commands => {
+                if let Err(err) = result {
+                    eprintln!("herdctl: --control stdin: {err}");
+                }
+            }
+        }
+    }
+    ended.await;
+    Ok(())
 }
 
 /// Starts `--record`, if asked for.
 fn record(args: &HerdArgs, herd: &HerdHandle) -> Result<Option<Recorder>> {
-    let Some(path) = &args.record else { return Ok(None) };
-    let header = Header::new(herd, args.topology_spec());
-    let recorder = Recorder::start(herd, path, header, args.record_max_size)
+    start_recording(herd, args.record.as_deref(), args.topology_spec(), args.record_max_size)
+}
+
+/// Records `herd` to `path` (if given), its topology named `topology`.
+fn start_recording(
+    herd: &impl Herdlike,
+    path: Option<&Path>,
+    topology: &str,
+    max_size: u64,
+) -> Result<Option<Recorder>> {
+    let Some(path) = path else { return Ok(None) };
+    let header = Header::new(herd, topology);
+    let recorder = Recorder::start(herd, path, header, max_size)
         .wrap_err_with(|| format!("cannot record to {}", path.display()))?;
     Ok(Some(recorder))
 }

@@ -33,7 +33,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{broadcast::error::RecvError, broadcast::error::TryRecvError, oneshot};
 
 use crate::herd::control::Policy;
-use crate::herd::{HerdEvent, HerdHandle, HerdSnapshot, Subscription};
+use crate::herd::{HerdEvent, HerdSnapshot, Herdlike, Subscription};
 
 /// The trace format this module writes and reads.
 pub const FORMAT: u32 = 1;
@@ -67,14 +67,14 @@ pub struct Header {
 impl Header {
     /// The header for a recording of `herd` starting now; `topology` is the name the
     /// operator gave it.
-    pub fn new(herd: &HerdHandle, topology: &str) -> Self {
+    pub fn new(herd: &impl Herdlike, topology: &str) -> Self {
         Self {
             format: FORMAT,
             herdctl: env!("CARGO_PKG_VERSION").to_owned(),
             topology: topology.to_owned(),
             servers: herd.names().to_vec(),
             links: herd.topology().links(),
-            seed: herd.seed(),
+            seed: herd.snapshot().seed,
             policy: herd.policy(),
             started: humantime::format_rfc3339_millis(SystemTime::now()).to_string(),
             state: None,
@@ -138,7 +138,7 @@ impl Recorder {
     /// bytes (then a cut record ends it). The header gets the herd's state (see
     /// [`Header::state`]).
     pub fn start(
-        herd: &HerdHandle,
+        herd: &impl Herdlike,
         path: &Path,
         mut header: Header,
         max_size: u64,

@@ -39,7 +39,7 @@ use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio::sync::mpsc;
 use tokio::time::{Instant, sleep_until};
 
-use crate::herd::HerdHandle;
+use crate::herd::Herdlike;
 use crate::scenario::{self, Cue, Scenario};
 use crate::trace::Trace;
 use app::{App, Effect, Feedback};
@@ -79,7 +79,7 @@ const EVENT_BATCH: usize = 4096;
 
 /// Opens the dashboard over `herd` and runs it until the operator quits. The terminal is
 /// restored on every exit, panics included.
-pub async fn run(herd: HerdHandle, options: Options) -> color_eyre::Result<()> {
+pub async fn run(herd: impl Herdlike, options: Options) -> color_eyre::Result<()> {
     let mut console = Console::open("--headless runs without one")?;
     event_loop(&mut console.terminal, &herd, options).await
 }
@@ -233,7 +233,7 @@ async fn replay_loop(terminal: &mut DefaultTerminal, app: &mut App) -> color_eyr
 
 async fn event_loop(
     terminal: &mut DefaultTerminal,
-    herd: &HerdHandle,
+    herd: &impl Herdlike,
     options: Options,
 ) -> color_eyre::Result<()> {
     let mut events = herd.events();
@@ -258,6 +258,7 @@ async fn event_loop(
             app.engine.held = herd.held();
             app.engine.delay = herd.link_delay();
             app.engine.policy = herd.policy();
+            watch(herd, &mut app);
             if app.faults_due(now) {
                 app.refresh(&herd.snapshot());
             }
@@ -333,11 +334,29 @@ async fn event_loop(
     }
 }
 
+/// Takes in what the watch of an attached herd learned: servers it cannot see, a view to
+/// rebuild, warnings.
+fn watch(herd: &impl Herdlike, app: &mut App) {
+    for (id, server) in app.servers.iter_mut().enumerate() {
+        server.seen = herd.seen(id);
+    }
+    let news = herd.take_news();
+    if let Some(missed) = news.resync {
+        app.resync(missed, &herd.snapshot());
+        for (id, server) in app.servers.iter_mut().enumerate() {
+            server.seen = herd.seen(id);
+        }
+    }
+    for notice in news.notices {
+        app.notice(notice);
+    }
+}
+
 /// Plays `lesson` (if there is one) over `herd` on a task of its own: the run's cues come
 /// back on the receiver, the presenter's keys go to it through the sender.
 fn start_lesson(
     lesson: Option<Play>,
-    herd: &HerdHandle,
+    herd: &impl Herdlike,
     app: &mut App,
 ) -> (mpsc::UnboundedReceiver<Cue>, mpsc::UnboundedSender<scenario::Key>) {
     let (cue_tx, cues) = mpsc::unbounded_channel();
@@ -353,7 +372,7 @@ fn start_lesson(
 }
 
 /// Carries out one effect: engine controls at once, network sends on their own task.
-fn execute(effect: Effect, herd: &HerdHandle, feedback: &mpsc::Sender<Feedback>, app: &mut App) {
+fn execute(effect: Effect, herd: &impl Herdlike, feedback: &mpsc::Sender<Feedback>, app: &mut App) {
     match effect {
         Effect::Send { server: id, line, kind } => {
             let server = herd.names().get(id).cloned().unwrap_or_else(|| format!("#{id}"));

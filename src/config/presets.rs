@@ -67,6 +67,7 @@ fn build(
             name,
             host: DEFAULT_HOST.to_owned(),
             dial: DEFAULT_HOST.to_owned(),
+            admin: None,
             port,
             neighbours: Vec::new(),
             x: Some(round3(x)),

@@ -8,7 +8,7 @@ use serde_json::json;
 use tokio::sync::broadcast::error::RecvError;
 
 use super::metrics::Metrics;
-use crate::herd::HerdHandle;
+use crate::herd::Herdlike;
 
 /// The fold and where it is written.
 pub struct MetricsFile {
@@ -24,7 +24,7 @@ struct State {
 
 impl MetricsFile {
     /// Starts folding `herd`'s events (from now on).
-    pub fn start(herd: &HerdHandle, path: &Path) -> Self {
+    pub fn start(herd: &impl Herdlike, path: &Path) -> Self {
         let state =
             Arc::new(Mutex::new(State { metrics: Metrics::new(herd.topology()), missed: 0 }));
         let mut events = herd.events();

@@ -7,7 +7,7 @@ use tokio::time::{Instant, sleep_until};
 
 use super::run::{Account, perform};
 use super::{Report, Scenario, Status};
-use crate::herd::HerdHandle;
+use crate::herd::Herdlike;
 
 /// What a played scenario tells whoever shows it.
 #[derive(Debug, Clone, PartialEq)]
@@ -48,7 +48,7 @@ pub enum Key {
 /// running step short; when `cues` closes the run goes on untold.
 pub async fn present(
     scenario: &Scenario,
-    herd: &HerdHandle,
+    herd: &impl Herdlike,
     stepping: bool,
     cues: UnboundedSender<Cue>,
     keys: UnboundedReceiver<Key>,

@@ -1,5 +1,5 @@
 //! Running a scenario against a live herd: each step at its time, on real sockets (client
-//! commands as one connection each, controls through [`HerdHandle::apply`]), expectations
+//! commands as one connection each, controls through [`Herdlike::apply`]), expectations
 //! checked against the herd's stored reports and a fold of its events. The same loop serves a
 //! headless run, which prints its account, and a presented one, which sends it as cues and
 //! takes its pace from a presenter's keys.
@@ -17,7 +17,7 @@ use super::{
     Action, Condition, Metric, Quantile, Report, Scenario, Status, Step, StepReport, Timing, Value,
 };
 use crate::command::{self, Command, Context};
-use crate::herd::{Applied, EventKind, HerdEvent, HerdHandle, Subscription};
+use crate::herd::{Applied, EventKind, HerdEvent, Herdlike, Subscription};
 use crate::lab::metrics::{Metrics, Summary};
 use crate::protocol::ClientTime;
 
@@ -27,7 +27,7 @@ const RECHECK: Duration = Duration::from_millis(10);
 /// Runs `scenario` against `herd`, printing each step on `out` as it runs (`✓`/`✗` and the
 /// measured value for expectations), and returns what happened. A `wait until` that times
 /// out ends the run there.
-pub async fn run(scenario: &Scenario, herd: &HerdHandle, out: &mut impl Write) -> Report {
+pub async fn run(scenario: &Scenario, herd: &impl Herdlike, out: &mut impl Write) -> Report {
     perform(scenario, herd, &mut Printer(out), None).await
 }
 
@@ -82,7 +82,7 @@ fn planned(
 /// early, or end the run.
 pub(super) async fn perform(
     scenario: &Scenario,
-    herd: &HerdHandle,
+    herd: &impl Herdlike,
     account: &mut impl Account,
     mut presenter: Option<&mut Presenter>,
 ) -> Report {
@@ -126,8 +126,8 @@ pub(super) async fn perform(
     report
 }
 
-struct Runner<'a> {
-    herd: &'a HerdHandle,
+struct Runner<'a, H: Herdlike> {
+    herd: &'a H,
     context: Context,
     events: Subscription,
     metrics: Metrics,
@@ -137,8 +137,8 @@ struct Runner<'a> {
     report: Report,
 }
 
-impl<'a> Runner<'a> {
-    fn new(herd: &'a HerdHandle) -> Self {
+impl<'a, H: Herdlike> Runner<'a, H> {
+    fn new(herd: &'a H) -> Self {
         Runner {
             herd,
             context: Context::new(herd.topology()),

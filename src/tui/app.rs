@@ -43,6 +43,8 @@ pub struct ServerModel {
     pub up: bool,
     /// Frozen by `hang`.
     pub hung: bool,
+    /// False while an attached console cannot see it: `up` and `hung` are as last seen.
+    pub seen: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -417,7 +419,13 @@ impl App {
         self.servers = snapshot
             .servers
             .iter()
-            .map(|s| ServerModel { name: s.name.clone(), addr: s.addr, up: s.up, hung: s.hung })
+            .map(|s| ServerModel {
+                name: s.name.clone(),
+                addr: s.addr,
+                up: s.up,
+                hung: s.hung,
+                seen: true,
+            })
             .collect();
         self.links = snapshot
             .links
@@ -809,6 +817,13 @@ impl App {
         }
     }
 
+    /// A warning about the herd (an attached server's endpoint lost, versions that differ): in
+    /// the traffic pane and on the status line.
+    pub fn notice(&mut self, text: String) {
+        self.log(None, Direction::Operator, None, &format!("⚠ {text}").into());
+        self.complain(text);
+    }
+
     /// Takes in the result of an effect.
     pub fn feedback(&mut self, feedback: Feedback) {
         if matches!(feedback, Feedback::Control(_)) {
@@ -966,7 +981,11 @@ impl App {
     fn run(&mut self, command: &Command) -> Vec<Effect> {
         let local = matches!(
             command,
-            Command::Quit | Command::Why { .. } | Command::Filter(_) | Command::Help(_)
+            Command::Quit
+                | Command::Why { .. }
+                | Command::Status
+                | Command::Filter(_)
+                | Command::Help(_)
         );
         if self.replay.is_some() && !local {
             self.complain(super::replay::NO_HERD);
@@ -989,6 +1008,27 @@ impl App {
                     }
                     None => self.complain("why needs the herd's events, which this view lacks"),
                 }
+                return vec![];
+            }
+            Command::Status => {
+                let lines = self
+                    .servers
+                    .iter()
+                    .map(|s| {
+                        let state = if !s.seen {
+                            "unseen: state unknown"
+                        } else if !s.up {
+                            "killed"
+                        } else if s.hung {
+                            "hung"
+                        } else {
+                            "up"
+                        };
+                        let addr = s.addr.map_or_else(String::new, |a| format!("  {a}"));
+                        format!("{:<12} {state}{addr}", s.name)
+                    })
+                    .collect();
+                self.mode = Mode::Popup { title: " status ".into(), lines, scroll: 0 };
                 return vec![];
             }
             Command::Filter(server) => {

@@ -14,6 +14,7 @@
 //! | server up | `●` (`◉` just stored an update, `⊘` dropped a duplicate) | its tint |
 //! | server hung (`hang`) | `❄`, name in italics | light blue |
 //! | server killed | `✖`, name crossed out | red |
+//! | server unseen (`attach`: its admin endpoint unreachable, state unknown) | `◌`, name dimmed | dark gray |
 //! | selected server | `[● Name]` (or `[Name ●]`, `[Name]`, wherever its label goes) | reversed, bold |
 //! | link up | solid braille line | gray |
 //! | link reconnecting | dotted, `?` midway | yellow |
@@ -58,6 +59,9 @@ pub enum NodeState {
     /// Frozen by `hang`: it takes connections, then reads and sends nothing.
     Hung,
     Killed,
+    /// An attached console cannot see it (its admin endpoint is unreachable): its state is
+    /// unknown, which is not down.
+    Unseen,
 }
 
 /// A short highlight on a server after a flood event.
@@ -180,6 +184,8 @@ pub const GLYPH_SUPPRESSED: &str = "⊘";
 pub const GLYPH_HUNG: &str = "❄";
 /// Glyph of a killed server.
 pub const GLYPH_KILLED: &str = "✖";
+/// A server whose state an attached console cannot see.
+pub const GLYPH_UNSEEN: &str = "◌";
 /// Midway mark of a reconnecting link.
 pub const MARK_RECONNECTING: &str = "?";
 /// Midway mark of a stalled link.
@@ -215,6 +221,7 @@ pub enum Mark {
     Suppressed,
     Hung,
     Killed,
+    Unseen,
     Link,
     Reconnecting,
     Stalled,
@@ -304,12 +311,13 @@ const fn line(
 
 /// Every look of the pane, in [`Mark`] order (which is the legend's order). The pane draws
 /// every glyph, line pattern and colour from here.
-pub const LOOKS: [Look; 19] = [
+pub const LOOKS: [Look; 20] = [
     glyph(Mark::Up, GLYPH_UP, fg(Color::Green), "up"),
     glyph(Mark::Stored, GLYPH_STORED, bold(Color::Green), "stored"),
     glyph(Mark::Suppressed, GLYPH_SUPPRESSED, bold(Color::Yellow), "duplicate"),
     glyph(Mark::Hung, GLYPH_HUNG, bold(Color::LightBlue), "hung"),
     glyph(Mark::Killed, GLYPH_KILLED, bold(Color::Red), "killed"),
+    glyph(Mark::Unseen, GLYPH_UNSEEN, bold(Color::DarkGray), "unseen (state unknown)"),
     line(Mark::Link, "", Dash { on: 1, every: 1 }, Color::Gray, "link"),
     line(
         Mark::Reconnecting,
@@ -695,9 +703,11 @@ pub fn edge_dot(state: EdgeState, i: usize) -> bool {
     look(state_mark(state)).dash.is_none_or(|dash| dash.draws(i))
 }
 
-/// The look of a server: killed beats hung, which beats a flash, which beats plain up.
+/// The look of a server: unseen beats killed, which beats hung, which beats a flash, which
+/// beats plain up.
 fn node_mark(state: NodeState, flash: Option<Flash>) -> Mark {
     match (state, flash) {
+        (NodeState::Unseen, _) => Mark::Unseen,
         (NodeState::Killed, _) => Mark::Killed,
         (NodeState::Hung, _) => Mark::Hung,
         (NodeState::Up, Some(Flash::Stored)) => Mark::Stored,
@@ -720,6 +730,7 @@ pub fn node_styles(node: &NodeView) -> (Style, Style) {
             (glyph, Style::new().fg(Color::Red).add_modifier(Modifier::DIM | Modifier::CROSSED_OUT))
         }
         (NodeState::Hung, _) => (glyph, glyph.add_modifier(Modifier::ITALIC)),
+        (NodeState::Unseen, _) => (glyph, Style::new().fg(Color::DarkGray)),
         (NodeState::Up, Some(Flash::Stored)) => {
             (glyph.fg(tint), Style::new().fg(Color::Black).bg(tint).add_modifier(Modifier::BOLD))
         }
@@ -2079,6 +2090,7 @@ mod tests {
             Mark::Suppressed => nodes[0].flash = Some(Flash::Suppressed),
             Mark::Hung => nodes[0].state = NodeState::Hung,
             Mark::Killed => nodes[0].state = NodeState::Killed,
+            Mark::Unseen => nodes[0].state = NodeState::Unseen,
             Mark::Reconnecting => link.state = EdgeState::Reconnecting,
             Mark::Stalled => link.state = EdgeState::Stalled,
             Mark::Cut => link.state = EdgeState::Cut,

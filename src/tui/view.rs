@@ -139,7 +139,8 @@ pub(super) const WARN: Style = Style::new().fg(Color::Yellow).add_modifier(Modif
 const ALARM: Style = Style::new().fg(Color::Red).add_modifier(Modifier::BOLD);
 
 fn header_line(app: &App, width: u16) -> Paragraph<'static> {
-    let up = app.servers.iter().filter(|s| s.up).count();
+    let up = app.servers.iter().filter(|s| s.seen && s.up).count();
+    let unseen = app.servers.iter().filter(|s| !s.seen).count();
     let links_up = app.links.iter().filter(|l| l.is_up(&app.servers)).count();
     let wide = width >= FULL_WIDTH;
     let bold = Style::new().bold();
@@ -175,6 +176,7 @@ fn header_line(app: &App, width: u16) -> Paragraph<'static> {
             format!("{up}/{}", app.servers.len()),
             (up < app.servers.len()).then_some(WARN),
         )),
+        (unseen > 0).then(|| (label("unseen", "?"), unseen.to_string(), Some(ALARM))),
         Some((
             label("links", "lnk"),
             format!("{links_up}/{}", app.links.len()),
@@ -230,7 +232,9 @@ pub(super) fn graph_nodes(app: &App) -> Vec<NodeView> {
     let node = |(id, server): (usize, &super::app::ServerModel)| NodeView {
         name: server.name.clone(),
         pos: app.positions.get(id).copied().unwrap_or((0.5, 0.5)),
-        state: if !server.up {
+        state: if !server.seen {
+            NodeState::Unseen
+        } else if !server.up {
             NodeState::Killed
         } else if server.hung {
             NodeState::Hung
@@ -295,7 +299,9 @@ fn draw_graph(frame: &mut Frame, app: &App, area: Rect, focused: bool) {
         Selection::Node(id) => {
             let s = &app.servers[id];
             let addr = s.addr.map_or_else(String::new, |a| format!(" {a}"));
-            let state = if !s.up {
+            let state = if !s.seen {
+                " (unseen: state unknown)"
+            } else if !s.up {
                 " (killed)"
             } else if s.hung {
                 " (hung)"
@@ -890,9 +896,15 @@ fn herd_notes(app: &App) -> Vec<Line<'static>> {
     let down: Vec<Span<'static>> = app
         .servers
         .iter()
-        .filter(|s| !s.up || s.hung)
+        .filter(|s| !s.seen || !s.up || s.hung)
         .flat_map(|s| {
-            let (mark, what) = if s.up { (Mark::Hung, "hung") } else { (Mark::Killed, "killed") };
+            let (mark, what) = if !s.seen {
+                (Mark::Unseen, "unseen")
+            } else if s.up {
+                (Mark::Hung, "hung")
+            } else {
+                (Mark::Killed, "killed")
+            };
             let look = graph::look(mark);
             [
                 Span::styled(format!(" {}", look.glyph), look.style),
