@@ -167,7 +167,9 @@ impl Lab {
             .stdout(Stdio::null())
             .stderr(stderr)
             .spawn()
-            .unwrap_or_else(|err| panic!("cannot start serve {} in its namespace: {err}", NAMES[i]));
+            .unwrap_or_else(|err| {
+                panic!("cannot start serve {} in its namespace: {err}", NAMES[i])
+            });
         self.servers[i] = Some(child);
     }
 
@@ -462,23 +464,17 @@ fn a_herd_over_five_network_namespaces_floods_and_survives_a_restart() {
     }
     // Each server accepts connections from the root namespace, across the bridge.
     for (i, &addr) in servers.iter().enumerate() {
+        let stderr = lab.stderr_of(i);
+        let context = || format!("{} stderr: {:?}", NAMES[i], read_or_empty(&stderr));
         let what = format!("{} to accept TCP connections at {addr}", NAMES[i]);
-        let mut seen = String::new();
-        let start = Instant::now();
-        loop {
-            match TcpStream::connect_timeout(&addr, Duration::from_millis(500)) {
-                Ok(_) => break,
-                Err(err) => seen = err.to_string(),
+        wait_until(&what, context, || {
+            if let Some(Ok(Some(status))) = lab.servers[i].as_mut().map(Child::try_wait) {
+                panic!("{} exited ({status}) before {what}; {}", NAMES[i], lab.describe(i));
             }
-            let exited = matches!(lab.servers[i].as_mut().map(Child::try_wait), Some(Ok(Some(_))));
-            assert!(
-                !exited && start.elapsed() < PATIENCE,
-                "gave up waiting for {what} after {:?}: {seen}; {}",
-                start.elapsed(),
-                lab.describe(i)
-            );
-            std::thread::sleep(POLL);
-        }
+            TcpStream::connect_timeout(&addr, Duration::from_millis(500))
+                .map(drop)
+                .map_err(|err| err.to_string())
+        });
     }
 
     let trace_path = lab.path("herd.trace");
@@ -489,9 +485,13 @@ fn a_herd_over_five_network_namespaces_floods_and_survives_a_restart() {
     // All five known, then the first report.
     let boots: Vec<String> = wait_until("status to know all five servers", context, || {
         let servers = attach.status();
-        let known = NAMES.iter().all(|name| entry(&servers, name).is_some_and(|s| s["known"] == true));
+        let known =
+            NAMES.iter().all(|name| entry(&servers, name).is_some_and(|s| s["known"] == true));
         if known {
-            Ok(NAMES.iter().map(|n| entry(&servers, n).map(|s| s["boot"].to_string()).unwrap_or_default()).collect())
+            Ok(NAMES
+                .iter()
+                .map(|n| entry(&servers, n).map(|s| s["boot"].to_string()).unwrap_or_default())
+                .collect())
         } else {
             Err(format!("{servers:?}"))
         }
@@ -513,13 +513,17 @@ fn a_herd_over_five_network_namespaces_floods_and_survives_a_restart() {
     });
     lab.serve(victim, &topology);
     let old_boot = &boots[victim];
-    wait_until(&format!("status to show {VICTIM} known again with a boot other than {old_boot}"), || format!("{}\n{}", context(), lab.describe(victim)), || {
-        let servers = attach.status();
-        match entry(&servers, VICTIM) {
-            Some(s) if s["known"] == true && s["boot"].to_string() != *old_boot => Ok(()),
-            other => Err(format!("{other:?}")),
-        }
-    });
+    wait_until(
+        &format!("status to show {VICTIM} known again with a boot other than {old_boot}"),
+        || format!("{}\n{}", context(), lab.describe(victim)),
+        || {
+            let servers = attach.status();
+            match entry(&servers, VICTIM) {
+                Some(s) if s["known"] == true && s["boot"].to_string() != *old_boot => Ok(()),
+                other => Err(format!("{other:?}")),
+            }
+        },
+    );
 
     // A newer report of the same client reaches all five, the new Clark too.
     let second = unix_time();
@@ -532,7 +536,7 @@ fn a_herd_over_five_network_namespaces_floods_and_survives_a_restart() {
     let trace = herdctl::trace::read(&trace_path)
         .unwrap_or_else(|err| panic!("cannot read the attach's trace: {err}"));
     check_trace(&trace, &[&first, &second]);
-    eprintln!("netns: passed in {:?}", started.elapsed());
+    eprintln!("netns: passed in {:?} ({} events recorded)", started.elapsed(), trace.events.len());
 }
 
 /// Every hop of every update is in the trace: stored at each server, and each store that came
@@ -544,7 +548,8 @@ fn check_trace(trace: &herdctl::trace::Trace, times: &[&str]) {
     for time in times {
         let update = Update { client: CLIENT.into(), time: (*time).into() };
         for name in NAMES {
-            let server = index(name).unwrap_or_else(|| panic!("{name} is not in the trace's header"));
+            let server =
+                index(name).unwrap_or_else(|| panic!("{name} is not in the trace's header"));
             let stores: Vec<(usize, Option<usize>)> = trace
                 .events
                 .iter()
