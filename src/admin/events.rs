@@ -37,11 +37,15 @@ const FAN_OUT: usize = 16_384;
 /// The most bytes one chunk of the body gathers from lines already waiting.
 const CHUNK: usize = 64 * 1024;
 
-/// `GET /events?since=SEQ&boot=ID`
+/// `GET /events?since=SEQ&boot=ID` (or `from=SEQ`)
 #[derive(Debug, Default, Deserialize)]
 pub struct EventsQuery {
     /// Resume after the event numbered `since`.
     pub since: Option<u64>,
+    /// Resume at the event numbered `from` (`since` + 1; `from=0` is the boot's first event,
+    /// which no `since` can say). The response's `x-herdctl-next` header gives the number of
+    /// the next event, for a consumer to resume at even before any event came.
+    pub from: Option<u64>,
     /// The boot id the consumer saw last: refused (409) if it is not this process's.
     pub boot: Option<String>,
 }
@@ -189,32 +193,34 @@ impl Hub {
             );
             return (StatusCode::CONFLICT, text).into_response();
         }
-        let (backlog, receiver, missed) = {
+        let (backlog, receiver, missed, start) = {
             let ring = self.ring.lock().unwrap_or_else(PoisonError::into_inner);
             let receiver = self.fan_out.subscribe();
             let mut backlog = VecDeque::new();
             let mut missed = 0;
-            if let Some(since) = query.since {
-                if since >= ring.next {
+            let start = query.from.or_else(|| query.since.map(|since| since.saturating_add(1)));
+            if let Some(start) = start {
+                if start > ring.next {
                     let text = format!(
-                        "error since {since} is ahead of this stream (the next event is {}, \
+                        "error event {start} is ahead of this stream (the next event is {}, \
                          boot {}): reconnect without since\n",
                         ring.next, self.boot
                     );
                     return (StatusCode::BAD_REQUEST, text).into_response();
                 }
                 let oldest = ring.lines.front().map_or(ring.next, |line| line.key);
-                if oldest > since + 1 {
-                    missed = oldest - since - 1;
-                    backlog.push_back(self.gap_line(missed, Some(since)));
+                if oldest > start {
+                    missed = oldest - start;
+                    backlog.push_back(self.gap_line(missed, start.checked_sub(1)));
                 }
                 backlog.extend(
-                    ring.lines.iter().filter(|line| line.key > since).map(|l| l.text.clone()),
+                    ring.lines.iter().filter(|line| line.key >= start).map(|l| l.text.clone()),
                 );
             }
-            (backlog, receiver, missed)
+            (backlog, receiver, missed, start.unwrap_or(ring.next))
         };
-        let consumer = Consumer { hub: self.clone(), backlog, receiver, last: query.since };
+        let last = start.checked_sub(1);
+        let consumer = Consumer { hub: self.clone(), backlog, receiver, last };
         self.consumers.fetch_add(1, Ordering::Relaxed);
         let body = Body::from_stream(futures::stream::unfold(consumer, |mut consumer| async {
             let chunk = consumer.next_chunk().await?;
@@ -227,6 +233,7 @@ impl Hub {
             headers.insert("x-herdctl-boot", boot);
         }
         headers.insert("x-herdctl-missed", HeaderValue::from(missed));
+        headers.insert("x-herdctl-next", HeaderValue::from(start));
         response
     }
 }

@@ -1,5 +1,5 @@
 //! One admin endpoint, watched: its `/events` stream read line by line and resumed after a
-//! break with `?since=` (the same boot) or read anew from its start (a new boot), reconnecting
+//! break with `?from=` the next event it expects (the same boot) or read anew from its start (a new boot), reconnecting
 //! with a growing backoff; its `/snapshot` read at each (re)connection and polled, so that a
 //! process that stops answering is noticed even while its stream stays silent. What it learns
 //! goes to the attached herd as [`Report`]s; nothing here waits on the console.
@@ -84,7 +84,7 @@ pub async fn watch(
         poll_now,
         stop.clone(),
     ));
-    let mut stream = Stream { endpoint, base, http, reports, boot: None, last: None };
+    let mut stream = Stream { endpoint, base, http, reports, boot: None, next: None };
     let mut backoff = MIN_BACKOFF;
     loop {
         let outcome = tokio::select! {
@@ -106,14 +106,14 @@ pub async fn watch(
     poller.abort();
 }
 
-/// The stream's position: the boot it reads and the last event it passed on.
+/// The stream's position: the boot it reads and the number of the next event it expects.
 struct Stream {
     endpoint: usize,
     base: String,
     http: reqwest::Client,
     reports: mpsc::UnboundedSender<Report>,
     boot: Option<String>,
-    last: Option<u64>,
+    next: Option<u64>,
 }
 
 impl Stream {
@@ -124,8 +124,8 @@ impl Stream {
     /// Opens the stream (resuming where it can) and reads it until it ends: `Ok` when it
     /// could not resume and must be opened anew at once, `Err` why it broke.
     async fn follow(&mut self) -> Result<(), String> {
-        let url = match (&self.boot, self.last) {
-            (Some(boot), Some(last)) => format!("{}/events?since={last}&boot={boot}", self.base),
+        let url = match (&self.boot, self.next) {
+            (Some(boot), Some(next)) => format!("{}/events?from={next}&boot={boot}", self.base),
             _ => format!("{}/events", self.base),
         };
         let response = tokio::time::timeout(TIMEOUT, self.http.get(&url).send())
@@ -135,7 +135,7 @@ impl Stream {
         let status = response.status();
         if status == reqwest::StatusCode::CONFLICT || status == reqwest::StatusCode::BAD_REQUEST {
             // Another boot, or a stream that cannot resume there: read it from its start.
-            (self.boot, self.last) = (None, None);
+            (self.boot, self.next) = (None, None);
             return Ok(());
         }
         if !status.is_success() {
@@ -148,9 +148,7 @@ impl Stream {
         let version = header(VERSION_HEADER);
         let snapshot = snapshot(&self.http, &self.base).await?;
         let fresh = self.boot.as_deref() != Some(boot.as_str());
-        if fresh {
-            self.last = None;
-        }
+        self.next = header("x-herdctl-next").and_then(|next| next.parse().ok());
         self.boot = Some(boot.clone());
         self.report(Report::Reached {
             endpoint: self.endpoint,
@@ -185,13 +183,12 @@ impl Stream {
         let endpoint = self.endpoint;
         match serde_json::from_slice::<Line>(line) {
             Ok(Line::Event(event)) => {
-                self.last = Some(event.seq);
+                self.next = Some(event.seq + 1);
                 self.report(Report::Event { endpoint, event });
             }
             Ok(Line::Gap(gap)) => {
-                if let Some(after) = gap.gap.after_seq {
-                    self.last = Some(self.last.unwrap_or(0).max(after + gap.gap.missed));
-                }
+                let first = gap.gap.after_seq.map_or(0, |after| after + 1);
+                self.next = Some(first + gap.gap.missed);
                 self.report(Report::Gap { endpoint, missed: gap.gap.missed });
             }
             Err(_) if line.iter().all(u8::is_ascii_whitespace) => {}
