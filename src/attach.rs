@@ -108,6 +108,23 @@ struct State {
     news: News,
 }
 
+impl State {
+    /// Takes in a fresh snapshot of `endpoint`: the stores it holds need no longer be kept
+    /// apart.
+    fn polled(&mut self, plan: &Plan, endpoint: usize, snapshot: HerdSnapshot) {
+        if self.endpoints[endpoint].mismatch.is_none() {
+            for &id in &plan.endpoints[endpoint].servers {
+                if let Some(theirs) = snapshot.servers.get(id) {
+                    self.stores[id].retain(|_, line| !theirs.clients.contains(line));
+                }
+            }
+        }
+        let sight = &mut self.endpoints[endpoint];
+        sight.snapshot = Some(snapshot);
+        sight.answering = true;
+    }
+}
+
 impl Remote {
     /// Starts watching every endpoint of `topology`. Fails only on a topology that names no
     /// endpoint for some server; unreachable endpoints are watched until they answer.
@@ -270,8 +287,17 @@ impl Herdlike for Remote {
                 .into_iter()
                 .map(|(endpoint, part)| async move { (endpoint, self.send(endpoint, part).await) });
             let answers = futures::future::join_all(sends).await;
-            for (endpoint, _) in &answers {
-                self.inner.poll_now[*endpoint].notify_one();
+            // What the control changed shows in the snapshot once this returns (a scenario's
+            // next expectation reads it at once).
+            let reads = answers.iter().map(|&(endpoint, _)| async move {
+                let base = self.inner.plan.endpoints[endpoint].base_url();
+                (endpoint, watch::snapshot(&self.inner.http, &base).await)
+            });
+            for (endpoint, read) in futures::future::join_all(reads).await {
+                match read {
+                    Ok(snapshot) => self.state().polled(&self.inner.plan, endpoint, snapshot),
+                    Err(_) => self.inner.poll_now[endpoint].notify_one(),
+                }
             }
             route::combine(
                 answers
@@ -361,7 +387,7 @@ fn merged(
         };
         *server = ServerSnapshot { addr: server.addr, ..theirs.clone() };
         let stores = &state.stores[id];
-        if !stores.is_empty() {
+        if server.up && !stores.is_empty() {
             let mut lines: HashMap<&str, Arc<str>> = HashMap::new();
             for line in &server.clients {
                 lines.insert(client_of(line), line.clone());
@@ -538,15 +564,8 @@ impl Merger {
             }
             Report::Polled { endpoint, snapshot } => {
                 let mut state = self.lock();
-                if self.checked(&mut state, endpoint, &snapshot) {
-                    for &id in &self.plan.endpoints[endpoint].servers {
-                        let lines = &snapshot.servers[id].clients;
-                        state.stores[id].retain(|_, line| !lines.contains(line));
-                    }
-                }
-                let sight = &mut state.endpoints[endpoint];
-                sight.snapshot = Some(*snapshot);
-                sight.answering = true;
+                self.checked(&mut state, endpoint, &snapshot);
+                state.polled(&self.plan, endpoint, *snapshot);
             }
             Report::Lost { endpoint, why } => {
                 let mut state = self.lock();

@@ -223,7 +223,7 @@ async fn poll(
 }
 
 /// `GET /snapshot`.
-async fn snapshot(http: &reqwest::Client, base: &str) -> Result<HerdSnapshot, String> {
+pub async fn snapshot(http: &reqwest::Client, base: &str) -> Result<HerdSnapshot, String> {
     let read = async {
         let response = http.get(format!("{base}/snapshot")).send().await.map_err(|e| reason(&e))?;
         if !response.status().is_success() {
