@@ -2075,3 +2075,25 @@ fn scene_p_a_lesson_with_its_caption_and_step() {
     assert!(rig.char('n').is_empty(), "n after the end goes nowhere");
     assert!(compact(&rig.app).contains("✗ done"));
 }
+
+/// An attached console that cannot reach Clark's process: Clark is drawn unseen (not killed),
+/// counted in the header, named in the selection's title and in the Faults overlay's notes.
+#[test]
+fn an_unseen_server_is_drawn_as_unknown_not_down() {
+    let mut rig = Rig::flooded();
+    rig.app.servers[CLARK].seen = false;
+    let buf = draw(&rig.app, 120, 36);
+    let screen = text(&buf);
+    assert_eq!(in_topology(&buf, graph::GLYPH_UNSEEN).len(), 1, "{screen}");
+    assert!(in_topology(&buf, graph::GLYPH_KILLED).is_empty(), "{screen}");
+    assert!(row_text(&buf, 0).contains("servers 4/5 unseen 1"), "{}", row_text(&buf, 0));
+    let compact = draw(&rig.app, 80, 24);
+    assert!(row_text(&compact, 0).contains("? 1"), "{}", row_text(&compact, 0));
+    rig.app.selection = Selection::Node(CLARK);
+    let buf = draw(&rig.app, 120, 36);
+    let title = text(&buf);
+    assert!(title.contains("Topology · Clark 127.0.0.1:12404 (unseen)"), "{title}");
+    rig.app.key(KeyEvent::from(KeyCode::Char('F')));
+    let overlay = text(&draw(&rig.app, 120, 36));
+    assert!(overlay.contains("◌ Clark unseen"), "{overlay}");
+}

@@ -300,7 +300,7 @@ fn draw_graph(frame: &mut Frame, app: &App, area: Rect, focused: bool) {
             let s = &app.servers[id];
             let addr = s.addr.map_or_else(String::new, |a| format!(" {a}"));
             let state = if !s.seen {
-                " (unseen: state unknown)"
+                " (unseen)"
             } else if !s.up {
                 " (killed)"
             } else if s.hung {
