@@ -167,7 +167,7 @@ impl Stream {
             let chunk = match response.chunk().await {
                 Ok(Some(chunk)) => chunk,
                 Ok(None) => return Err("the event stream ended".to_owned()),
-                Err(err) => return Err(reason(&err)),
+                Err(err) => return Err(format!("its event stream broke: {}", reason(&err))),
             };
             pending.extend_from_slice(&chunk);
             let mut start = 0;
