@@ -19,8 +19,8 @@ pub const TOPOLOGY_FILE: &str = "topology.toml";
 /// The image the manifests run, as `assets/deploy/Containerfile` builds it.
 pub const IMAGE: &str = "herdctl:latest";
 
-/// The port of each server's admin endpoint in Kubernetes (`serve --admin`), where Prometheus
-/// scrapes its metrics.
+/// The port of each server's admin endpoint (`serve --admin`), where Prometheus scrapes its
+/// metrics and `herdctl attach` reads it (the topology names it as each server's `admin`).
 pub const ADMIN_PORT: u16 = 9100;
 
 /// The `ConfigMap` that holds the topology.
@@ -93,7 +93,8 @@ pub fn labels(topology: &Topology) -> Result<Vec<String>, DeployError> {
 }
 
 /// The topology the containers mount: every server binds `0.0.0.0` and is dialled by its
-/// service name; names, ports, links and positions as given. Fails as [`labels`] does, or on
+/// service name, its admin endpoint at that name's [`ADMIN_PORT`]; names, ports, links and
+/// positions as given. Fails as [`labels`] does, or on
 /// a server with port 0 or a port another server has.
 pub fn deployed_topology(topology: &Topology) -> Result<Topology, DeployError> {
     let labels = labels(topology)?;
@@ -112,6 +113,7 @@ pub fn deployed_topology(topology: &Topology) -> Result<Topology, DeployError> {
     let mut deployed = topology.clone();
     for (server, label) in deployed.servers.iter_mut().zip(labels) {
         "0.0.0.0".clone_into(&mut server.host);
+        server.admin = Some(format!("{label}:{ADMIN_PORT}"));
         server.dial = label;
     }
     Ok(deployed)
@@ -129,7 +131,7 @@ pub fn compose(topology: &Topology) -> Result<String, DeployError> {
             server.dial.clone(),
             json!({
                 "image": IMAGE,
-                "command": serve_args(&server.name, false),
+                "command": serve_args(&server.name),
                 "configs": [{ "source": "topology", "target": TOPOLOGY_PATH }],
                 "ports": [port],
                 "restart": "unless-stopped",
@@ -186,7 +188,7 @@ pub fn kubernetes(topology: &Topology) -> Result<String, DeployError> {
                             "name": "herdctl",
                             "image": IMAGE,
                             "imagePullPolicy": "IfNotPresent",
-                            "args": serve_args(&server.name, true),
+                            "args": serve_args(&server.name),
                             "ports": [
                                 { "name": "herd", "containerPort": server.port },
                                 { "name": "admin", "containerPort": ADMIN_PORT },
@@ -237,23 +239,21 @@ fn part_of() -> Value {
 }
 
 /// `herdctl serve NAME` on the mounted topology (the image's entry point is `herdctl`), with
-/// the admin endpoint on all interfaces when `admin`. A name that starts with `-` comes last,
-/// after `--`, so that it is not read as a flag.
-fn serve_args(name: &str, admin: bool) -> Vec<String> {
+/// the admin endpoint on all interfaces. A name that starts with `-` comes last, after `--`,
+/// so that it is not read as a flag.
+fn serve_args(name: &str) -> Vec<String> {
     let mut args = vec!["serve".to_owned()];
     let flag_like = name.starts_with('-');
     if !flag_like {
         args.push(name.to_owned());
     }
     args.extend(["--topology".to_owned(), TOPOLOGY_PATH.to_owned()]);
-    if admin {
-        // All interfaces, so the cluster's Prometheus reaches it: said explicitly.
-        args.extend([
-            "--admin".to_owned(),
-            format!("0.0.0.0:{ADMIN_PORT}"),
-            "--admin-public".to_owned(),
-        ]);
-    }
+    // All interfaces, so that Prometheus and an attached console reach it: said explicitly.
+    args.extend([
+        "--admin".to_owned(),
+        format!("0.0.0.0:{ADMIN_PORT}"),
+        "--admin-public".to_owned(),
+    ]);
     if flag_like {
         args.extend(["--".to_owned(), name.to_owned()]);
     }
@@ -338,7 +338,12 @@ mod tests {
         }
         assert_eq!(deployed.links(), topology.links());
         let toml = deployed.to_toml();
-        assert!(toml.contains("host = \"0.0.0.0\"\ndial = \"bailey\"\nport = 12401"), "{toml}");
+        assert!(
+            toml.contains(
+                "host = \"0.0.0.0\"\ndial = \"bailey\"\nadmin = \"bailey:9100\"\nport = 12401"
+            ),
+            "{toml}"
+        );
     }
 
     #[test]
@@ -356,9 +361,9 @@ mod tests {
 
     #[test]
     fn a_name_that_looks_like_a_flag_comes_after_a_double_dash() {
-        assert_eq!(serve_args("Bailey", false), ["serve", "Bailey", "--topology", TOPOLOGY_PATH]);
+        assert_eq!(serve_args("Bailey")[..4], ["serve", "Bailey", "--topology", TOPOLOGY_PATH]);
         assert_eq!(
-            serve_args("-dash", true),
+            serve_args("-dash"),
             [
                 "serve",
                 "--topology",
@@ -371,7 +376,7 @@ mod tests {
             ]
         );
         // Both forms parse as `serve`.
-        let args = std::iter::once("herdctl".to_owned()).chain(serve_args("-dash", true));
+        let args = std::iter::once("herdctl".to_owned()).chain(serve_args("-dash"));
         let cli = <crate::cli::Cli as clap::Parser>::try_parse_from(args);
         let command = cli.unwrap().command;
         assert!(

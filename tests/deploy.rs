@@ -48,6 +48,12 @@ fn check_mounted(given: &Topology, text: &str, services: &BTreeSet<String>) {
             assert!(services.contains(dial), "{}'s neighbour dials {dial:?}", server.name);
         }
     }
+    // An attached console reads each server at its own service's admin port.
+    let plan = herdctl::attach::plan(&mounted, None).unwrap();
+    assert_eq!(plan.endpoints.len(), mounted.servers.len());
+    for (server, endpoint) in mounted.servers.iter().zip(&plan.endpoints) {
+        assert_eq!(endpoint.addr, format!("{}:{}", server.dial, deploy::ADMIN_PORT));
+    }
 }
 
 #[test]
@@ -66,7 +72,19 @@ fn the_compose_file_gives_every_server_a_service_and_mounts_a_consistent_topolog
             assert_eq!(service["image"], deploy::IMAGE);
             let command: Vec<&str> =
                 service["command"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
-            assert_eq!(command, ["serve", server.name.as_str(), "--topology", TOPOLOGY_PATH]);
+            let admin = format!("0.0.0.0:{ADMIN_PORT}");
+            assert_eq!(
+                command,
+                [
+                    "serve",
+                    server.name.as_str(),
+                    "--topology",
+                    TOPOLOGY_PATH,
+                    "--admin",
+                    &admin,
+                    "--admin-public"
+                ]
+            );
             assert_eq!(service["configs"][0]["target"], TOPOLOGY_PATH);
             assert_eq!(service["ports"][0], format!("{0}:{0}", server.port));
         }
