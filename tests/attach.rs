@@ -493,3 +493,30 @@ fn a_scenario_runs_against_an_attached_herd() {
     );
     assert_eq!(text.matches('✓').count(), 3, "{text}");
 }
+
+#[tokio::test]
+async fn an_endpoint_that_never_answers_holds_nothing_up() {
+    let (lab, mut topology) = Lab::start().await;
+    // Jaquez's endpoint takes connections and never says a word.
+    let silent = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let jaquez = lab.id("Jaquez");
+    topology.servers[jaquez].admin = Some(silent.local_addr().unwrap().to_string());
+    let held = tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((stream, _)) = silent.accept().await {
+            open.push(stream);
+        }
+    });
+    let started = Instant::now();
+    let remote = attach(&topology, Some(TOKEN)).await;
+    assert!(started.elapsed() < PATIENCE, "attaching waited {:?}", started.elapsed());
+    until("the others are seen", || (0..4).all(|id| remote.seen(id))).await;
+    assert!(!remote.seen(jaquez));
+    // The console works on: a flood is seen, a control on the others is applied.
+    let mut events = remote.events();
+    iamat(lab.addr("Bailey"), "despite").await;
+    until_stored(&mut events, "despite", &[0, 1, 2, 3]).await;
+    let cut = control(&remote, "cut Bailey->Bona").await.unwrap();
+    assert_eq!(cut, Applied::changed("cut Bailey->Bona"));
+    held.abort();
+}
