@@ -151,14 +151,13 @@ impl Remote {
         let (reports, received) = mpsc::unbounded_channel();
         let (reached, mut ready) = tokio::sync::watch::channel(0usize);
         for (i, endpoint) in plan.endpoints.iter().enumerate() {
-            tokio::spawn(watch::watch(
-                i,
-                endpoint.base_url(),
-                http.clone(),
-                reports.clone(),
-                poll_now[i].clone(),
-                stop.clone(),
-            ));
+            let watched = watch::Watched {
+                endpoint: i,
+                base: endpoint.base_url(),
+                http: http.clone(),
+                reports: reports.clone(),
+            };
+            tokio::spawn(watch::watch(watched, poll_now[i].clone(), stop.clone()));
         }
         let merger = Merger {
             names: names.clone(),

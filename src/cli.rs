@@ -38,14 +38,8 @@ pub struct Cli {
     /// file at exit and on SIGHUP or SIGUSR1.
     #[arg(long, requires = "headless", value_name = "FILE")]
     pub metrics_json: Option<PathBuf>,
-    /// Dashboard: play this scenario file over the herd (its `topology` and `seed` lines
-    /// give way to --topology and --seed): its `say` lines show as captions, `n` runs the
-    /// next step at once, `N` switches to stepping (each `n` runs one step).
-    #[arg(long, value_name = "FILE", conflicts_with = "headless")]
-    pub scenario: Option<PathBuf>,
-    /// With --scenario: start stepping, each step waiting for `n`.
-    #[arg(long)]
-    pub step: bool,
+    #[command(flatten)]
+    pub lesson: LessonArgs,
     #[command(flatten)]
     pub view: ViewArgs,
     #[command(subcommand)]
@@ -167,14 +161,23 @@ pub struct AttachArgs {
     /// Stop recording (and say so in the trace) before the file would pass this size.
     #[arg(long, default_value = "1GiB", value_parser = parse_size)]
     pub record_max_size: u64,
-    /// Dashboard: play this scenario file over the attached herd.
+    #[command(flatten)]
+    pub lesson: LessonArgs,
+    #[command(flatten)]
+    pub view: ViewArgs,
+}
+
+/// A scenario the dashboard plays.
+#[derive(Debug, Clone, Args)]
+pub struct LessonArgs {
+    /// Dashboard: play this scenario file over the herd: its `say` lines show as captions,
+    /// `n` runs the next step at once, `N` switches to stepping (each `n` runs one step). Over
+    /// a herd of its own, its `topology` and `seed` lines give way to --topology and --seed.
     #[arg(long, value_name = "FILE", conflicts_with = "headless")]
     pub scenario: Option<PathBuf>,
     /// With --scenario: start stepping, each step waiting for `n`.
     #[arg(long)]
     pub step: bool,
-    #[command(flatten)]
-    pub view: ViewArgs,
 }
 
 /// How an attached console reaches the servers' admin endpoints.

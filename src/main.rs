@@ -179,12 +179,12 @@ async fn run_face(cli: &Cli) -> Result<()> {
             let (args, play) = prepare(herd, TOUR, "tour", *step)?;
             dashboard(&args, *view, Some(play)).await
         }
-        None => match &cli.scenario {
+        None => match &cli.lesson.scenario {
             Some(file) => {
                 let text = std::fs::read_to_string(file)
                     .map_err(|source| UsageError::ScenarioFile { path: file.clone(), source })?;
                 let name = file.display().to_string();
-                let (args, play) = prepare(&cli.herd, &text, &name, cli.step)?;
+                let (args, play) = prepare(&cli.herd, &text, &name, cli.lesson.step)?;
                 dashboard(&args, cli.view, Some(play)).await
             }
             None => dashboard(&cli.herd, cli.view, None).await,
@@ -303,14 +303,14 @@ async fn attached_scenario(
 /// `herdctl attach`: the dashboard (or a headless watch) over a herd of other processes.
 async fn attach(args: &AttachArgs) -> Result<()> {
     let topology = herdctl::config::Topology::load(&args.topology, args.base_port)?;
-    let lesson = match &args.scenario {
+    let lesson = match &args.lesson.scenario {
         Some(file) => {
             let text = std::fs::read_to_string(file)
                 .map_err(|source| UsageError::ScenarioFile { path: file.clone(), source })?;
             let name = file.display().to_string();
             let context = herdctl::command::Context::new(&topology);
             let parsed = scenario::parse(&text, &name, &context).map_err(UsageError::from)?;
-            Some(tui::Play { file: name, scenario: parsed, stepping: args.step })
+            Some(tui::Play { file: name, scenario: parsed, stepping: args.lesson.step })
         }
         None => None,
     };

@@ -67,24 +67,29 @@ enum Line {
     Event(HerdEvent),
 }
 
-/// Watches the endpoint at `base` (`http://HOST:PORT`) until `stop`.
-pub async fn watch(
-    endpoint: usize,
-    base: String,
-    http: reqwest::Client,
-    reports: mpsc::UnboundedSender<Report>,
-    poll_now: std::sync::Arc<Notify>,
-    stop: CancellationToken,
-) {
-    let poller = tokio::spawn(poll(
-        endpoint,
-        base.clone(),
-        http.clone(),
-        reports.clone(),
-        poll_now,
-        stop.clone(),
-    ));
-    let mut stream = Stream { endpoint, base, http, reports, boot: None, next: None };
+/// An endpoint to watch, and where to tell what is seen.
+#[derive(Clone)]
+pub struct Watched {
+    /// Its index in the plan.
+    pub endpoint: usize,
+    /// `http://HOST:PORT`.
+    pub base: String,
+    pub http: reqwest::Client,
+    pub reports: mpsc::UnboundedSender<Report>,
+}
+
+impl Watched {
+    fn report(&self, report: Report) -> bool {
+        self.reports.send(report).is_ok()
+    }
+}
+
+/// Follows the endpoint's stream, and polls its snapshot (at once when `poll_now` is
+/// notified), until `stop`.
+pub async fn watch(watched: Watched, poll_now: std::sync::Arc<Notify>, stop: CancellationToken) {
+    let endpoint = watched.endpoint;
+    let poller = tokio::spawn(poll(watched.clone(), poll_now, stop.clone()));
+    let mut stream = Stream { watched, boot: None, next: None };
     let mut backoff = MIN_BACKOFF;
     loop {
         let outcome = tokio::select! {
@@ -94,7 +99,7 @@ pub async fn watch(
         match outcome {
             Ok(()) => backoff = MIN_BACKOFF,
             Err(why) => {
-                stream.report(Report::Lost { endpoint, why });
+                stream.watched.report(Report::Lost { endpoint, why });
                 tokio::select! {
                     () = stop.cancelled() => break,
                     () = tokio::time::sleep(backoff) => {}
@@ -108,29 +113,27 @@ pub async fn watch(
 
 /// The stream's position: the boot it reads and the number of the next event it expects.
 struct Stream {
-    endpoint: usize,
-    base: String,
-    http: reqwest::Client,
-    reports: mpsc::UnboundedSender<Report>,
+    watched: Watched,
     boot: Option<String>,
     next: Option<u64>,
 }
 
 impl Stream {
     fn report(&self, report: Report) {
-        let _ = self.reports.send(report);
+        self.watched.report(report);
     }
 
     /// Opens the stream (resuming where it can) and reads it until it ends: `Ok` when it
     /// could not resume and must be opened anew at once, `Err` why it broke.
     async fn follow(&mut self) -> Result<(), String> {
+        let Watched { endpoint, base, http, .. } = self.watched.clone();
         let url = match (&self.boot, self.next) {
-            (Some(boot), Some(next)) => format!("{}/events?from={next}&boot={boot}", self.base),
-            _ => format!("{}/events", self.base),
+            (Some(boot), Some(next)) => format!("{base}/events?from={next}&boot={boot}"),
+            _ => format!("{base}/events"),
         };
-        let response = tokio::time::timeout(TIMEOUT, self.http.get(&url).send())
+        let response = tokio::time::timeout(TIMEOUT, http.get(&url).send())
             .await
-            .map_err(|_| format!("no answer from {} within {TIMEOUT:?}", self.base))?
+            .map_err(|_| format!("no answer from {base} within {TIMEOUT:?}"))?
             .map_err(|err| reason(&err))?;
         let status = response.status();
         if status == reqwest::StatusCode::CONFLICT || status == reqwest::StatusCode::BAD_REQUEST {
@@ -146,12 +149,12 @@ impl Stream {
         };
         let boot = header("x-herdctl-boot").unwrap_or_default();
         let version = header(VERSION_HEADER);
-        let snapshot = snapshot(&self.http, &self.base).await?;
+        let snapshot = snapshot(&http, &base).await?;
         let fresh = self.boot.as_deref() != Some(boot.as_str());
         self.next = header("x-herdctl-next").and_then(|next| next.parse().ok());
         self.boot = Some(boot.clone());
         self.report(Report::Reached {
-            endpoint: self.endpoint,
+            endpoint,
             boot,
             version,
             fresh,
@@ -180,7 +183,7 @@ impl Stream {
     }
 
     fn line(&mut self, line: &[u8]) {
-        let endpoint = self.endpoint;
+        let endpoint = self.watched.endpoint;
         match serde_json::from_slice::<Line>(line) {
             Ok(Line::Event(event)) => {
                 self.next = Some(event.seq + 1);
@@ -198,25 +201,19 @@ impl Stream {
 }
 
 /// Polls the snapshot every [`POLL`], or at once when asked, until `stop`.
-async fn poll(
-    endpoint: usize,
-    base: String,
-    http: reqwest::Client,
-    reports: mpsc::UnboundedSender<Report>,
-    poll_now: std::sync::Arc<Notify>,
-    stop: CancellationToken,
-) {
+async fn poll(watched: Watched, poll_now: std::sync::Arc<Notify>, stop: CancellationToken) {
+    let endpoint = watched.endpoint;
     loop {
         tokio::select! {
             () = stop.cancelled() => return,
             () = tokio::time::sleep(POLL) => {}
             () = poll_now.notified() => {}
         }
-        let report = match snapshot(&http, &base).await {
+        let report = match snapshot(&watched.http, &watched.base).await {
             Ok(snapshot) => Report::Polled { endpoint, snapshot: Box::new(snapshot) },
             Err(why) => Report::Lost { endpoint, why },
         };
-        if reports.send(report).is_err() {
+        if !watched.report(report) {
             return;
         }
     }

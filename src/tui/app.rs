@@ -47,6 +47,21 @@ pub struct ServerModel {
     pub seen: bool,
 }
 
+impl ServerModel {
+    /// `unseen` (its state unknown), `killed`, `hung` or `up`, the first that holds.
+    pub fn state(&self) -> &'static str {
+        if !self.seen {
+            "unseen"
+        } else if !self.up {
+            "killed"
+        } else if self.hung {
+            "hung"
+        } else {
+            "up"
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct LinkModel {
     pub a: ServerId,
@@ -1015,17 +1030,8 @@ impl App {
                     .servers
                     .iter()
                     .map(|s| {
-                        let state = if !s.seen {
-                            "unseen: state unknown"
-                        } else if !s.up {
-                            "killed"
-                        } else if s.hung {
-                            "hung"
-                        } else {
-                            "up"
-                        };
                         let addr = s.addr.map_or_else(String::new, |a| format!("  {a}"));
-                        format!("{:<12} {state}{addr}", s.name)
+                        format!("{:<12} {}{addr}", s.name, s.state())
                     })
                     .collect();
                 self.mode = Mode::Popup { title: " status ".into(), lines, scroll: 0 };

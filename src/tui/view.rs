@@ -299,14 +299,9 @@ fn draw_graph(frame: &mut Frame, app: &App, area: Rect, focused: bool) {
         Selection::Node(id) => {
             let s = &app.servers[id];
             let addr = s.addr.map_or_else(String::new, |a| format!(" {a}"));
-            let state = if !s.seen {
-                " (unseen)"
-            } else if !s.up {
-                " (killed)"
-            } else if s.hung {
-                " (hung)"
-            } else {
-                ""
+            let state = match s.state() {
+                "up" => String::new(),
+                state => format!(" ({state})"),
             };
             format!("Topology · {}{addr}{state} ", s.name)
         }
