@@ -29,6 +29,7 @@ mod record;
 mod report;
 mod scale;
 mod stall;
+mod stream;
 mod throughput;
 
 use std::fmt::Display;
@@ -109,6 +110,9 @@ pub enum Part {
     /// IAMAT throughput while recording every event (`--record`) against none, and the
     /// trace's bytes per event.
     Record,
+    /// IAMAT throughput with the admin endpoint (`--admin`), idle and with one consumer
+    /// reading `GET /events`, against none; the stream's events and bytes per request.
+    Stream,
 }
 
 /// Sizes and durations of one run.
@@ -212,6 +216,7 @@ pub async fn run(args: BenchArgs) -> Result<()> {
             Part::Connections,
             Part::Faults,
             Part::Record,
+            Part::Stream,
         ]
     } else {
         args.only.clone()
@@ -296,6 +301,7 @@ pub async fn measure(settings: &Settings, parts: &[Part], python: bool) -> Resul
     let stall = if wants(Part::Stall) { Some(stall::measure(settings).await?) } else { None };
     let faults = if wants(Part::Faults) { Some(faults::measure(settings).await?) } else { None };
     let record = if wants(Part::Record) { Some(record::measure(settings).await?) } else { None };
+    let stream = if wants(Part::Stream) { Some(stream::measure(settings).await?) } else { None };
     let settings_json = settings.to_json(parts, script.is_some());
     let parts = report::Parts {
         iamat,
@@ -308,6 +314,7 @@ pub async fn measure(settings: &Settings, parts: &[Part], python: bool) -> Resul
         stall,
         faults,
         record,
+        stream,
     };
     Ok(report::build(machine, settings_json, parts))
 }

@@ -133,10 +133,9 @@ impl Hub {
     }
 
     fn push_event(&self, event: &HerdEvent) {
-        let Ok(json) = serde_json::to_string(event) else {
+        let Some(text) = self.event_line(event) else {
             return;
         };
-        let text = self.with_boot(&json);
         let mut ring = self.ring.lock().unwrap_or_else(PoisonError::into_inner);
         ring.next = event.seq + 1;
         self.push(&mut ring, Line { key: event.seq, text });
@@ -173,6 +172,27 @@ impl Hub {
         text.push_str(body);
         text.push('\n');
         Bytes::from(text)
+    }
+
+    /// `event` as one line with `"boot"` first, serialized once straight into the line's
+    /// buffer (the same text as [`with_boot`](Self::with_boot) of its JSON).
+    fn event_line(&self, event: &HerdEvent) -> Option<Bytes> {
+        let head = self.boot.len() + 11;
+        let mut text = Vec::with_capacity(head + 256);
+        text.extend_from_slice(b"{\"boot\":\"");
+        text.extend_from_slice(self.boot.as_bytes());
+        text.push(b'"');
+        let open = text.len();
+        serde_json::to_writer(&mut text, event).ok()?;
+        // The event's own `{` becomes the comma after the boot id.
+        if text.get(open..) == Some(b"{}") {
+            text.truncate(open);
+            text.push(b'}');
+        } else {
+            text[open] = b',';
+        }
+        text.push(b'\n');
+        Some(Bytes::from(text))
     }
 
     fn gap_line(&self, missed: u64, after_seq: Option<u64>) -> Bytes {
@@ -356,6 +376,23 @@ mod tests {
             "{\"boot\":\"b007\",\"gap\":{\"missed\":3,\"after_seq\":0}}\n\
              {\"boot\":\"b007\",\"seq\":4}\n{\"boot\":\"b007\",\"seq\":5}\n"
         );
+    }
+
+    #[test]
+    fn an_event_line_is_its_json_with_the_boot_id_first() {
+        use crate::herd::EventKind;
+        let hub = hub(4);
+        let event = HerdEvent {
+            seq: 7,
+            t_ns: 42,
+            kind: EventKind::LineIn {
+                server: 1,
+                peer: "127.0.0.1:9".parse().unwrap(),
+                line: Arc::from("IAMAT a \"b\" 1"),
+            },
+        };
+        let json = serde_json::to_string(&event).unwrap();
+        assert_eq!(hub.event_line(&event).unwrap(), hub.with_boot(&json));
     }
 
     #[test]

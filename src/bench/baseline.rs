@@ -386,6 +386,13 @@ pub async fn start_herdctl_recording(spec: &str) -> Result<System> {
     start_herdctl_with(spec, STARTUP, &["--record", RECORDING]).await
 }
 
+/// [`start_herdctl`] serving its admin endpoint on a port of its choosing
+/// (`--admin 127.0.0.1:0`); it says where on its standard error, in the log directory's
+/// `herdctl.stderr`.
+pub async fn start_herdctl_admin(spec: &str) -> Result<System> {
+    start_herdctl_with(spec, STARTUP, &["--admin", "127.0.0.1:0"]).await
+}
+
 /// The trace file of [`start_herdctl_recording`], relative to the system's log directory.
 pub const RECORDING: &str = "run.ndjson";
 

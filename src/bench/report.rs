@@ -17,6 +17,7 @@ use super::memory::{self, Memory};
 use super::record::{self, RecordCost};
 use super::scale::{self, Scale};
 use super::stall::{self, Stall};
+use super::stream::StreamCost;
 use super::throughput::{Measured, Run};
 
 /// What the parts measured (empty or `None` for parts not run).
@@ -32,6 +33,7 @@ pub struct Parts {
     pub stall: Option<Stall>,
     pub faults: Option<FaultCost>,
     pub record: Option<RecordCost>,
+    pub stream: Option<StreamCost>,
 }
 
 /// Everything one bench run measured.
@@ -203,6 +205,7 @@ fn rows(report: &Parts) -> Vec<Row> {
     stall_rows(report, &mut rows);
     fault_rows(report, &mut rows);
     record_rows(report, &mut rows);
+    stream_rows(report, &mut rows);
     rows
 }
 
@@ -246,6 +249,47 @@ fn record_rows(report: &Parts, rows: &mut Vec<Row>) {
         Row::new(section, "events recorded per IAMAT answered".to_owned(), "events")
             .values(cost.events_per_request(), None, None)
             .note(format!("most: {}", kinds.join(", "))),
+    );
+}
+
+fn stream_rows(report: &Parts, rows: &mut Vec<Row>) {
+    let Some(cost) = &report.stream else { return };
+    let section = "event streaming";
+    let load = format!("IAMAT {} clients × {} pipelined, cs131", record::CLIENTS, record::WINDOW);
+    rows.push(
+        Row::new(section, format!("{load}, --admin, no /events consumer"), "req/s")
+            .values(cost.idle.sustained_rate, None, None)
+            .baseline(cost.plain.sustained_rate)
+            .note("baseline: the same load, no admin endpoint"),
+    );
+    let gaps = if cost.gaps == 0 {
+        "no gap: the consumer saw every event".to_owned()
+    } else {
+        format!(
+            "{} GAP LINES: the consumer missed {} events",
+            group(cost.gaps as f64),
+            group(cost.missed as f64)
+        )
+    };
+    rows.push(
+        Row::new(section, format!("{load}, --admin, one /events consumer"), "req/s")
+            .values(cost.streamed.sustained_rate, None, None)
+            .baseline(cost.plain.sustained_rate)
+            .note(format!("baseline: the same load, no admin endpoint; {gaps}")),
+    );
+    rows.push(
+        Row::new(section, "/events lines per IAMAT answered".to_owned(), "events")
+            .values(cost.events_per_request(), None, None)
+            .note(format!(
+                "{} events, {} bytes per event",
+                group(cost.events as f64),
+                cost.bytes_per_event().map_or_else(|| "—".to_owned(), |b| format!("{b:.0}"))
+            )),
+    );
+    rows.push(
+        Row::new(section, "/events bytes per IAMAT answered".to_owned(), "bytes")
+            .values(cost.bytes_per_request(), None, None)
+            .note(format!("{} bytes", group(cost.bytes as f64))),
     );
 }
 
@@ -835,6 +879,23 @@ fn other_targets(report: &Parts, targets: &mut Vec<Target>) {
         |v| format!("{v:.0} µs"),
     ));
     targets.push(ring_target(report));
+    targets.push(judge(
+        "event streaming (one /events consumer) at full IAMAT load costs ≤ 10 % of sustained \
+         throughput",
+        report
+            .stream
+            .as_ref()
+            .map(|s| {
+                let ratio = match (s.streamed.sustained_rate, s.plain.sustained_rate) {
+                    (Some(a), Some(b)) if b > 0.0 => Some(a / b),
+                    _ => None,
+                };
+                ("streamed ÷ no endpoint".to_owned(), ratio)
+            })
+            .into_iter(),
+        |v| v >= 0.9,
+        ratio,
+    ));
     let herd_mem = report.memory.iter().find(|m| m.system == Kind::Herdctl);
     targets.push(judge(
         "< 1 MiB resident per idle server (each server beyond the default herd)",
