@@ -118,6 +118,9 @@ async fn metrics_parse_and_count_a_flood() {
     assert_eq!(sample(&after, "herd_clients", &[("server", "Jaquez")]), 1);
     let up = [("from", "Bailey"), ("to", "Bona"), ("state", "up")];
     assert_eq!(sample(&after, "herd_link_state", &up), 1);
+    // The flood reached all five: its convergence is observed once.
+    let body = text(&format!("{base}/metrics")).await;
+    assert!(body.lines().any(|l| l == "herd_convergence_seconds_count 1"), "{body}");
 }
 
 #[tokio::test]

@@ -8,8 +8,8 @@
 //! read from a snapshot at each scrape (servers up and hung, clients, connections, refused
 //! connections, link states, faults, held reports).
 
-use std::collections::HashSet;
-use std::sync::{Mutex, PoisonError};
+use std::collections::{HashMap, HashSet};
+use std::sync::{Mutex, OnceLock, PoisonError};
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::encoding::text::encode;
@@ -97,6 +97,46 @@ pub struct HerdMetrics {
     stream_missed: Counter,
     /// The convergence fold and the updates already observed in the histogram.
     fold: Mutex<Fold>,
+    /// Each server's counters of the busiest events, and each directed link's, looked up in
+    /// their families once (on first use, so a family still appears only with a sample).
+    per_server: Vec<ServerCounters>,
+    per_link: HashMap<(usize, usize), LinkCounters>,
+}
+
+/// A server's counters, each from its family on first use.
+#[derive(Default)]
+struct ServerCounters {
+    lines_in: OnceLock<Counter>,
+    lines_out: OnceLock<Counter>,
+    floods: OnceLock<Counter>,
+    stored: OnceLock<Counter>,
+    duplicates: OnceLock<Counter>,
+}
+
+/// A directed link's counters, each from its family on first use.
+#[derive(Default)]
+struct LinkCounters {
+    sent: OnceLock<Counter>,
+    received: OnceLock<Counter>,
+}
+
+/// The counter of `family` for `label`, found once and kept in `slot`.
+fn counter<'a, L>(
+    slot: &'a OnceLock<Counter>,
+    family: &Family<L, Counter>,
+    label: impl FnOnce() -> L,
+) -> &'a Counter
+where
+    L: Clone
+        + std::hash::Hash
+        + Eq
+        + prometheus_client::encoding::EncodeLabelSet
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
+{
+    slot.get_or_init(|| family.get_or_create(&label()).clone())
 }
 
 struct Fold {
@@ -137,6 +177,14 @@ impl HerdMetrics {
             stream_missed: Counter::default(),
             fold: Mutex::new(Fold { metrics: Metrics::new(topology), observed: HashSet::new() }),
             registry: Registry::with_prefix("herd"),
+            per_server: names.iter().map(|_| ServerCounters::default()).collect(),
+            per_link: topology
+                .links()
+                .into_iter()
+                .flat_map(|(a, b)| {
+                    [((a, b), LinkCounters::default()), ((b, a), LinkCounters::default())]
+                })
+                .collect(),
         };
         let mut registry = Registry::with_prefix("herd");
         this.register_events(&mut registry);
@@ -264,32 +312,50 @@ impl HerdMetrics {
         self.events.inc();
         match &event.kind {
             EventKind::LineIn { server, .. } => {
-                self.lines_in.get_or_create(&self.server(*server)).inc();
+                if let Some(slots) = self.per_server.get(*server) {
+                    counter(&slots.lines_in, &self.lines_in, || self.server(*server)).inc();
+                }
+                return;
             }
             EventKind::LineOut { server, .. } => {
-                self.lines_out.get_or_create(&self.server(*server)).inc();
+                if let Some(slots) = self.per_server.get(*server) {
+                    counter(&slots.lines_out, &self.lines_out, || self.server(*server)).inc();
+                }
+                return;
             }
             EventKind::LocationStored { server, from, update, .. } => {
-                self.stored.get_or_create(&self.server(*server)).inc();
-                match from {
-                    Some(from) => {
-                        self.link_received.get_or_create(&self.link(*from, *server)).inc();
+                if let Some(slots) = self.per_server.get(*server) {
+                    counter(&slots.stored, &self.stored, || self.server(*server)).inc();
+                    if from.is_none() {
+                        counter(&slots.floods, &self.floods, || self.server(*server)).inc();
                     }
-                    None => {
-                        self.floods.get_or_create(&self.server(*server)).inc();
-                    }
+                }
+                if let Some(from) = from {
+                    self.received(*from, *server);
                 }
                 self.fold(event, Some(update));
                 return;
             }
             EventKind::FloodSuppressed { server, from, .. } => {
-                self.duplicates.get_or_create(&self.server(*server)).inc();
-                if let Some(from) = from {
-                    self.link_received.get_or_create(&self.link(*from, *server)).inc();
+                if let Some(slots) = self.per_server.get(*server) {
+                    counter(&slots.duplicates, &self.duplicates, || self.server(*server)).inc();
                 }
+                if let Some(from) = from {
+                    self.received(*from, *server);
+                }
+                // Nothing else of a flood's hops matters to convergence.
+                return;
             }
             EventKind::FloodSent { from, to, .. } => {
-                self.link_sent.get_or_create(&self.link(*from, *to)).inc();
+                match self.per_link.get(&(*from, *to)) {
+                    Some(slots) => {
+                        counter(&slots.sent, &self.link_sent, || self.link(*from, *to)).inc();
+                    }
+                    None => {
+                        self.link_sent.get_or_create(&self.link(*from, *to)).inc();
+                    }
+                }
+                return;
             }
             EventKind::FloodDropped { from, to, reason, .. } => {
                 let label = DropLabel {
@@ -314,9 +380,33 @@ impl HerdMetrics {
         self.fold(event, None);
     }
 
-    /// Feeds the convergence fold; observes `update`'s convergence time the first time it is
-    /// known.
+    /// Counts an AT line `to` received from `from`.
+    fn received(&self, from: usize, to: usize) {
+        match self.per_link.get(&(from, to)) {
+            Some(slots) => {
+                counter(&slots.received, &self.link_received, || self.link(from, to)).inc();
+            }
+            None => {
+                self.link_received.get_or_create(&self.link(from, to)).inc();
+            }
+        }
+    }
+
+    /// Feeds the convergence fold (the stores, and what decides which servers a report can
+    /// reach: starts, stops, hangs, cuts; a flood's other hops do not count); observes
+    /// `update`'s convergence time the first time it is known.
     fn fold(&self, event: &HerdEvent, update: Option<&Update>) {
+        let reach = matches!(
+            event.kind,
+            EventKind::ServerStarted { .. }
+                | EventKind::ServerStopped { .. }
+                | EventKind::ServerHung { .. }
+                | EventKind::LinkFaults { .. }
+                | EventKind::LocationStored { .. }
+        );
+        if !reach {
+            return;
+        }
         let mut fold = self.fold.lock().unwrap_or_else(PoisonError::into_inner);
         fold.metrics.apply(event);
         let Some(update) = update else { return };
