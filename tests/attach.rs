@@ -408,57 +408,11 @@ async fn malformed_lines_are_skipped_and_counted_and_another_version_is_reported
     assert!(all.contains("1 malformed event line skipped"), "{all}");
 }
 
-/// A headless herd of all five servers in one process, its admin endpoint on port 0: the
-/// process, and a topology naming that endpoint for every server.
-fn one_process_herd(dir: &std::path::Path) -> (Reaped, std::path::PathBuf) {
-    use std::io::BufRead;
-    let (_, path) = common::fixed_port_herd(dir);
-    let token = dir.join("admin.token");
-    std::fs::write(&token, format!("{TOKEN}\n")).unwrap();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_herdctl"))
-        .args(["--headless", "--log-dir", "none", "--admin", "127.0.0.1:0", "--admin-control"])
-        .arg("--topology")
-        .arg(&path)
-        .arg("--admin-token-file")
-        .arg(&token)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = std::io::BufReader::new(child.stderr.take().unwrap());
-    let mut endpoint = None;
-    for line in stderr.lines() {
-        let line = line.unwrap();
-        if let Some(rest) = line.strip_prefix("herdctl: admin endpoint on http://") {
-            endpoint = rest.split(' ').next().map(str::to_owned);
-            break;
-        }
-    }
-    let endpoint = endpoint.expect("the herd names its admin endpoint on stderr");
-    let mut topology = Topology::load(path.to_str().unwrap(), 0).unwrap();
-    for server in &mut topology.servers {
-        server.admin = Some(endpoint.clone());
-    }
-    let attached = dir.join("attach.toml");
-    std::fs::write(&attached, topology.to_toml()).unwrap();
-    (Reaped(child), attached)
-}
-
-/// A child process killed when the test ends, however it ends.
-struct Reaped(std::process::Child);
-
-impl Drop for Reaped {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[test]
 fn a_scenario_runs_against_an_attached_herd() {
     let dir = std::env::temp_dir().join(format!("herdctl-attach-scenario-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let (_herd, attached) = one_process_herd(&dir);
+    let (_herd, attached) = common::one_process_herd(&dir, TOKEN);
     let lesson = dir.join("lesson.herd");
     std::fs::write(
         &lesson,

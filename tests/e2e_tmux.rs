@@ -6,6 +6,8 @@
 //! `.ci/run` runs), where a missing tmux fails it; `HERDCTL_SKIP_TMUX=1` skips it anywhere.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -612,4 +614,51 @@ fn no_color_draws_the_dashboard_without_colours() {
     }
     tmux.press("q");
     assert_exited_cleanly(&tmux, dir_path, "q");
+}
+
+/// `herdctl attach` at 80×24 over a herd in another process: its five servers are seen, a
+/// report sent from the console floods, the process dies (every server unseen, `◌`, and said
+/// so), a new process comes back on the same endpoint (seen again, said so), Ctrl-C quits.
+#[test]
+fn attach_shows_a_herd_of_another_process_lose_sight_of_it_and_see_it_again() {
+    if !tmux_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let dir_path = dir.path();
+    let (herd, attached) = common::one_process_herd(dir_path, "e2e-token");
+    let admin = herd.admin.clone();
+    let attached = attached.to_str().unwrap().to_owned();
+    let args = ["attach", &attached, "--token-file", "admin.token"];
+    let tmux = start_sized(dir_path, &args, (80, 24));
+    wait_for(&tmux, dir_path, "five servers seen", |_, screen| {
+        header(screen).contains("srv 5/5").then_some(())
+    });
+    tmux.type_text(":iamat Bailey kiwi +34.068930-118.445127");
+    tmux.press("Enter");
+    wait_for(&tmux, dir_path, "the IAMAT's answer", |_, screen| {
+        status_line(screen).filter(|s| s.contains("Bailey: AT Bailey")).map(|_| ())
+    });
+    drop(herd);
+    let screen = wait_for(&tmux, dir_path, "every server unseen", |_, screen| {
+        header(screen).contains("? 5").then(|| screen.to_owned())
+    });
+    assert_eq!(topology_pane(&screen).matches('◌').count(), 5, "{screen}");
+    let said = status_line(&screen).unwrap_or_default();
+    assert!(said.contains("unreachable"), "{screen}");
+    let _back = common::HerdProcess::start(
+        dir_path,
+        &dir_path.join("herd.toml"),
+        &dir_path.join("admin.token"),
+        &admin,
+    );
+    let screen = wait_for(&tmux, dir_path, "the servers seen again", |_, screen| {
+        (header(screen).contains("srv 5/5") && !header(screen).contains("? "))
+            .then(|| screen.to_owned())
+    });
+    assert!(!topology_pane(&screen).contains('◌'), "{screen}");
+    let said = status_line(&screen).unwrap_or_default();
+    assert!(said.contains("a new process"), "{screen}");
+    tmux.press("C-c");
+    assert_exited_cleanly(&tmux, dir_path, "Ctrl-C");
 }

@@ -362,3 +362,77 @@ pub fn fixed_port_herd(dir: &std::path::Path) -> (Topology, std::path::PathBuf) 
     std::fs::write(&path, topology.to_toml()).unwrap();
     (topology, path)
 }
+
+/// A headless herd running every server of a topology file in one process, with its admin
+/// endpoint taking controls (with a token file's token); killed when dropped.
+pub struct HerdProcess {
+    child: std::process::Child,
+    /// `HOST:PORT` of its admin endpoint.
+    pub admin: String,
+}
+
+impl HerdProcess {
+    /// Starts `herdctl --headless` on `topology`, its endpoint at `admin` (`127.0.0.1:0` picks
+    /// a port), and waits until the endpoint is named on its standard error (kept in `dir`).
+    pub fn start(
+        dir: &std::path::Path,
+        topology: &std::path::Path,
+        token_file: &std::path::Path,
+        admin: &str,
+    ) -> Self {
+        static STARTS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = STARTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let stderr = dir.join(format!("herd-{n}.stderr"));
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_herdctl"))
+            .args(["--headless", "--log-dir", "none", "--admin", admin, "--admin-control"])
+            .arg("--topology")
+            .arg(topology)
+            .arg("--admin-token-file")
+            .arg(token_file)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(&stderr).unwrap())
+            .spawn()
+            .unwrap();
+        let mut process = Self { child, admin: String::new() };
+        let deadline = std::time::Instant::now() + PATIENCE;
+        loop {
+            let text = std::fs::read_to_string(&stderr).unwrap_or_default();
+            let named = text.lines().find_map(|line| {
+                line.strip_prefix("herdctl: admin endpoint on http://")
+                    .and_then(|rest| rest.split(' ').next())
+            });
+            if let Some(addr) = named {
+                process.admin = addr.to_owned();
+                return process;
+            }
+            assert!(
+                std::time::Instant::now() < deadline && process.child.try_wait().unwrap().is_none(),
+                "the herd did not name its admin endpoint: {text}"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+impl Drop for HerdProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// In `dir`: the cs131 herd on fixed free ports (`herd.toml`), a token file (`admin.token`),
+/// a process running the whole herd with its endpoint on port 0, and the topology an attached
+/// console reads (`attach.toml`: that endpoint named for every server).
+pub fn one_process_herd(dir: &std::path::Path, token: &str) -> (HerdProcess, std::path::PathBuf) {
+    let (mut topology, path) = fixed_port_herd(dir);
+    let token_file = dir.join("admin.token");
+    std::fs::write(&token_file, format!("{token}\n")).unwrap();
+    let process = HerdProcess::start(dir, &path, &token_file, "127.0.0.1:0");
+    for server in &mut topology.servers {
+        server.admin = Some(process.admin.clone());
+    }
+    let attached = dir.join("attach.toml");
+    std::fs::write(&attached, topology.to_toml()).unwrap();
+    (process, attached)
+}
