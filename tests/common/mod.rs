@@ -402,7 +402,7 @@ impl HerdProcess {
                     .and_then(|rest| rest.split(' ').next())
             });
             if let Some(addr) = named {
-                process.admin = addr.to_owned();
+                addr.clone_into(&mut process.admin);
                 return process;
             }
             assert!(
