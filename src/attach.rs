@@ -401,13 +401,13 @@ fn merged(
             server.clients.sort();
         }
     }
-    for link in &mut herd.links {
+    for (i, link) in herd.links.iter_mut().enumerate() {
+        // Every process lists the links in the topology's order: the same index, checked.
         let direction =
             |from: ServerId, to: ServerId| -> Option<(LinkFaultsView, LinkState, u64, u64)> {
-                let theirs = of(from)?
-                    .links
-                    .iter()
-                    .find(|l| (l.a, l.b) == (from, to) || (l.b, l.a) == (from, to))?;
+                let links = &of(from)?.links;
+                let same = |l: &&LinkSnapshot| (l.a, l.b) == (from, to) || (l.b, l.a) == (from, to);
+                let theirs = links.get(i).filter(same).or_else(|| links.iter().find(same))?;
                 Some(if theirs.a == from {
                     (theirs.a_faults.clone(), theirs.a_to_b, theirs.sent, theirs.dropped)
                 } else {
