@@ -30,7 +30,7 @@ use tokio::time::{Instant, sleep_until};
 use tokio_util::sync::{CancellationToken, DropGuard};
 
 use crate::config::Topology;
-use crate::herd::control::{Delay, Links, Policy};
+use crate::herd::control::{Links, Policy};
 use crate::herd::{
     Applied, Control, ControlError, EventBus, EventKind, HerdSnapshot, Herdlike, LinkFaultsView,
     LinkSnapshot, LinkState, News, ServerId, ServerSnapshot, ServerStatus, Subscription,
@@ -705,7 +705,7 @@ impl Merger {
                     state.delay = delay.delay;
                 }
                 EventKind::Controlled { control: Control::Reset, .. } => {
-                    state.delay = Delay::default().delay;
+                    state.delay = Duration::ZERO;
                 }
                 _ => {}
             }
