@@ -335,7 +335,8 @@ async fn attach(args: &AttachArgs) -> Result<()> {
 }
 
 /// Watches an attached herd until Ctrl-C or SIGTERM, answering command lines from `control`
-/// while it lasts. Which endpoint serves which server goes to standard error.
+/// while it lasts. Which endpoint serves which server goes to standard error, and so does
+/// each notice (an endpoint lost or back, another version, malformed lines), as it comes.
 async fn watch_headless(remote: &Remote, control: Option<ControlFrom>) -> Result<()> {
     let mut interrupt = signal(SignalKind::interrupt())?;
     let mut terminate = signal(SignalKind::terminate())?;
@@ -344,27 +345,31 @@ async fn watch_headless(remote: &Remote, control: Option<ControlFrom>) -> Result
             endpoint.servers.iter().map(|&id| remote.names()[id].as_str()).collect();
         eprintln!("attach {} {}", endpoint.addr, names.join(","));
     }
-    let ended = async {
-        tokio::select! {
-            _ = interrupt.recv() => {}
-            _ = terminate.recv() => {}
+    let commands = async {
+        if control == Some(ControlFrom::Stdin) {
+            let input = tokio::io::BufReader::new(tokio::io::stdin());
+            let answered = herdctl::headless::control_loop(remote, input, tokio::io::stdout());
+            if let Err(err) = answered.await {
+                eprintln!("herdctl: --control stdin: {err}");
+            }
         }
+        // The end of the input leaves the watch running.
+        std::future::pending::<()>().await;
     };
-    tokio::pin!(ended);
-    if control == Some(ControlFrom::Stdin) {
-        let input = tokio::io::BufReader::new(tokio::io::stdin());
-        let commands = herdctl::headless::control_loop(remote, input, tokio::io::stdout());
+    tokio::pin!(commands);
+    let mut notices = tokio::time::interval(std::time::Duration::from_millis(200));
+    loop {
         tokio::select! {
-            () = &mut ended => return Ok(()),
-            result = commands => {
-                if let Err(err) = result {
-                    eprintln!("herdctl: --control stdin: {err}");
+            _ = interrupt.recv() => return Ok(()),
+            _ = terminate.recv() => return Ok(()),
+            () = &mut commands => {}
+            _ = notices.tick() => {
+                for notice in remote.take_news().notices {
+                    eprintln!("herdctl: {notice}");
                 }
             }
         }
     }
-    ended.await;
-    Ok(())
 }
 
 /// Starts `--record`, if asked for.
