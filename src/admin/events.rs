@@ -21,7 +21,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::{Bytes, BytesMut};
 use serde::Deserialize;
-use tokio::sync::broadcast::{self, error::RecvError};
+use tokio::sync::broadcast::{self, error::RecvError, error::TryRecvError};
 use tokio_util::sync::CancellationToken;
 
 use super::metrics::{HerdMetrics, HubStats};
@@ -30,6 +30,9 @@ use crate::trace::{Gap, GapLine};
 
 /// Lines kept by default to serve `?since=`.
 pub const DEFAULT_RING: usize = 16_384;
+
+/// How often the hub reads the herd's events (all that are waiting, each time).
+const BATCH_EVERY: std::time::Duration = std::time::Duration::from_millis(2);
 
 /// Lines a consumer may fall behind the hub before it lags.
 const FAN_OUT: usize = 16_384;
@@ -97,21 +100,29 @@ impl Hub {
         let mut events = herd.events();
         let reader = hub.clone();
         tokio::spawn(async move {
+            // The hub reads in batches on a short tick rather than waiting on the channel:
+            // a waiting reader must be woken for each event sent, which costs the sending
+            // server a wake-up (often a system call) per event.
+            let mut tick = tokio::time::interval(BATCH_EVERY);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
-                let received = tokio::select! {
+                tokio::select! {
                     () = reader.stop.cancelled() => return,
-                    received = events.recv() => received,
-                };
-                match received {
-                    Ok(event) => {
-                        metrics.apply(&event);
-                        reader.push_event(&event);
+                    _ = tick.tick() => {}
+                }
+                loop {
+                    match events.try_recv() {
+                        Ok(event) => {
+                            metrics.apply(&event);
+                            reader.push_event(&event);
+                        }
+                        Err(TryRecvError::Lagged(missed)) => {
+                            metrics.missed(missed);
+                            reader.push_gap(missed);
+                        }
+                        Err(TryRecvError::Empty) => break,
+                        Err(TryRecvError::Closed) => return,
                     }
-                    Err(RecvError::Lagged(missed)) => {
-                        metrics.missed(missed);
-                        reader.push_gap(missed);
-                    }
-                    Err(RecvError::Closed) => return,
                 }
             }
         });
