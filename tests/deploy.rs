@@ -33,6 +33,21 @@ fn topologies() -> Vec<Topology> {
 
 /// The deployed topology has the given one's servers (names, ports) and links, every server
 /// binding 0.0.0.0 and dialled by one of `services`.
+/// What every container runs: `serve NAME` on the mounted topology, its admin endpoint on
+/// all interfaces.
+fn serve(name: &str) -> Value {
+    let admin = format!("0.0.0.0:{ADMIN_PORT}");
+    serde_json::json!([
+        "serve",
+        name,
+        "--topology",
+        TOPOLOGY_PATH,
+        "--admin",
+        admin,
+        "--admin-public"
+    ])
+}
+
 fn check_mounted(given: &Topology, text: &str, services: &BTreeSet<String>) {
     let mounted = Topology::from_toml(text, "mounted.toml").unwrap();
     let names = |t: &Topology| -> Vec<(String, u16)> {
@@ -70,21 +85,7 @@ fn the_compose_file_gives_every_server_a_service_and_mounts_a_consistent_topolog
             let label = deploy::dns_label(&server.name).unwrap();
             let service = &services[&label];
             assert_eq!(service["image"], deploy::IMAGE);
-            let command: Vec<&str> =
-                service["command"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
-            let admin = format!("0.0.0.0:{ADMIN_PORT}");
-            assert_eq!(
-                command,
-                [
-                    "serve",
-                    server.name.as_str(),
-                    "--topology",
-                    TOPOLOGY_PATH,
-                    "--admin",
-                    &admin,
-                    "--admin-public"
-                ]
-            );
+            assert_eq!(service["command"], serve(&server.name));
             assert_eq!(service["configs"][0]["target"], TOPOLOGY_PATH);
             assert_eq!(service["ports"][0], format!("{0}:{0}", server.port));
         }
@@ -125,21 +126,7 @@ fn the_kubernetes_manifests_give_every_server_a_deployment_and_a_service() {
             assert_eq!(annotations["prometheus.io/scrape"], "true");
             assert_eq!(annotations["prometheus.io/port"], ADMIN_PORT.to_string());
             let container = &pod["spec"]["containers"][0];
-            let args: Vec<&str> =
-                container["args"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
-            let admin = format!("0.0.0.0:{ADMIN_PORT}");
-            assert_eq!(
-                args,
-                [
-                    "serve",
-                    server.name.as_str(),
-                    "--topology",
-                    TOPOLOGY_PATH,
-                    "--admin",
-                    &admin,
-                    "--admin-public"
-                ]
-            );
+            assert_eq!(container["args"], serve(&server.name));
             let mount = &container["volumeMounts"][0];
             assert_eq!(
                 format!("{}/{}", mount["mountPath"].as_str().unwrap(), deploy::TOPOLOGY_FILE),
