@@ -566,24 +566,32 @@ impl Merger {
                 self.checked(&mut state, endpoint, &snapshot);
                 state.polled(&self.plan, endpoint, *snapshot);
             }
-            Report::Lost { endpoint, why } => {
-                let mut state = self.lock();
-                let sight = &mut state.endpoints[endpoint];
-                let was = sight.seen();
-                sight.streaming = false;
-                sight.answering = false;
-                if was {
-                    let text = format!(
-                        "{}: unreachable ({why}); its state is unknown",
-                        self.label(endpoint)
-                    );
-                    tracing::warn!("{text}");
-                    state.news.notices.push(text);
-                }
-                drop(state);
-                let out = self.merge.flush(endpoint, now);
-                self.pass_on(out);
-            }
+            Report::Lost { endpoint, why } => self.lost(endpoint, &why, true, now),
+            Report::Unanswered { endpoint, why } => self.lost(endpoint, &why, false, now),
+        }
+    }
+
+    /// `endpoint`'s stream broke (`stream`), or its snapshot poll failed: its servers are
+    /// unseen until both work again; the operator is told when they become so.
+    fn lost(&mut self, endpoint: usize, why: &str, stream: bool, now: Instant) {
+        let mut state = self.lock();
+        let sight = &mut state.endpoints[endpoint];
+        let was = sight.seen();
+        if stream {
+            sight.streaming = false;
+        } else {
+            sight.answering = false;
+        }
+        if was {
+            let text =
+                format!("{}: unreachable ({why}); its state is unknown", self.label(endpoint));
+            tracing::warn!("{text}");
+            state.news.notices.push(text);
+        }
+        drop(state);
+        if stream {
+            let out = self.merge.flush(endpoint, now);
+            self.pass_on(out);
         }
     }
 

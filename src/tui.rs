@@ -337,15 +337,12 @@ async fn event_loop(
 /// Takes in what the watch of an attached herd learned: servers it cannot see, a view to
 /// rebuild, warnings.
 fn watch(herd: &impl Herdlike, app: &mut App) {
-    for (id, server) in app.servers.iter_mut().enumerate() {
-        server.seen = herd.seen(id);
-    }
     let news = herd.take_news();
     if let Some(missed) = news.resync {
         app.resync(missed, &herd.snapshot());
-        for (id, server) in app.servers.iter_mut().enumerate() {
-            server.seen = herd.seen(id);
-        }
+    }
+    for (id, server) in app.servers.iter_mut().enumerate() {
+        server.seen = herd.seen(id);
     }
     for notice in news.notices {
         app.notice(notice);

@@ -31,7 +31,7 @@ use crate::trace::{Gap, GapLine};
 /// Lines kept by default to serve `?since=`.
 pub const DEFAULT_RING: usize = 16_384;
 
-/// How often the hub reads the herd's events (all that are waiting, each time).
+/// How long the hub lets events gather after reading a batch.
 const BATCH_EVERY: std::time::Duration = std::time::Duration::from_millis(2);
 
 /// Lines a consumer may fall behind the hub before it lags.
@@ -100,18 +100,21 @@ impl Hub {
         let mut events = herd.events();
         let reader = hub.clone();
         tokio::spawn(async move {
-            // The hub reads in batches on a short tick rather than waiting on the channel:
-            // a waiting reader must be woken for each event sent, which costs the sending
-            // server a wake-up (often a system call) per event.
-            let mut tick = tokio::time::interval(BATCH_EVERY);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            // The hub waits for an event, takes it and every one waiting, then lets a batch
+            // gather for a moment: a waiting reader must be woken for each event sent, which
+            // would cost the sending server a wake-up (often a system call) per event. An idle
+            // herd wakes it not at all.
             loop {
-                tokio::select! {
+                let first = tokio::select! {
                     () = reader.stop.cancelled() => return,
-                    _ = tick.tick() => {}
-                }
+                    received = events.recv() => received,
+                };
+                let mut next = first.map_err(|err| match err {
+                    RecvError::Lagged(missed) => TryRecvError::Lagged(missed),
+                    RecvError::Closed => TryRecvError::Closed,
+                });
                 loop {
-                    match events.try_recv() {
+                    match next {
                         Ok(event) => {
                             metrics.apply(&event);
                             reader.push_event(&event);
@@ -123,6 +126,11 @@ impl Hub {
                         Err(TryRecvError::Empty) => break,
                         Err(TryRecvError::Closed) => return,
                     }
+                    next = events.try_recv();
+                }
+                tokio::select! {
+                    () = reader.stop.cancelled() => return,
+                    () = tokio::time::sleep(BATCH_EVERY) => {}
                 }
             }
         });

@@ -52,8 +52,13 @@ pub enum Report {
         endpoint: usize,
         snapshot: Box<HerdSnapshot>,
     },
-    /// The stream broke or the endpoint stopped answering.
+    /// The stream broke.
     Lost {
+        endpoint: usize,
+        why: String,
+    },
+    /// A snapshot poll failed (the endpoint stopped answering, though its stream may be open).
+    Unanswered {
         endpoint: usize,
         why: String,
     },
@@ -211,7 +216,7 @@ async fn poll(watched: Watched, poll_now: std::sync::Arc<Notify>, stop: Cancella
         }
         let report = match snapshot(&watched.http, &watched.base).await {
             Ok(snapshot) => Report::Polled { endpoint, snapshot: Box::new(snapshot) },
-            Err(why) => Report::Lost { endpoint, why },
+            Err(why) => Report::Unanswered { endpoint, why },
         };
         if !watched.report(report) {
             return;
