@@ -474,3 +474,48 @@ async fn an_endpoint_that_never_answers_holds_nothing_up() {
     assert_eq!(cut, Applied::changed("cut Bailey->Bona"));
     held.abort();
 }
+
+/// One failed snapshot poll makes a server unseen; the next good one brings it back, its event
+/// stream never having broken.
+#[tokio::test]
+async fn a_failed_poll_is_unseen_until_the_next_one_answers() {
+    use std::sync::atomic::AtomicUsize;
+
+    use axum::http::StatusCode;
+    use axum::routing::get;
+    let names = vec!["Solo".to_owned()];
+    let snapshot = serde_json::to_string(&HerdSnapshot::healthy(&names, &[])).unwrap();
+    let polls = Arc::new(AtomicUsize::new(0));
+    let counted = polls.clone();
+    let app = axum::Router::new()
+        .route(
+            "/snapshot",
+            get(move || {
+                let (snapshot, polls) = (snapshot.clone(), counted.clone());
+                // The second read fails: the first poll after connecting.
+                async move {
+                    match polls.fetch_add(1, Ordering::SeqCst) {
+                        1 => (StatusCode::INTERNAL_SERVER_ERROR, String::new()),
+                        _ => (StatusCode::OK, snapshot),
+                    }
+                }
+            }),
+        )
+        .route(
+            "/events",
+            get(|| async {
+                // Open, and silent, for good.
+                let open = futures::stream::pending::<Result<bytes::Bytes, std::io::Error>>();
+                ([("x-herdctl-boot", "b007")], axum::body::Body::from_stream(open))
+            }),
+        );
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let text = format!("[[server]]\nname = \"Solo\"\nport = 1\nadmin = \"{addr}\"\n");
+    let remote = attach(&Topology::from_toml(&text, "solo.toml").unwrap(), None).await;
+    until("Solo is seen", || remote.seen(0)).await;
+    until("the failed poll makes Solo unseen", || !remote.seen(0)).await;
+    until("the next poll brings Solo back", || remote.seen(0)).await;
+    assert!(polls.load(Ordering::SeqCst) >= 3);
+}
